@@ -1,0 +1,51 @@
+"""The `alpr` command. Each subcommand lives beside the code it drives and is imported lazily,
+so `alpr services up` never imports OpenCV and `alpr db migrate` never imports the broker client."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+
+import click
+
+# name -> "module:attribute" of a click command or group.
+SUBCOMMANDS: dict[str, str] = {
+    "services": "services.cli:services",
+    "db": "db.cli:db",
+}
+
+
+class LazyGroup(click.Group):
+    """A click group whose subcommands are imported only when invoked."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(SUBCOMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = SUBCOMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module_name, attr = target.split(":")
+        module = importlib.import_module(module_name)
+        return getattr(module, attr)
+
+
+@click.group(cls=LazyGroup)
+@click.option("-v", "--verbose", count=True, help="More logging (-v info, -vv debug).")
+def cli(verbose: int) -> None:
+    """Open licence-plate recognition: edge, dataflow, storage, alerts, search."""
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def main() -> None:
+    """Console entry point."""
+    try:
+        cli(standalone_mode=True)
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()
