@@ -4,3 +4,14 @@ pytest_plugins = [
     "tests.fixtures.stack",
     "tests.fixtures.database",
 ]
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def settings(stack_settings, database_url):
+    """Settings pointing at the running local stack and a freshly migrated database."""
+    from pydantic import SecretStr
+
+    database = stack_settings.database.model_copy(update={"url": SecretStr(database_url)})
+    return stack_settings.model_copy(update={"database": database})
