@@ -17,8 +17,10 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from config.api import ApiSettings
 from config.edge import EdgeSettings
 from config.flow import FlowSettings
+from config.ocr import OcrSettings
 
 
 class StrictModel(BaseModel):
@@ -133,6 +135,8 @@ class Settings(BaseSettings):
     services: LocalServicesSettings = Field(default_factory=LocalServicesSettings)
     edge: EdgeSettings = Field(default_factory=EdgeSettings)
     flow: FlowSettings = Field(default_factory=FlowSettings)
+    ocr: OcrSettings = Field(default_factory=OcrSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
 
     @classmethod
     def settings_customise_sources(
