@@ -1,0 +1,85 @@
+"""One valid record per schema, for codec tests."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+T0 = datetime(2026, 3, 1, 12, 0, 0, 123000, tzinfo=UTC)
+
+SAMPLES: dict[str, dict[str, Any]] = {
+    "plate_crop": {
+        "camera_id": "cam-1",
+        "site": "depot",
+        "track_id": "run1-7",
+        "crop_id": "cam-1:run1-7:42",
+        "frame_index": 42,
+        "frame_ts": T0,
+        "published_ts": T0,
+        "bbox": {"x": 10, "y": 20, "w": 120, "h": 40},
+        "frame_width": 1920,
+        "frame_height": 1080,
+        "det_confidence": 0.875,
+        "quality": 0.5,
+        "sharpness": 123.25,
+        "image": b"\xff\xd8\xff\xe0" + bytes(range(256)) * 8,
+        "image_format": "jpeg",
+        "vehicle_track_id": None,
+        "vehicle_bbox": {"x": 0, "y": 0, "w": 400, "h": 300},
+    },
+    "track_event": {
+        "camera_id": "cam-1",
+        "site": "depot",
+        "track_id": "run1-7",
+        "kind": "END",
+        "ts": T0,
+        "bbox": None,
+        "confidence": 0.75,
+        "frames": 31,
+        "crops_published": 4,
+    },
+    "plate_event": {
+        "event_id": "5b0f6c4e-7b8a-5d0e-9c71-3f0c2a7e4d11",
+        "camera_id": "cam-1",
+        "site": "depot",
+        "track_id": "run1-7",
+        "plate": "AB123CD",
+        "plate_raw": "AB 123-CD",
+        "confidence": 0.9375,
+        "region": "eu",
+        "first_seen": T0,
+        "last_seen": T0,
+        "frame_ts": T0,
+        "sightings": 4,
+        "crop_key": "depot/cam-1/2026/03/01/x.jpg",
+        "crop_url": None,
+        "provisional": False,
+    },
+    "watchlist_alert": {
+        "alert_id": "0c1d7a8e-1111-5222-8333-444455556666",
+        "event_id": "5b0f6c4e-7b8a-5d0e-9c71-3f0c2a7e4d11",
+        "watchlist": "stolen",
+        "entry_id": 9,
+        "pattern": "AB12?CD",
+        "match_type": "FUZZY",
+        "distance": 1,
+        "severity": "high",
+        "plate": "AB123CD",
+        "camera_id": "cam-1",
+        "site": "depot",
+        "observed_at": T0,
+        "crop_url": "http://127.0.0.1:18333/alpr-crops/x.jpg",
+        "channels": ["webhook", "slack"],
+    },
+    "dead_letter": {
+        "source_topic": "alpr.edge.crops",
+        "partition": 0,
+        "offset": 17,
+        "key": b"cam-1",
+        "value": b"\x00\x00\x00\x00\x07garbage",
+        "step": "decode",
+        "reason": "corrupt body",
+        "error_type": "DecodeError",
+        "ts": T0,
+    },
+}
