@@ -1,0 +1,693 @@
+"""Typed, frozen records passed between the steps of the plates dataflow.
+
+One record per stage, validated on construction (the error names the field and the bad
+value) and converted at the boundary with ``from_avro`` / ``to_avro``::
+
+    PlateCrop --(OCR)--> OcrRead --(best_shot.vote)--> TrackRead
+        --(validate)--> PlateRead | RejectedRead --(dedup)--> PlateEvent
+        --(watchlist)--> WatchlistHit
+
+Avro dicts are the ones fastavro reads and writes: ``timestamp-millis`` fields are
+tz-aware UTC datetimes, records are nested dicts, enums are their symbol strings. All
+datetimes held by these records are tz-aware and in UTC.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+__all__ = [
+    "ALPR_NAMESPACE",
+    "Box",
+    "DeadLetter",
+    "MatchType",
+    "OcrRead",
+    "PlateCrop",
+    "PlateEvent",
+    "PlateRead",
+    "RecordError",
+    "RejectReason",
+    "RejectedRead",
+    "TrackRead",
+    "WatchlistEntry",
+    "WatchlistHit",
+    "to_millis",
+]
+
+#: Namespace of every deterministic id the flow derives (event ids, alert ids).
+ALPR_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://github.com/alpr-platform/alpr")
+
+MatchType = Literal["exact", "regex", "fuzzy"]
+RejectReason = Literal["empty", "too_short", "too_long", "no_format_match", "low_confidence"]
+_MATCH_TYPES: tuple[str, ...] = ("exact", "regex", "fuzzy")
+_REJECT_REASONS: tuple[str, ...] = ("empty", "too_short", "too_long", "no_format_match", "low_confidence")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_PLATE_RE = re.compile(r"[A-Z0-9]+")
+
+
+class RecordError(ValueError):
+    """A record could not be built: a field is missing or has a bad value."""
+
+
+# --- validation helpers ---------------------------------------------------------------
+# Each returns the (possibly coerced) value or raises RecordError naming record.field.
+
+
+def _str(owner: str, name: str, value: object, *, empty: bool = False) -> str:
+    if not isinstance(value, str):
+        raise RecordError(f"{owner}.{name} must be a str, got {value!r}")
+    if not empty and not value:
+        raise RecordError(f"{owner}.{name} must not be empty")
+    return value
+
+
+def _opt_str(owner: str, name: str, value: object) -> str | None:
+    return None if value is None else _str(owner, name, value, empty=True)
+
+
+def _int(owner: str, name: str, value: object, *, minimum: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise RecordError(f"{owner}.{name} must be an int, got {value!r}")
+    if minimum is not None and value < minimum:
+        raise RecordError(f"{owner}.{name} must be >= {minimum}, got {value!r}")
+    return value
+
+
+def _float(owner: str, name: str, value: object, *, unit: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise RecordError(f"{owner}.{name} must be a finite number, got {value!r}")
+    if unit and not 0.0 <= value <= 1.0:
+        raise RecordError(f"{owner}.{name} must be in [0, 1], got {value!r}")
+    return float(value)
+
+
+def _utc(owner: str, name: str, value: object) -> datetime:
+    if not isinstance(value, datetime):
+        raise RecordError(f"{owner}.{name} must be a datetime, got {value!r}")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise RecordError(f"{owner}.{name} must be tz-aware, got naive {value.isoformat()}")
+    return value if value.tzinfo is UTC else value.astimezone(UTC)
+
+
+def _opt_utc(owner: str, name: str, value: object) -> datetime | None:
+    return None if value is None else _utc(owner, name, value)
+
+
+def _ordered(owner: str, first_seen: datetime, last_seen: datetime) -> None:
+    if last_seen < first_seen:
+        raise RecordError(
+            f"{owner}.last_seen {last_seen.isoformat()} is before first_seen {first_seen.isoformat()}"
+        )
+
+
+def _set(obj: object, name: str, value: object) -> None:
+    # Frozen dataclasses: __post_init__ may still store the coerced value.
+    object.__setattr__(obj, name, value)
+
+
+def _avro_ts(owner: str, name: str, value: object) -> datetime:
+    """A timestamp-millis value from fastavro (datetime) or raw epoch millis (int)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return _EPOCH + timedelta(milliseconds=value)
+    return _utc(owner, name, value)
+
+
+def _field(owner: str, d: Mapping[str, Any], name: str) -> Any:
+    try:
+        return d[name]
+    except KeyError:
+        raise RecordError(f"{owner}: missing field {name!r}") from None
+    except TypeError as exc:
+        raise RecordError(f"{owner}: expected a mapping, got {type(d).__name__}") from exc
+
+
+def _box(owner: str, name: str, value: Any) -> Box:
+    try:
+        return Box.from_avro(value)
+    except RecordError as exc:
+        raise RecordError(f"{owner}.{name}: {exc}") from exc
+
+
+def to_millis(ts: datetime) -> int:
+    """Epoch milliseconds of a tz-aware datetime (what Avro timestamp-millis stores)."""
+    return (ts - _EPOCH) // timedelta(milliseconds=1)
+
+
+# --- records --------------------------------------------------------------------------
+
+
+@dataclass(slots=True, frozen=True)
+class Box:
+    """An axis-aligned box in pixels: top-left ``x, y``, size ``w, h`` (non-negative)."""
+
+    x: int
+    y: int
+    w: int
+    h: int
+
+    def __post_init__(self) -> None:
+        _int("Box", "x", self.x)
+        _int("Box", "y", self.y)
+        _int("Box", "w", self.w, minimum=0)
+        _int("Box", "h", self.h, minimum=0)
+
+    @classmethod
+    def from_avro(cls, d: Mapping[str, Any]) -> Box:
+        """Build from an Avro ``Box`` record."""
+        if not isinstance(d, Mapping):
+            raise RecordError(f"Box: expected a mapping, got {type(d).__name__}")
+        try:
+            return cls(d["x"], d["y"], d["w"], d["h"])
+        except KeyError as exc:
+            raise RecordError(f"Box: missing field {exc.args[0]!r}") from None
+
+    def to_avro(self) -> dict[str, int]:
+        """The Avro ``Box`` record."""
+        return {"x": self.x, "y": self.y, "w": self.w, "h": self.h}
+
+    @property
+    def area(self) -> int:
+        """Area in square pixels."""
+        return self.w * self.h
+
+
+@dataclass(slots=True, frozen=True)
+class PlateCrop:
+    """One plate crop published by the edge (Avro ``io.alpr.edge.PlateCrop``)."""
+
+    camera_id: str
+    site: str
+    track_id: str
+    crop_id: str
+    frame_index: int
+    frame_ts: datetime
+    published_ts: datetime
+    bbox: Box
+    frame_width: int
+    frame_height: int
+    det_confidence: float
+    quality: float
+    sharpness: float
+    image: bytes = field(repr=False)
+    image_format: str = "jpeg"
+    vehicle_track_id: str | None = None
+    vehicle_bbox: Box | None = None
+
+    def __post_init__(self) -> None:
+        o = "PlateCrop"
+        _str(o, "camera_id", self.camera_id)
+        _str(o, "site", self.site)
+        _str(o, "track_id", self.track_id)
+        _str(o, "crop_id", self.crop_id)
+        _int(o, "frame_index", self.frame_index, minimum=0)
+        # Per-crop hot path: store a coerced value only when it differs from the given one.
+        for name, value, unit in (
+            ("frame_ts", self.frame_ts, None),
+            ("published_ts", self.published_ts, None),
+            ("det_confidence", self.det_confidence, True),
+            ("quality", self.quality, True),
+            ("sharpness", self.sharpness, False),
+        ):
+            new = _utc(o, name, value) if unit is None else _float(o, name, value, unit=unit)
+            if new is not value:
+                _set(self, name, new)
+        if not isinstance(self.bbox, Box):
+            raise RecordError(f"{o}.bbox must be a Box, got {self.bbox!r}")
+        _int(o, "frame_width", self.frame_width, minimum=0)
+        _int(o, "frame_height", self.frame_height, minimum=0)
+        if isinstance(self.image, bytearray | memoryview):
+            _set(self, "image", bytes(self.image))
+        if not isinstance(self.image, bytes):
+            raise RecordError(f"{o}.image must be bytes, got {type(self.image).__name__}")
+        _str(o, "image_format", self.image_format)
+        _opt_str(o, "vehicle_track_id", self.vehicle_track_id)
+        if self.vehicle_bbox is not None and not isinstance(self.vehicle_bbox, Box):
+            raise RecordError(f"{o}.vehicle_bbox must be a Box or None, got {self.vehicle_bbox!r}")
+
+    @property
+    def key(self) -> str:
+        """The track key ``camera_id:track_id`` the flow groups crops by."""
+        return f"{self.camera_id}:{self.track_id}"
+
+    @classmethod
+    def from_avro(cls, d: Mapping[str, Any]) -> PlateCrop:
+        """Build from a decoded Avro ``PlateCrop``; raises :class:`RecordError` on bad input."""
+        o = "PlateCrop"
+        if not isinstance(d, Mapping):
+            raise RecordError(f"{o}: expected a mapping, got {type(d).__name__}")
+        try:
+            frame_ts, published_ts, bbox = d["frame_ts"], d["published_ts"], d["bbox"]
+            vbox = d.get("vehicle_bbox")
+            return cls(
+                camera_id=d["camera_id"],
+                site=d["site"],
+                track_id=d["track_id"],
+                crop_id=d["crop_id"],
+                frame_index=d["frame_index"],
+                frame_ts=frame_ts if isinstance(frame_ts, datetime) else _avro_ts(o, "frame_ts", frame_ts),
+                published_ts=(
+                    published_ts
+                    if isinstance(published_ts, datetime)
+                    else _avro_ts(o, "published_ts", published_ts)
+                ),
+                bbox=_box(o, "bbox", bbox),
+                frame_width=d["frame_width"],
+                frame_height=d["frame_height"],
+                det_confidence=d["det_confidence"],
+                quality=d["quality"],
+                sharpness=d["sharpness"],
+                image=d["image"],
+                image_format=d.get("image_format", "jpeg"),
+                vehicle_track_id=d.get("vehicle_track_id"),
+                vehicle_bbox=None if vbox is None else _box(o, "vehicle_bbox", vbox),
+            )
+        except KeyError as exc:
+            raise RecordError(f"{o}: missing field {exc.args[0]!r}") from None
+        except RecordError:
+            raise
+        except (TypeError, ValueError) as exc:  # e.g. a value of the wrong kind deep inside
+            raise RecordError(f"{o}: cannot decode: {exc}") from exc
+
+    def to_avro(self) -> dict[str, Any]:
+        """The Avro ``PlateCrop`` dict (datetimes for timestamp-millis fields)."""
+        return {
+            "camera_id": self.camera_id,
+            "site": self.site,
+            "track_id": self.track_id,
+            "crop_id": self.crop_id,
+            "frame_index": self.frame_index,
+            "frame_ts": self.frame_ts,
+            "published_ts": self.published_ts,
+            "bbox": self.bbox.to_avro(),
+            "frame_width": self.frame_width,
+            "frame_height": self.frame_height,
+            "det_confidence": self.det_confidence,
+            "quality": self.quality,
+            "sharpness": self.sharpness,
+            "image": self.image,
+            "image_format": self.image_format,
+            "vehicle_track_id": self.vehicle_track_id,
+            "vehicle_bbox": None if self.vehicle_bbox is None else self.vehicle_bbox.to_avro(),
+        }
+
+
+@dataclass(slots=True, frozen=True)
+class OcrRead:
+    """One OCR result for one crop.
+
+    ``char_confidences`` holds one value in [0, 1] per character of ``text``, or is empty
+    when the engine gives none (voting then uses ``confidence`` for every character).
+    """
+
+    crop_id: str
+    text: str
+    confidence: float
+    char_confidences: tuple[float, ...] = ()
+
+    def __post_init__(self) -> None:
+        o = "OcrRead"
+        _str(o, "crop_id", self.crop_id)
+        _str(o, "text", self.text, empty=True)
+        _set(self, "confidence", _float(o, "confidence", self.confidence, unit=True))
+        chars = tuple(_float(o, "char_confidences[]", c, unit=True) for c in self.char_confidences)
+        if chars and len(chars) != len(self.text):
+            raise RecordError(
+                f"{o}.char_confidences must be empty or one per character of {self.text!r}, "
+                f"got {len(chars)} values"
+            )
+        _set(self, "char_confidences", chars)
+
+
+@dataclass(slots=True, frozen=True)
+class TrackRead:
+    """The voted read of one track (best-shot voting over its crops' OCR reads)."""
+
+    camera_id: str
+    site: str
+    track_id: str
+    text: str
+    confidence: float
+    char_confidences: tuple[float, ...]
+    best_crop: PlateCrop
+    n_crops: int
+    n_reads: int
+    first_seen: datetime
+    last_seen: datetime
+    provisional: bool = False
+
+    def __post_init__(self) -> None:
+        o = "TrackRead"
+        _str(o, "camera_id", self.camera_id)
+        _str(o, "site", self.site)
+        _str(o, "track_id", self.track_id)
+        _str(o, "text", self.text, empty=True)
+        _set(self, "confidence", _float(o, "confidence", self.confidence, unit=True))
+        chars = tuple(_float(o, "char_confidences[]", c, unit=True) for c in self.char_confidences)
+        if chars and len(chars) != len(self.text):
+            raise RecordError(f"{o}.char_confidences must be empty or one per character of {self.text!r}")
+        _set(self, "char_confidences", chars)
+        if not isinstance(self.best_crop, PlateCrop):
+            raise RecordError(f"{o}.best_crop must be a PlateCrop, got {type(self.best_crop).__name__}")
+        _int(o, "n_crops", self.n_crops, minimum=1)
+        _int(o, "n_reads", self.n_reads, minimum=0)
+        _set(self, "first_seen", _utc(o, "first_seen", self.first_seen))
+        _set(self, "last_seen", _utc(o, "last_seen", self.last_seen))
+        _ordered(o, self.first_seen, self.last_seen)
+        if not isinstance(self.provisional, bool):
+            raise RecordError(f"{o}.provisional must be a bool, got {self.provisional!r}")
+
+    @property
+    def key(self) -> str:
+        """The track key ``camera_id:track_id``."""
+        return f"{self.camera_id}:{self.track_id}"
+
+
+@dataclass(slots=True, frozen=True)
+class PlateRead:
+    """A normalised read that matched a plate format.
+
+    ``plate`` is the normalised text (``[A-Z0-9]+``, confusions fixed by position),
+    ``plate_raw`` the voted OCR text, ``region`` the best-matching region (e.g. ``"US-CA"``,
+    ``"DE"``) or None when ambiguous, ``format_name`` the preset or custom format matched.
+    """
+
+    read: TrackRead
+    plate: str
+    plate_raw: str
+    region: str | None
+    format_name: str
+
+    def __post_init__(self) -> None:
+        o = "PlateRead"
+        if not isinstance(self.read, TrackRead):
+            raise RecordError(f"{o}.read must be a TrackRead, got {type(self.read).__name__}")
+        _str(o, "plate", self.plate)
+        if _PLATE_RE.fullmatch(self.plate) is None:
+            raise RecordError(f"{o}.plate must match [A-Z0-9]+, got {self.plate!r}")
+        _str(o, "plate_raw", self.plate_raw, empty=True)
+        _opt_str(o, "region", self.region)
+        _str(o, "format_name", self.format_name)
+
+
+@dataclass(slots=True, frozen=True)
+class RejectedRead:
+    """A voted read that failed validation; ``reason`` is one of :data:`RejectReason`."""
+
+    read: TrackRead
+    reason: RejectReason
+    detail: str = ""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.read, TrackRead):
+            raise RecordError(f"RejectedRead.read must be a TrackRead, got {type(self.read).__name__}")
+        if self.reason not in _REJECT_REASONS:
+            raise RecordError(f"RejectedRead.reason must be one of {_REJECT_REASONS}, got {self.reason!r}")
+        _str("RejectedRead", "detail", self.detail, empty=True)
+
+    @property
+    def plate_raw(self) -> str:
+        """The voted OCR text that was rejected."""
+        return self.read.text
+
+
+@dataclass(slots=True, frozen=True)
+class PlateEvent:
+    """One plate event per vehicle pass (Avro ``io.alpr.plates.PlateEvent``).
+
+    ``event_id`` is deterministic (:meth:`make_id`); an update of an event (dedup merge,
+    provisional -> final) keeps it, so sinks upsert on it.
+    """
+
+    event_id: str
+    camera_id: str
+    site: str
+    track_id: str
+    plate: str
+    plate_raw: str
+    confidence: float
+    region: str | None
+    first_seen: datetime
+    last_seen: datetime
+    frame_ts: datetime
+    sightings: int = 1
+    crop_key: str | None = None
+    crop_url: str | None = None
+    provisional: bool = False
+
+    def __post_init__(self) -> None:
+        o = "PlateEvent"
+        try:
+            uuid.UUID(self.event_id)
+        except (TypeError, ValueError, AttributeError):
+            raise RecordError(f"{o}.event_id must be a uuid string, got {self.event_id!r}") from None
+        _str(o, "camera_id", self.camera_id)
+        _str(o, "site", self.site)
+        _str(o, "track_id", self.track_id)
+        _str(o, "plate", self.plate)
+        _str(o, "plate_raw", self.plate_raw, empty=True)
+        _set(self, "confidence", _float(o, "confidence", self.confidence, unit=True))
+        _opt_str(o, "region", self.region)
+        _set(self, "first_seen", _utc(o, "first_seen", self.first_seen))
+        _set(self, "last_seen", _utc(o, "last_seen", self.last_seen))
+        _set(self, "frame_ts", _utc(o, "frame_ts", self.frame_ts))
+        _ordered(o, self.first_seen, self.last_seen)
+        _int(o, "sightings", self.sightings, minimum=1)
+        _opt_str(o, "crop_key", self.crop_key)
+        _opt_str(o, "crop_url", self.crop_url)
+        if not isinstance(self.provisional, bool):
+            raise RecordError(f"{o}.provisional must be a bool, got {self.provisional!r}")
+
+    @staticmethod
+    def make_id(camera_id: str, track_id: str, first_seen: datetime) -> str:
+        """uuid5 of camera, track and first-seen time (to the millisecond, as Avro keeps it)."""
+        ms = to_millis(_utc("PlateEvent", "first_seen", first_seen))
+        return str(uuid.uuid5(ALPR_NAMESPACE, f"plate-event\x1f{camera_id}\x1f{track_id}\x1f{ms}"))
+
+    @classmethod
+    def from_read(
+        cls, read: PlateRead, *, crop_key: str | None = None, crop_url: str | None = None
+    ) -> PlateEvent:
+        """A new event (one sighting) for a validated read."""
+        t = read.read
+        return cls(
+            event_id=cls.make_id(t.camera_id, t.track_id, t.first_seen),
+            camera_id=t.camera_id,
+            site=t.site,
+            track_id=t.track_id,
+            plate=read.plate,
+            plate_raw=read.plate_raw,
+            confidence=t.confidence,
+            region=read.region,
+            first_seen=t.first_seen,
+            last_seen=t.last_seen,
+            frame_ts=t.best_crop.frame_ts,
+            sightings=1,
+            crop_key=crop_key,
+            crop_url=crop_url,
+            provisional=t.provisional,
+        )
+
+    @classmethod
+    def from_avro(cls, d: Mapping[str, Any]) -> PlateEvent:
+        """Build from a decoded Avro ``PlateEvent``; raises :class:`RecordError` on bad input."""
+        o = "PlateEvent"
+        kw = {
+            k: _field(o, d, k)
+            for k in (
+                "event_id",
+                "camera_id",
+                "site",
+                "track_id",
+                "plate",
+                "plate_raw",
+                "confidence",
+                "sightings",
+                "provisional",
+            )
+        }
+        for k in ("first_seen", "last_seen", "frame_ts"):
+            kw[k] = _avro_ts(o, k, _field(o, d, k))
+        for k in ("region", "crop_key", "crop_url"):
+            kw[k] = d.get(k)
+        return cls(**kw)
+
+    def to_avro(self) -> dict[str, Any]:
+        """The Avro ``PlateEvent`` dict (datetimes for timestamp-millis fields)."""
+        return {
+            "event_id": self.event_id,
+            "camera_id": self.camera_id,
+            "site": self.site,
+            "track_id": self.track_id,
+            "plate": self.plate,
+            "plate_raw": self.plate_raw,
+            "confidence": self.confidence,
+            "region": self.region,
+            "first_seen": self.first_seen,
+            "last_seen": self.last_seen,
+            "frame_ts": self.frame_ts,
+            "sightings": self.sightings,
+            "crop_key": self.crop_key,
+            "crop_url": self.crop_url,
+            "provisional": self.provisional,
+        }
+
+
+@dataclass(slots=True, frozen=True)
+class WatchlistEntry:
+    """One watchlist entry (a row of ``watchlist_entries`` joined with its ``watchlists`` row).
+
+    ``pattern`` is a plate for ``exact``/``fuzzy`` (normalised when indexed) or a Python
+    regular expression matched against the whole normalised plate for ``regex``.
+    ``max_distance`` is the confusion-aware edit distance a ``fuzzy`` entry tolerates.
+    """
+
+    entry_id: int
+    watchlist_id: int
+    watchlist: str
+    pattern: str
+    match_type: MatchType
+    max_distance: int = 1
+    severity: str = "medium"
+    channels: tuple[str, ...] = ()
+    expires_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        o = "WatchlistEntry"
+        _int(o, "entry_id", self.entry_id)
+        _int(o, "watchlist_id", self.watchlist_id)
+        _str(o, "watchlist", self.watchlist)
+        _str(o, "pattern", self.pattern)
+        if self.match_type not in _MATCH_TYPES:
+            raise RecordError(f"{o}.match_type must be one of {_MATCH_TYPES}, got {self.match_type!r}")
+        _int(o, "max_distance", self.max_distance, minimum=0)
+        _str(o, "severity", self.severity)
+        if isinstance(self.channels, str) or not isinstance(self.channels, Iterable):
+            raise RecordError(f"{o}.channels must be a sequence of str, got {self.channels!r}")
+        channels = tuple(self.channels)
+        for c in channels:
+            _str(o, "channels[]", c)
+        _set(self, "channels", channels)
+        _set(self, "expires_at", _opt_utc(o, "expires_at", self.expires_at))
+        if self.match_type == "regex":
+            try:
+                re.compile(self.pattern)
+            except re.error as exc:
+                raise RecordError(
+                    f"{o}.pattern {self.pattern!r} (entry {self.entry_id}) is not a valid regex: {exc}"
+                ) from exc
+
+    def expired(self, now: datetime) -> bool:
+        """True when the entry has an expiry at or before ``now``."""
+        return self.expires_at is not None and self.expires_at <= now
+
+
+@dataclass(slots=True, frozen=True)
+class WatchlistHit:
+    """A plate event that matched a watchlist entry (Avro ``io.alpr.alerts.WatchlistAlert``)."""
+
+    event: PlateEvent
+    entry: WatchlistEntry
+    distance: int = 0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.event, PlateEvent):
+            raise RecordError(f"WatchlistHit.event must be a PlateEvent, got {type(self.event).__name__}")
+        if not isinstance(self.entry, WatchlistEntry):
+            raise RecordError(f"WatchlistHit.entry must be a WatchlistEntry, got {type(self.entry).__name__}")
+        _int("WatchlistHit", "distance", self.distance, minimum=0)
+
+    @property
+    def alert_id(self) -> str:
+        """uuid5 of event id and entry id: an event update re-raises the same alert id."""
+        return str(
+            uuid.uuid5(ALPR_NAMESPACE, f"watchlist-alert\x1f{self.event.event_id}\x1f{self.entry.entry_id}")
+        )
+
+    @property
+    def severity(self) -> str:
+        """The entry's severity."""
+        return self.entry.severity
+
+    def to_avro(self) -> dict[str, Any]:
+        """The Avro ``WatchlistAlert`` dict; ``observed_at`` is the frame time of the best read."""
+        return {
+            "alert_id": self.alert_id,
+            "event_id": self.event.event_id,
+            "watchlist": self.entry.watchlist,
+            "entry_id": self.entry.entry_id,
+            "pattern": self.entry.pattern,
+            "match_type": self.entry.match_type.upper(),
+            "distance": self.distance,
+            "severity": self.entry.severity,
+            "plate": self.event.plate,
+            "camera_id": self.event.camera_id,
+            "site": self.event.site,
+            "observed_at": self.event.frame_ts,
+            "crop_url": self.event.crop_url,
+            "channels": list(self.entry.channels),
+        }
+
+
+@dataclass(slots=True, frozen=True)
+class DeadLetter:
+    """A message the flow could not process (Avro ``io.alpr.common.DeadLetter``).
+
+    ``step`` names the flow step that failed, ``reason`` says why in words, ``error_type``
+    is the exception class name; ``key``/``value`` are the original bytes, kept unchanged.
+    """
+
+    source_topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    step: str
+    reason: str
+    error_type: str
+    ts: datetime
+
+    def __post_init__(self) -> None:
+        o = "DeadLetter"
+        _str(o, "source_topic", self.source_topic, empty=True)
+        _int(o, "partition", self.partition, minimum=-1)
+        _int(o, "offset", self.offset, minimum=-1)
+        for name in ("key", "value"):
+            v = getattr(self, name)
+            if isinstance(v, bytearray | memoryview):
+                _set(self, name, bytes(v))
+            elif v is not None and not isinstance(v, bytes):
+                raise RecordError(f"{o}.{name} must be bytes or None, got {type(v).__name__}")
+        _str(o, "step", self.step)
+        _str(o, "reason", self.reason, empty=True)
+        _str(o, "error_type", self.error_type, empty=True)
+        _set(self, "ts", _utc(o, "ts", self.ts))
+
+    def to_avro(self) -> dict[str, Any]:
+        """The Avro ``DeadLetter`` dict."""
+        return {
+            "source_topic": self.source_topic,
+            "partition": self.partition,
+            "offset": self.offset,
+            "key": self.key,
+            "value": self.value,
+            "step": self.step,
+            "reason": self.reason,
+            "error_type": self.error_type,
+            "ts": self.ts,
+        }
+
+    @classmethod
+    def from_avro(cls, d: Mapping[str, Any]) -> DeadLetter:
+        """Build from a decoded Avro ``DeadLetter``."""
+        o = "DeadLetter"
+        kw = {
+            k: _field(o, d, k)
+            for k in ("source_topic", "partition", "offset", "step", "reason", "error_type")
+        }
+        return cls(key=d.get("key"), value=d.get("value"), ts=_avro_ts(o, "ts", _field(o, d, "ts")), **kw)

@@ -1,0 +1,238 @@
+"""Validating voted reads against plate formats, with a region guess.
+
+:meth:`PlateValidator.validate` turns a :class:`TrackRead` into a :class:`PlateRead` (the
+plate, normalised and confusion-fixed, its region and format) or a :class:`RejectedRead`
+with the reason.
+
+Ranking: each candidate format scores its specificity (one point per character with a
+fixed class, 1.25 for a consonant-only one, minus log2 of the format's shapes of that
+length, so loose variable-length formats score lower; catch-alls such as the generic US
+pattern have a fixed weight) minus 2 per OCR confusion fixed (``O`` -> ``0`` where the
+format wants a digit). So ``I234BCD`` becomes the Spanish ``1234BCD`` rather than
+staying a generic US plate, and ``7ABCI23`` the Californian ``7ABC123``, while a vanity
+``GOLF4U`` is left alone. Custom formats from the config always rank first.
+
+Region guess: the best candidate's region; when several regions tie, their common
+country (``US-NY`` and ``US-PA`` -> ``US``); when the countries differ, the configured
+default region if it is among them, else None.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+from operators.normalise import Confusions, compact
+from operators.plate_formats import FormatSpec, expand_template, preset_formats
+from operators.records import PlateRead, RejectedRead, RejectReason, TrackRead
+
+if TYPE_CHECKING:
+    from config.flow import PlateRulesSettings
+
+__all__ = ["PlateMatch", "PlateValidator"]
+
+_CLASS_WEIGHT = {"L": 1.0, "N": 1.0, "C": 1.25, "A": 0.0}
+_FIX_PENALTY = 2.0
+_CUSTOM_BONUS = 100.0
+
+
+@dataclass(slots=True, frozen=True)
+class PlateMatch:
+    """A plate that fits a format: the (fixed) plate, region guess, format name, fixes made."""
+
+    plate: str
+    region: str | None
+    format_name: str
+    fixes: int = 0
+
+
+@dataclass(slots=True, frozen=True)
+class _Shape:
+    """One class string and the formats it belongs to (all share its length).
+
+    ``letters`` has bit i set where the class of character i is a letter class (``L``
+    or ``C``); ``loose`` shapes contain ``A`` and skip the bit-mask prefilter.
+    """
+
+    classes: str
+    score: float
+    formats: tuple[tuple[str, str | None], ...]  # (format name, region)
+    letters: int
+    loose: bool
+
+
+class PlateValidator:
+    """Compiled formats and rules; build once (:meth:`from_settings`), call per read."""
+
+    __slots__ = (
+        "_by_length",
+        "_confusions",
+        "_default_region",
+        "_match_cached",
+        "_max_fixes",
+        "_regexes",
+        "_rules",
+    )
+
+    def __init__(
+        self,
+        formats: Iterable[FormatSpec],
+        confusions: Confusions,
+        *,
+        regexes: Iterable[tuple[str, str | None, str]] = (),
+        custom_formats: Iterable[FormatSpec] = (),
+        default_region: str | None = None,
+        min_confidence: float = 0.0,
+        min_length: int = 2,
+        max_length: int = 10,
+        max_fixes: int = 2,
+    ) -> None:
+        """``regexes`` are custom ``(name, region, regex)``; ``custom_formats`` rank above presets."""
+        if min_length > max_length:
+            raise ValueError(f"PlateValidator: min_length {min_length} is above max_length {max_length}")
+        shapes: dict[str, dict[tuple[str, str | None], float]] = {}
+        for bonus, specs in ((0.0, formats), (_CUSTOM_BONUS, custom_formats)):
+            for spec in specs:
+                expanded = {c for t in spec.templates for c in expand_template(t, spec.max_len)}
+                per_length = Counter(len(c) for c in expanded)
+                for classes in expanded:
+                    # A format with many shapes of one length (variable-length parts) is
+                    # less specific: each doubling of its shapes costs one class position.
+                    if spec.weight is not None:
+                        score = bonus + spec.weight
+                    else:
+                        score = (
+                            bonus
+                            + sum(_CLASS_WEIGHT[k] for k in classes)
+                            - math.log2(per_length[len(classes)])
+                        )
+                    per = shapes.setdefault(classes, {})
+                    key = (spec.name, spec.region)
+                    per[key] = max(score, per.get(key, float("-inf")))
+        by_length: dict[int, list[_Shape]] = {}
+        for classes, per in shapes.items():
+            # A class string shared by formats of different weight (custom vs preset) is
+            # split so each keeps its own score.
+            for score in sorted(set(per.values()), reverse=True):
+                fmts = tuple(sorted(k for k, v in per.items() if v == score))
+                letters = sum(1 << i for i, k in enumerate(classes) if k in "LC")
+                shape = _Shape(classes, score, fmts, letters, "A" in classes)
+                by_length.setdefault(len(classes), []).append(shape)
+        self._by_length = {n: tuple(sorted(v, key=lambda s: -s.score)) for n, v in by_length.items()}
+        compiled = []
+        for name, region, regex in regexes:
+            try:
+                compiled.append((name, region, re.compile(regex)))
+            except re.error as exc:
+                raise ValueError(
+                    f"custom plate format {name!r}: regex {regex!r} does not compile: {exc}"
+                ) from exc
+        self._regexes = tuple(compiled)
+        self._confusions = confusions
+        self._default_region = default_region
+        self._max_fixes = max_fixes
+        self._rules = (min_confidence, min_length, max_length)
+        # Plates recur (the same vehicle on several cameras, partial reads): memoise.
+        self._match_cached = lru_cache(maxsize=16384)(self._match)
+
+    @classmethod
+    def from_settings(cls, rules: PlateRulesSettings) -> PlateValidator:
+        """Build from the ``flow.plates`` settings; unknown presets raise ``ValueError``."""
+        return cls(
+            preset_formats(rules.presets),
+            Confusions(rules.to_digit, rules.to_letter),
+            regexes=[(f.name, f.region, f.regex) for f in rules.custom_formats if f.regex is not None],
+            custom_formats=[
+                FormatSpec(f.name, f.region, (f.template,))
+                for f in rules.custom_formats
+                if f.template is not None
+            ],
+            default_region=rules.default_region,
+            min_confidence=rules.min_confidence,
+            min_length=rules.min_length,
+            max_length=rules.max_length,
+            max_fixes=rules.max_fixes,
+        )
+
+    def match(self, text: str) -> PlateMatch | None:
+        """The best format match of ``text`` (compacted first), or None when nothing fits."""
+        return self._match_cached(compact(text))
+
+    def _match(self, plate: str) -> PlateMatch | None:
+        for name, region, rx in self._regexes:
+            if rx.fullmatch(plate) is not None:
+                return PlateMatch(plate, region, name, 0)
+        best_score = float("-inf")
+        best: list[tuple[str, int, tuple[tuple[str, str | None], ...]]] = []
+        fix = self._confusions.fix
+        # Bit masks of the plate: letters, and characters a confusion rule can flip. A
+        # shape needs every letter/digit mismatch to be flippable, and few of them.
+        letters = flippable = 0
+        to_digit, to_letter = self._confusions.to_digit, self._confusions.to_letter
+        for i, c in enumerate(plate):
+            if c.isalpha():
+                letters |= 1 << i
+                if c in to_digit:
+                    flippable |= 1 << i
+            elif c in to_letter:
+                flippable |= 1 << i
+        for shape in self._by_length.get(len(plate), ()):
+            if shape.score < best_score:
+                break  # shapes are sorted by score; fixes only lower it
+            if not shape.loose:
+                diff = letters ^ shape.letters
+                if diff & ~flippable or diff.bit_count() > self._max_fixes:
+                    continue
+            fitted = fix(plate, shape.classes, self._max_fixes)
+            if fitted is None:
+                continue
+            fixed, fixes = fitted
+            score = shape.score - _FIX_PENALTY * fixes
+            if score > best_score:
+                best_score, best = score, [(fixed, fixes, shape.formats)]
+            elif score == best_score:
+                best.append((fixed, fixes, shape.formats))
+        if not best:
+            return None
+        # Among equal scores prefer fewer fixes, then the smallest plate: deterministic.
+        best.sort(key=lambda b: (b[1], b[0]))
+        fixed, fixes = best[0][0], best[0][1]
+        formats = sorted({f for p, _, fmts in best if p == fixed for f in fmts})
+        return PlateMatch(fixed, self._region(f[1] for f in formats), formats[0][0], fixes)
+
+    def _region(self, regions: Iterable[str | None]) -> str | None:
+        found = sorted({r for r in regions if r is not None})
+        if len(found) <= 1:
+            return found[0] if found else self._default_region
+        countries = {r.split("-", 1)[0] for r in found}
+        if len(countries) == 1:
+            return countries.pop()
+        default = self._default_region
+        if default is not None and (default in found or default in countries):
+            return default
+        return None
+
+    def validate(self, read: TrackRead) -> PlateRead | RejectedRead:
+        """Normalise and check one voted read; rejections carry the reason."""
+        min_confidence, min_length, max_length = self._rules
+        plate = compact(read.text)
+        reason: RejectReason | None = None
+        if not plate:
+            reason, detail = "empty", f"no letters or digits in {read.text!r}"
+        elif len(plate) < min_length:
+            reason, detail = "too_short", f"{plate!r} has {len(plate)} characters, below {min_length}"
+        elif len(plate) > max_length:
+            reason, detail = "too_long", f"{plate!r} has {len(plate)} characters, above {max_length}"
+        elif read.confidence < min_confidence:
+            reason, detail = "low_confidence", f"confidence {read.confidence:.3f} below {min_confidence}"
+        else:
+            m = self._match_cached(plate)
+            if m is not None:
+                return PlateRead(read, m.plate, read.text, m.region, m.format_name)
+            reason, detail = "no_format_match", f"{plate!r} fits no enabled format"
+        return RejectedRead(read, reason, detail)
