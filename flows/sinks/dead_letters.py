@@ -1,0 +1,93 @@
+"""Dead letters raised outside the dataflow's own steps (sink retries, alert delivery threads).
+
+The sinks take a ``dead_letters`` callback. In the flow it is a
+:class:`KafkaDeadLetterPublisher`: thread-safe (librdkafka's producer is), Avro through the
+registry on ``kafka.topics.dead_letter``, key = the topic the message came from (as the
+flow's own dead letters), else the step that failed (``postgres:...``, ``s3:crops``). A dead
+letter the broker does not acknowledge in time stays queued in the producer; one that cannot
+be produced at all is logged with its reason and a summary of its content.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from confluent_kafka import Producer
+
+from config.settings import Settings
+from flows.metrics import DEAD_LETTERS
+from operators.records import DeadLetter
+
+log = logging.getLogger(__name__)
+
+
+class KafkaDeadLetterPublisher:
+    """``publish(dead_letter)`` / ``publisher(dead_letter)`` to the dead-letter topic; connects lazily."""
+
+    def __init__(self, settings: Settings, *, flush_timeout_s: float = 10.0) -> None:
+        self._settings = settings
+        self._topic = settings.kafka.topics.dead_letter
+        self._flush_timeout_s = flush_timeout_s
+        self._lock = threading.Lock()
+        self._producer: Producer | None = None
+        self._encoder: Any = None
+
+    def _ready(self) -> tuple[Producer, Any]:
+        with self._lock:
+            if self._producer is None:
+                from confluent_kafka.schema_registry import SchemaRegistryClient
+
+                from schemas.serde import AvroEncoder
+
+                k = self._settings.kafka
+                self._encoder = AvroEncoder(
+                    SchemaRegistryClient({"url": k.schema_registry_url}), "dead_letter", self._topic
+                )
+                self._producer = Producer(
+                    {"bootstrap.servers": k.bootstrap_servers, "client.id": "alpr-flow-dead-letters"}
+                )
+            return self._producer, self._encoder
+
+    def __call__(self, dead_letter: DeadLetter) -> None:
+        self.publish(dead_letter)
+
+    def publish(self, dead_letter: DeadLetter) -> None:
+        """Produce one dead letter and wait for the broker's acknowledgement (errors are logged)."""
+        errors: list[str] = []
+
+        def on_delivery(err: Any, _msg: Any) -> None:
+            if err is not None:
+                errors.append(str(err))
+
+        try:
+            producer, encoder = self._ready()
+            producer.produce(
+                self._topic,
+                key=(dead_letter.source_topic or dead_letter.step).encode(),
+                value=encoder.encode(dead_letter.to_avro()),
+                on_delivery=on_delivery,
+            )
+            left = producer.flush(self._flush_timeout_s)
+        except Exception as exc:  # noqa: BLE001 - any failure is logged with the dead letter below
+            errors.append(f"{type(exc).__name__}: {exc}")
+            left = 0
+        if not errors and not left:
+            DEAD_LETTERS.labels(dead_letter.step, dead_letter.error_type).inc()
+        else:
+            log.error(
+                "dead letter of step %s NOT published to %s (%s): reason=%r key=%r value=%d bytes",
+                dead_letter.step,
+                self._topic,
+                "; ".join(errors) or "not acknowledged yet, still queued",
+                dead_letter.reason,
+                dead_letter.key,
+                len(dead_letter.value or b""),
+            )
+
+    def close(self) -> None:
+        """Flush what is queued."""
+        with self._lock:
+            if self._producer is not None:
+                self._producer.flush(self._flush_timeout_s)

@@ -1,0 +1,592 @@
+"""PostgreSQL sink: plate events, rejected reads and alert rows, batched and idempotent.
+
+Every batch is one transaction. Plate events (the volume) are binary-COPied into a temporary
+staging table and merged with one ``INSERT ... SELECT ... ON CONFLICT``; rejected reads and
+alerts (few) are one ``INSERT ... SELECT FROM unnest(<column arrays>)`` statement per table:
+
+- ``plate_events``: upsert on ``(event_id, first_seen)``. Event ids are deterministic, so a
+  replayed event lands on its own row; an update of an event (dedup merge, provisional ->
+  final) replaces the stored one only when it is not older (more sightings, final over
+  provisional, later ``last_seen``), and an identical replay changes nothing.
+- ``rejected_reads``: has no natural key in the schema, so a read is inserted only when no
+  row with the same camera, frame time, track, raw text and reason exists (under a
+  transaction-level advisory lock, so concurrent workers cannot both insert it).
+- ``alerts`` + ``alert_deliveries``: insert-or-ignore on ``alert_id`` and
+  ``(alert_id, channel)``; the alert's event is upserted first in the same transaction, so
+  the delivery worker always finds it (with its crop URL).
+
+Failures never drop a batch silently: connection problems are retried with exponential
+backoff until the database answers (the flow waits, which is back-pressure, not loss); a
+batch that fails on its data is split until the bad rows are isolated, and those go to the
+dead-letter callback (or raise :class:`SinkError` when there is none).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import psycopg
+from bytewax.outputs import DynamicSink, StatelessSinkPartition
+from prometheus_client import Counter
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from operators.records import DeadLetter, PlateEvent, RejectedRead, WatchlistHit
+
+log = logging.getLogger(__name__)
+
+DB_ROWS = Counter("alpr_flow_db_rows", "Rows inserted or changed by the PostgreSQL sinks.", ["table"])
+DB_RETRIES = Counter("alpr_flow_db_retries", "Failed database attempts that were retried.", ["sink"])
+DB_REFUSED = Counter("alpr_flow_db_refused_rows", "Rows the database refused (dead-lettered).", ["table"])
+
+T = TypeVar("T")
+DeadLetterFn = Callable[[DeadLetter], None]
+
+#: Errors caused by the rows themselves: retrying the same rows cannot help.
+_ROW_ERRORS: tuple[type[Exception], ...] = (psycopg.DataError, psycopg.IntegrityError)
+
+
+class SinkError(RuntimeError):
+    """A batch could not be written and there is no dead-letter callback to hand it to."""
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Backoff of a batch while the database is unreachable; ``give_up_s=None``: never give up."""
+
+    initial_s: float = 0.2
+    max_s: float = 10.0
+    give_up_s: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRecord:
+    """A watchlist hit to store, with its delivery rows.
+
+    ``channels`` are configured channels (rows start ``pending``); ``unknown_channels`` are
+    named by the watchlist but not configured (rows are stored ``failed`` with the reason).
+    """
+
+    hit: WatchlistHit
+    channels: tuple[str, ...]
+    unknown_channels: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class NewDelivery:
+    """A delivery row this write created (not one that existed already)."""
+
+    alert_id: str
+    channel: str
+    status: str
+    last_error: str | None
+
+
+# --- pure helpers ---------------------------------------------------------------------
+
+
+def event_rank(event: PlateEvent) -> tuple[int, bool, datetime]:
+    """Order of versions of one event: more sightings, then final over provisional, then later."""
+    return (event.sightings, not event.provisional, event.last_seen)
+
+
+def latest_events(events: Iterable[PlateEvent]) -> list[PlateEvent]:
+    """One version per ``(event_id, first_seen)``: the highest :func:`event_rank`, the later on ties.
+
+    A single ``INSERT ... ON CONFLICT`` may not touch a row twice, and a batch can hold an
+    event and its update. Sorted by key, so that concurrent transactions (the events and the
+    alerts sinks) lock shared rows in the same order and do not deadlock.
+    """
+    best: dict[tuple[str, datetime], PlateEvent] = {}
+    for event in events:
+        key = (event.event_id, event.first_seen)
+        kept = best.get(key)
+        if kept is None or event_rank(event) >= event_rank(kept):
+            best[key] = event
+    return [best[key] for key in sorted(best)]
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return value.hex()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def to_json_bytes(obj: dict[str, Any]) -> bytes:
+    """Compact, key-sorted JSON (datetimes as ISO 8601) for dead letters."""
+    return json.dumps(obj, default=_json_default, sort_keys=True, separators=(",", ":")).encode()
+
+
+def rejected_row(r: RejectedRead) -> dict[str, Any]:
+    """The ``rejected_reads`` row of a rejected read; ``observed_at`` is its best crop's frame time."""
+    t = r.read
+    return {
+        "observed_at": t.best_crop.frame_ts,
+        "site": t.site,
+        "camera_id": t.camera_id,
+        "track_id": t.track_id,
+        "plate_raw": r.plate_raw,
+        "reason": r.reason,
+        "confidence": t.confidence,
+        "crop_key": None,
+        "event_id": None,
+    }
+
+
+# --- SQL --------------------------------------------------------------------------------
+
+_EVENT_COLUMNS = (
+    "event_id",
+    "first_seen",
+    "last_seen",
+    "frame_ts",
+    "site",
+    "camera_id",
+    "track_id",
+    "plate",
+    "plate_raw",
+    "region",
+    "confidence",
+    "sightings",
+    "crop_key",
+    "crop_url",
+    "provisional",
+)
+_EVENT_TYPES = (
+    "uuid",
+    "timestamptz",
+    "timestamptz",
+    "timestamptz",
+    "text",
+    "text",
+    "text",
+    "text",
+    "text",
+    "text",
+    "float4",
+    "int4",
+    "text",
+    "text",
+    "bool",
+)
+# Columns an update may change (never the identity: id, first seen, camera, track, site).
+_EVENT_MUTABLE = (
+    "last_seen",
+    "frame_ts",
+    "plate",
+    "plate_raw",
+    "region",
+    "confidence",
+    "sightings",
+    "provisional",
+)
+
+
+def _unnest(columns: Sequence[str], types: Sequence[str]) -> str:
+    args = ", ".join(f"%({c})s::{t}[]" for c, t in zip(columns, types, strict=True))
+    return f"unnest({args}) AS u({', '.join(columns)})"
+
+
+# Events go through a per-connection temporary staging table: binary COPY into it, then one
+# INSERT ... SELECT ... ON CONFLICT merge. Faster than multi-row VALUES for large batches.
+_STAGE_TABLE = "alpr_plate_events_stage"
+_STAGE_COLUMNS = ", ".join(f"{c} {t}" for c, t in zip(_EVENT_COLUMNS, _EVENT_TYPES, strict=True))
+_CREATE_STAGE = f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE_TABLE} ({_STAGE_COLUMNS}) ON COMMIT DELETE ROWS"
+_COPY_STAGE = f"COPY {_STAGE_TABLE} ({', '.join(_EVENT_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
+_UPSERT_EVENTS = f"""
+INSERT INTO plate_events AS t ({", ".join(_EVENT_COLUMNS)})
+SELECT {", ".join(_EVENT_COLUMNS)} FROM {_STAGE_TABLE}
+ON CONFLICT (event_id, first_seen) DO UPDATE SET
+    {", ".join(f"{c} = EXCLUDED.{c}" for c in _EVENT_MUTABLE)},
+    crop_key = COALESCE(EXCLUDED.crop_key, t.crop_key),
+    crop_url = COALESCE(EXCLUDED.crop_url, t.crop_url),
+    updated_at = now()
+WHERE (EXCLUDED.sightings, NOT EXCLUDED.provisional, EXCLUDED.last_seen)
+      >= (t.sightings, NOT t.provisional, t.last_seen)
+  AND ({", ".join(f"t.{c}" for c in _EVENT_MUTABLE)}, t.crop_key, t.crop_url)
+      IS DISTINCT FROM
+      ({", ".join(f"EXCLUDED.{c}" for c in _EVENT_MUTABLE)},
+       COALESCE(EXCLUDED.crop_key, t.crop_key), COALESCE(EXCLUDED.crop_url, t.crop_url))
+"""
+
+_REJECTED_COLUMNS = (
+    "observed_at",
+    "site",
+    "camera_id",
+    "track_id",
+    "plate_raw",
+    "reason",
+    "confidence",
+    "crop_key",
+    "event_id",
+)
+_REJECTED_TYPES = ("timestamptz", "text", "text", "text", "text", "text", "real", "text", "uuid")
+#: Arbitrary constant key of the advisory lock that serialises rejected-read inserts.
+_REJECTED_LOCK = 0x616C7072_72656A  # "alpr" "rej"
+
+_INSERT_REJECTED = f"""
+INSERT INTO rejected_reads ({", ".join(_REJECTED_COLUMNS)})
+SELECT DISTINCT ON (camera_id, observed_at, track_id, plate_raw, reason) {", ".join(_REJECTED_COLUMNS)}
+FROM {_unnest(_REJECTED_COLUMNS, _REJECTED_TYPES)}
+WHERE NOT EXISTS (
+    SELECT 1 FROM rejected_reads r
+    WHERE r.camera_id = u.camera_id AND r.observed_at = u.observed_at AND r.track_id = u.track_id
+      AND r.plate_raw = u.plate_raw AND r.reason = u.reason)
+"""
+
+_ALERT_COLUMNS = (
+    "alert_id",
+    "event_id",
+    "entry_id",
+    "watchlist_id",
+    "plate",
+    "camera_id",
+    "site",
+    "observed_at",
+    "severity",
+)
+_ALERT_TYPES = ("uuid", "uuid", "bigint", "int", "text", "text", "text", "timestamptz", "text")
+_INSERT_ALERTS = f"""
+INSERT INTO alerts ({", ".join(_ALERT_COLUMNS)})
+SELECT {", ".join(_ALERT_COLUMNS)} FROM {_unnest(_ALERT_COLUMNS, _ALERT_TYPES)}
+ON CONFLICT (alert_id) DO NOTHING
+"""
+_DELIVERY_COLUMNS = ("alert_id", "channel", "status", "last_error")
+_DELIVERY_TYPES = ("uuid", "text", "text", "text")
+_INSERT_DELIVERIES = f"""
+INSERT INTO alert_deliveries ({", ".join(_DELIVERY_COLUMNS)})
+SELECT {", ".join(_DELIVERY_COLUMNS)} FROM {_unnest(_DELIVERY_COLUMNS, _DELIVERY_TYPES)}
+ON CONFLICT (alert_id, channel) DO NOTHING
+RETURNING alert_id::text, channel, status, last_error
+"""
+
+
+def _columns(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> dict[str, list[Any]]:
+    return {c: [row[c] for row in rows] for c in columns}
+
+
+def _event_row(e: PlateEvent) -> tuple[Any, ...]:
+    return (
+        uuid.UUID(e.event_id),
+        e.first_seen,
+        e.last_seen,
+        e.frame_ts,
+        e.site,
+        e.camera_id,
+        e.track_id,
+        e.plate,
+        e.plate_raw,
+        e.region,
+        e.confidence,
+        e.sightings,
+        e.crop_key,
+        e.crop_url,
+        e.provisional,
+    )
+
+
+def upsert_events(conn: psycopg.Connection[Any], events: Sequence[PlateEvent]) -> int:
+    """Upsert plate events in the current transaction; returns the rows inserted or changed."""
+    latest = latest_events(events)
+    if not latest:
+        return 0
+    with conn.cursor() as cur:
+        cur.execute(_CREATE_STAGE)  # once per connection in effect; a no-op afterwards
+        with cur.copy(_COPY_STAGE) as copy:
+            copy.set_types(_EVENT_TYPES)
+            for event in latest:
+                copy.write_row(_event_row(event))
+        cur.execute(_UPSERT_EVENTS)
+        changed = cur.rowcount
+        cur.execute(f"DELETE FROM {_STAGE_TABLE}")  # the caller's transaction may go on
+    return changed
+
+
+def insert_rejected(conn: psycopg.Connection[Any], reads: Sequence[RejectedRead]) -> int:
+    """Insert rejected reads not stored yet, in the current transaction; returns rows inserted."""
+    rows = [rejected_row(r) for r in reads]
+    if not rows:
+        return 0
+    conn.execute("SELECT pg_advisory_xact_lock(%s)", (_REJECTED_LOCK,))
+    cur = conn.execute(_INSERT_REJECTED, _columns(rows, _REJECTED_COLUMNS))
+    return cur.rowcount
+
+
+def insert_alerts(conn: psycopg.Connection[Any], records: Sequence[AlertRecord]) -> list[NewDelivery]:
+    """Store alerts (their events upserted first) and delivery rows; returns the new delivery rows."""
+    if not records:
+        return []
+    upsert_events(conn, [r.hit.event for r in records])
+    alerts: dict[str, dict[str, Any]] = {}
+    deliveries: dict[tuple[str, str], dict[str, Any]] = {}
+    for rec in records:
+        hit = rec.hit
+        alerts[hit.alert_id] = {
+            "alert_id": hit.alert_id,
+            "event_id": hit.event.event_id,
+            "entry_id": hit.entry.entry_id,
+            "watchlist_id": hit.entry.watchlist_id,
+            "plate": hit.event.plate,
+            "camera_id": hit.event.camera_id,
+            "site": hit.event.site,
+            "observed_at": hit.event.frame_ts,
+            "severity": hit.severity,
+        }
+        for channel in rec.channels:
+            deliveries[(hit.alert_id, channel)] = {
+                "alert_id": hit.alert_id,
+                "channel": channel,
+                "status": "pending",
+                "last_error": None,
+            }
+        for channel in rec.unknown_channels:
+            deliveries[(hit.alert_id, channel)] = {
+                "alert_id": hit.alert_id,
+                "channel": channel,
+                "status": "failed",
+                "last_error": f"channel {channel!r} is not configured (flow.alerts.channels)",
+            }
+    conn.execute(_INSERT_ALERTS, _columns(list(alerts.values()), _ALERT_COLUMNS))
+    if not deliveries:
+        return []
+    cur = conn.execute(_INSERT_DELIVERIES, _columns(list(deliveries.values()), _DELIVERY_COLUMNS))
+    return [NewDelivery(*row) for row in cur.fetchall()]
+
+
+# --- the writer -------------------------------------------------------------------------
+
+
+class PostgresWriter:
+    """Batched, idempotent writes through a small connection pool, with retry and isolation.
+
+    ``dead_letters`` receives the rows the database refuses (bad data); without it such a
+    row raises :class:`SinkError`. ``sleep`` is injected so tests need not wait.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        max_size: int = 2,
+        name: str = "alpr-flow-sink",
+        dead_letters: DeadLetterFn | None = None,
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        connect_timeout_s: float = 5.0,
+    ) -> None:
+        self.name = name
+        self._dead_letters = dead_letters
+        self._retry = retry or RetryPolicy()
+        self._sleep = sleep
+        self._pool = ConnectionPool(
+            url,
+            min_size=1,
+            max_size=max_size,
+            name=name,
+            open=False,
+            timeout=connect_timeout_s,
+            check=ConnectionPool.check_connection,
+            # The pool's own reconnect backoff doubles without bound (a 40 s outage cost 23 s
+            # more before it tried again); give up early and let the next checkout start afresh.
+            reconnect_timeout=5.0,
+            kwargs={"application_name": name, "connect_timeout": max(1, round(connect_timeout_s))},
+        )
+        # Do not wait: the database may be down at start; writes wait and retry instead.
+        self._pool.open(wait=False)
+
+    def close(self) -> None:
+        """Close the pool (idempotent)."""
+        self._pool.close()
+
+    def __enter__(self) -> PostgresWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- public writes ------------------------------------------------------------------
+    def write_events(self, events: Sequence[PlateEvent]) -> int:
+        """Upsert plate events; returns the rows inserted or changed."""
+        return self._write("plate_events", upsert_events, list(events), _event_dead_letter)
+
+    def write_rejected(self, reads: Sequence[RejectedRead]) -> int:
+        """Insert rejected reads (each once); returns the rows inserted."""
+        return self._write("rejected_reads", insert_rejected, list(reads), _rejected_dead_letter)
+
+    def write_alerts(self, records: Sequence[AlertRecord]) -> list[NewDelivery]:
+        """Store alerts and their delivery rows; returns the delivery rows this call created."""
+        out: list[NewDelivery] = []
+
+        def write(conn: psycopg.Connection[Any], batch: list[AlertRecord]) -> int:
+            new = insert_alerts(conn, batch)
+            out.extend(new)
+            return len(new)
+
+        self._write("alerts", write, list(records), _alert_dead_letter)
+        return out
+
+    def run(self, what: str, fn: Callable[[psycopg.Connection[Any]], T]) -> T:
+        """Run ``fn(conn)`` in one transaction, retrying while the database is unreachable."""
+        return self._retrying(what, lambda: self._in_transaction(fn))
+
+    # --- internals ----------------------------------------------------------------------
+    def _in_transaction(self, fn: Callable[[psycopg.Connection[Any]], T]) -> T:
+        with self._pool.connection() as conn:  # commits on success, rolls back on error
+            return fn(conn)
+
+    def _retrying(self, what: str, attempt: Callable[[], T]) -> T:
+        delay = self._retry.initial_s
+        started = time.monotonic()
+        failures = 0
+        while True:
+            try:
+                result = attempt()
+            except _ROW_ERRORS:
+                raise
+            except (psycopg.Error, PoolTimeout) as exc:
+                failures += 1
+                DB_RETRIES.labels(self.name).inc()
+                waited = time.monotonic() - started
+                if self._retry.give_up_s is not None and waited >= self._retry.give_up_s:
+                    raise SinkError(
+                        f"{self.name}: {what}: database unavailable for {waited:.0f} s, giving up: {exc}"
+                    ) from exc
+                log.error(
+                    "%s: %s failed (attempt %d, %s), retrying in %.1f s: %s",
+                    self.name,
+                    what,
+                    failures,
+                    type(exc).__name__,
+                    delay,
+                    exc,
+                )
+                self._sleep(delay)
+                delay = min(delay * 2, self._retry.max_s)
+            else:
+                if failures:
+                    log.warning("%s: %s succeeded after %d failed attempts", self.name, what, failures)
+                return result
+
+    def _write(
+        self,
+        table: str,
+        fn: Callable[[psycopg.Connection[Any], list[T]], int],
+        items: list[T],
+        to_dead_letter: Callable[[T, Exception, str], DeadLetter],
+    ) -> int:
+        if not items:
+            return 0
+        what = f"writing {len(items)} rows to {table}"
+        try:
+            written = self._retrying(what, lambda: self._in_transaction(lambda conn: fn(conn, items)))
+        except _ROW_ERRORS as exc:
+            if len(items) == 1:
+                return self._reject(table, items[0], exc, to_dead_letter)
+            log.warning("%s: %s: %s; isolating the bad rows", self.name, what, exc)
+            mid = len(items) // 2
+            return self._write(table, fn, items[:mid], to_dead_letter) + self._write(
+                table, fn, items[mid:], to_dead_letter
+            )
+        DB_ROWS.labels(table).inc(written)
+        return written
+
+    def _reject(
+        self, table: str, item: T, exc: Exception, to_dead_letter: Callable[[T, Exception, str], DeadLetter]
+    ) -> int:
+        step = f"postgres:{table}"
+        if self._dead_letters is None:
+            raise SinkError(
+                f"{self.name}: {table} refused a row ({type(exc).__name__}: {exc}): {item!r}"
+            ) from exc
+        log.error("%s: %s refused a row, sent to the dead-letter topic: %s", self.name, table, exc)
+        DB_REFUSED.labels(table).inc()
+        self._dead_letters(to_dead_letter(item, exc, step))
+        return 0
+
+
+def _dead_letter(key: str, value: dict[str, Any], exc: Exception, step: str) -> DeadLetter:
+    return DeadLetter(
+        source_topic="",
+        partition=-1,
+        offset=-1,
+        key=key.encode(),
+        value=to_json_bytes(value),
+        step=step,
+        reason=str(exc).strip() or type(exc).__name__,
+        error_type=type(exc).__name__,
+        ts=datetime.now(UTC),
+    )
+
+
+def _event_dead_letter(event: PlateEvent, exc: Exception, step: str) -> DeadLetter:
+    return _dead_letter(event.event_id, event.to_avro(), exc, step)
+
+
+def _rejected_dead_letter(read: RejectedRead, exc: Exception, step: str) -> DeadLetter:
+    return _dead_letter(f"{read.read.camera_id}:{read.read.track_id}", rejected_row(read), exc, step)
+
+
+def _alert_dead_letter(rec: AlertRecord, exc: Exception, step: str) -> DeadLetter:
+    return _dead_letter(rec.hit.alert_id, rec.hit.to_avro(), exc, step)
+
+
+# --- Bytewax sinks ----------------------------------------------------------------------
+
+
+class _EventPartition(StatelessSinkPartition[PlateEvent]):
+    def __init__(self, writer: PostgresWriter) -> None:
+        self._writer = writer
+
+    def write_batch(self, items: list[PlateEvent]) -> None:
+        self._writer.write_events(items)
+
+    def close(self) -> None:
+        self._writer.close()
+
+
+class _RejectedPartition(StatelessSinkPartition[RejectedRead]):
+    def __init__(self, writer: PostgresWriter) -> None:
+        self._writer = writer
+
+    def write_batch(self, items: list[RejectedRead]) -> None:
+        self._writer.write_rejected(items)
+
+    def close(self) -> None:
+        self._writer.close()
+
+
+class PlateEventSink(DynamicSink[PlateEvent]):
+    """``op.output`` sink upserting :class:`PlateEvent` s into ``plate_events`` (one pool per worker)."""
+
+    def __init__(self, url: str, *, dead_letters: DeadLetterFn | None = None, pool_size: int = 2) -> None:
+        self._url = url
+        self._dead_letters = dead_letters
+        self._pool_size = pool_size
+
+    def build(self, step_id: str, worker_index: int, worker_count: int) -> _EventPartition:
+        name = f"alpr-flow-{step_id}-{worker_index}"
+        return _EventPartition(
+            PostgresWriter(self._url, max_size=self._pool_size, name=name, dead_letters=self._dead_letters)
+        )
+
+
+class RejectedReadSink(DynamicSink[RejectedRead]):
+    """``op.output`` sink inserting :class:`RejectedRead` s into ``rejected_reads`` (each once)."""
+
+    def __init__(self, url: str, *, dead_letters: DeadLetterFn | None = None) -> None:
+        self._url = url
+        self._dead_letters = dead_letters
+
+    def build(self, step_id: str, worker_index: int, worker_count: int) -> _RejectedPartition:
+        name = f"alpr-flow-{step_id}-{worker_index}"
+        return _RejectedPartition(
+            PostgresWriter(self._url, max_size=1, name=name, dead_letters=self._dead_letters)
+        )

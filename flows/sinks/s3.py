@@ -1,0 +1,210 @@
+"""S3 crop store: the best crop of each plate event at a deterministic key.
+
+Key: ``crops/YYYY/MM/DD/<camera>/<event_id>.<ext>`` (date of the event's ``first_seen``, UTC),
+so a replayed or updated event overwrites its own object and never leaves a duplicate. The
+object carries user metadata (camera, plate, event id, first seen) and the event carries
+``crop_key`` plus ``crop_url`` (a plain path-style URL; readers presign from the key).
+
+Runs as a map step before the PostgreSQL sink: :meth:`CropStore.event_from_read` (one read)
+or :meth:`CropStore.events_from_reads` (a batch, uploaded concurrently, for
+``op.flat_map_batch``). An upload that keeps failing does not stop the flow: the event goes on
+without a crop and the crop goes to the dead-letter callback with the reason, so it is not lost.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import re
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+
+import urllib3
+from minio import Minio
+from minio.error import MinioException, S3Error
+
+from config.settings import S3Settings
+from operators.records import DeadLetter, PlateEvent, PlateRead
+
+log = logging.getLogger(__name__)
+
+DeadLetterFn = Callable[[DeadLetter], None]
+
+_CONTENT_TYPES = {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp"}
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+
+
+class CropStoreError(RuntimeError):
+    """A crop could not be stored (after retries)."""
+
+
+def _extension(image_format: str) -> str:
+    fmt = image_format.lower().lstrip(".")
+    return "jpg" if fmt in ("jpeg", "jpg") else fmt
+
+
+def crop_key(camera_id: str, event_id: str, first_seen: datetime, image_format: str = "jpeg") -> str:
+    """``crops/YYYY/MM/DD/<camera>/<event_id>.<ext>``; characters unsafe in a key become ``_``."""
+    day = first_seen.astimezone(UTC)
+    camera = _UNSAFE.sub("_", camera_id) or "_"
+    return f"crops/{day:%Y/%m/%d}/{camera}/{event_id}.{_extension(image_format)}"
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCrop:
+    """Where a crop was stored."""
+
+    key: str
+    url: str
+
+
+class CropStore:
+    """Uploads crops with the ``minio`` client; creates the bucket when missing.
+
+    ``attempts`` uploads per crop with exponential backoff from ``backoff_s``; then the crop
+    goes to ``dead_letters`` (or :class:`CropStoreError` is raised when there is none).
+    """
+
+    def __init__(
+        self,
+        s3: S3Settings,
+        *,
+        dead_letters: DeadLetterFn | None = None,
+        attempts: int = 5,
+        backoff_s: float = 0.2,
+        timeout_s: float = 10.0,
+        workers: int = 4,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.bucket = s3.bucket
+        self._base_url = f"{'https' if s3.secure else 'http'}://{s3.endpoint}/{s3.bucket}"
+        http = urllib3.PoolManager(
+            timeout=urllib3.Timeout(connect=timeout_s, read=timeout_s),
+            maxsize=max(workers, 1),
+            retries=urllib3.Retry(total=0),  # retries are ours, with backoff and a dead letter
+        )
+        self._client = Minio(
+            s3.endpoint,
+            access_key=s3.access_key,
+            secret_key=s3.secret_key.get_secret_value(),
+            secure=s3.secure,
+            region=s3.region,
+            http_client=http,
+        )
+        self._dead_letters = dead_letters
+        self._attempts = attempts
+        self._backoff_s = backoff_s
+        self._sleep = sleep
+        self._workers = workers
+        self._pool: ThreadPoolExecutor | None = None
+        self._bucket_ready = False
+
+    @property
+    def client(self) -> Minio:
+        """The underlying ``minio`` client (for reads in tests and tools)."""
+        return self._client
+
+    def url(self, key: str) -> str:
+        """Path-style URL of ``key`` (not presigned)."""
+        return f"{self._base_url}/{key}"
+
+    def ensure_bucket(self) -> None:
+        """Create the bucket when it does not exist (another writer creating it too is fine)."""
+        if self._bucket_ready:
+            return
+        if not self._client.bucket_exists(self.bucket):
+            try:
+                self._client.make_bucket(self.bucket)
+            except S3Error as exc:
+                if exc.code not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+                    raise
+        self._bucket_ready = True
+
+    def put(self, event: PlateEvent, image: bytes, image_format: str = "jpeg") -> StoredCrop:
+        """Upload ``image`` as the crop of ``event`` (overwrites: idempotent); retries, then raises."""
+        key = crop_key(event.camera_id, event.event_id, event.first_seen, image_format)
+        metadata = {
+            "camera": event.camera_id,
+            "site": event.site,
+            "plate": event.plate,
+            "event-id": event.event_id,
+            "first-seen": event.first_seen.isoformat(),
+        }
+        content_type = _CONTENT_TYPES.get(_extension(image_format), "application/octet-stream")
+        delay = self._backoff_s
+        error: Exception | None = None
+        for attempt in range(1, self._attempts + 1):
+            if error is not None:
+                log.warning(
+                    "s3: storing %s failed (attempt %d): %s; retrying in %.1f s",
+                    key,
+                    attempt - 1,
+                    error,
+                    delay,
+                )
+                self._sleep(delay)
+                delay *= 2
+            try:
+                self.ensure_bucket()
+                self._client.put_object(
+                    self.bucket,
+                    key,
+                    io.BytesIO(image),
+                    len(image),
+                    content_type=content_type,
+                    metadata=metadata,
+                )
+                return StoredCrop(key, self.url(key))
+            except (MinioException, urllib3.exceptions.HTTPError, OSError, ValueError) as exc:
+                error = exc
+        raise CropStoreError(
+            f"s3: cannot store {key} in bucket {self.bucket} after {self._attempts} attempts: {error}"
+        ) from error
+
+    def store(self, event: PlateEvent, image: bytes, image_format: str = "jpeg") -> PlateEvent:
+        """``event`` with ``crop_key``/``crop_url`` of its uploaded crop; without them when it failed."""
+        try:
+            stored = self.put(event, image, image_format)
+        except CropStoreError as exc:
+            if self._dead_letters is None:
+                raise
+            log.error(
+                "%s; event %s goes on without a crop, the crop to the dead-letter topic", exc, event.event_id
+            )
+            self._dead_letters(
+                DeadLetter(
+                    source_topic="",
+                    partition=-1,
+                    offset=-1,
+                    key=event.event_id.encode(),
+                    value=image,
+                    step="s3:crops",
+                    reason=str(exc),
+                    error_type=type(exc.__cause__ or exc).__name__,
+                    ts=datetime.now(UTC),
+                )
+            )
+            return event
+        return replace(event, crop_key=stored.key, crop_url=stored.url)
+
+    def event_from_read(self, read: PlateRead) -> PlateEvent:
+        """The new :class:`PlateEvent` of a validated read, with its best crop stored."""
+        crop = read.read.best_crop
+        return self.store(PlateEvent.from_read(read), crop.image, crop.image_format)
+
+    def events_from_reads(self, reads: Sequence[PlateRead]) -> list[PlateEvent]:
+        """:meth:`event_from_read` for a batch, uploading concurrently; order is kept."""
+        if len(reads) <= 1 or self._workers <= 1:
+            return [self.event_from_read(r) for r in reads]
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self._workers, thread_name_prefix="alpr-s3")
+        return list(self._pool.map(self.event_from_read, reads))
+
+    def close(self) -> None:
+        """Stop the upload threads (idempotent)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
