@@ -11,8 +11,15 @@ import click
 
 # name -> "module:attribute" of a click command or group.
 SUBCOMMANDS: dict[str, str] = {
+    "demo": "alpr.demo:demo",
     "services": "services.cli:services",
     "db": "db.cli:db",
+    "eval": "evaluate.cli:eval_",
+    "edge": "edge.cli:edge",
+    "api": "api.cli:api",
+    "watchlist": "api.cli:watchlist",
+    "events": "api.cli:events",
+    "erase": "api.cli:erase",
 }
 
 
