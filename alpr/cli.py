@@ -34,8 +34,21 @@ class LazyGroup(click.Group):
         if target is None:
             return None
         module_name, attr = target.split(":")
-        module = importlib.import_module(module_name)
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:
+            # A missing optional extra (e.g. `edge` without OpenCV) must not break the other commands.
+            return _unavailable(cmd_name, exc)
         return getattr(module, attr)
+
+
+def _unavailable(name: str, exc: ImportError) -> click.Command:
+    reason = f"`alpr {name}` is unavailable: {exc}. Install the extras: pip install -e '.[all]'"
+
+    def fail() -> None:
+        raise click.ClickException(reason)
+
+    return click.Command(name, callback=fail, help=f"(unavailable: {exc})", add_help_option=False)
 
 
 @click.group(cls=LazyGroup)
