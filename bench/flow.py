@@ -1,0 +1,731 @@
+"""Benchmark of the plates dataflow on the real local services.
+
+    python bench/flow.py [--quick] [--json] [--crops N] [--workers W] [--reuse]
+
+Starts its own broker (memory), S3 store and schema registry on free loopback ports (or,
+with ``--reuse``, uses the stack of the default settings), and a fresh, migrated database
+on the configured PostgreSQL server (dropped at the end). Then, in one run:
+
+1. **Throughput**: N synthetic crops (tracks of 10) are produced to a fresh topic; a raw
+   confluent-kafka consumer reads the topic end to end (``raw_consume_per_s``); then the
+   whole flow (``flows.plates.build_flow``: decode, best shot, OCR step, vote, validate,
+   S3 crop upload, dedup, watchlist, PostgreSQL, Kafka and alert sinks) replays the same
+   topic (``crops_per_s_per_worker``, and its ratio to the raw consume rate). OCR is
+   excluded: the flow runs the bench-only engine ``bench_pixel_text``, whose crops are
+   tiny PNGs that store the plate text in their pixels, so it skips recognition but
+   still decodes every image and returns a read.
+2. **DB writes**: upserted rows per second of write time in the flow's PostgreSQL event
+   sink, against a raw ``COPY`` of as many rows into ``plate_events`` in the same run.
+3. **Latency**: the flow runs as a tailing process; tracks are produced in real time
+   (10 crops per track at 30 fps, every plate on a watchlist); a local webhook receiver
+   records each alert. Frame-to-alert = receipt time minus the frame time of the crop
+   that made the provisional read (``flow.provisional.min_crops``-th crop).
+4. **OCR** alone, with the configured real engine, on real crops from
+   ``../shared/data/us-plates-ocr`` when present: ms per crop.
+
+``--json`` prints one JSON object on stdout; progress goes to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import os
+import random
+import secrets
+import signal
+import socket
+import statistics
+import string
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+import psycopg  # noqa: E402
+import yaml  # noqa: E402
+from pydantic import BaseModel, SecretStr  # noqa: E402
+
+from config.settings import Settings  # noqa: E402
+from ocr.base import ENGINES, OcrResult  # noqa: E402
+
+log = logging.getLogger("bench.flow")
+
+BENCH_ENGINE = "bench_pixel_text"
+CROPS_PER_TRACK = 10
+CAMERAS = 8
+DATA = ROOT / ".." / "shared" / "data" / "us-plates-ocr"
+
+
+# --- the bench-only OCR engine -------------------------------------------------------------
+
+
+class PixelTextEngine:
+    """BENCH ONLY: skips recognition. A crop made by :func:`pixel_png` holds its plate text as
+    the blue values of a 1-pixel-high image; this engine reads them back."""
+
+    def read(self, images: Sequence[np.ndarray]) -> list[OcrResult]:
+        out = []
+        for img in images:
+            text = bytes(int(v) for v in img[0, :, 0]).decode("ascii", "replace") if img.ndim == 3 else ""
+            out.append(OcrResult(text, 0.99, (0.99,) * len(text)) if text.isalnum() else OcrResult.empty())
+        return out
+
+
+def register_bench_engine() -> None:
+    """Make ``ocr.type: bench_pixel_text`` loadable in this process."""
+    ENGINES.setdefault(BENCH_ENGINE, lambda _settings: PixelTextEngine())
+
+
+def pixel_png(text: str) -> bytes:
+    """A 1 x len(text) PNG whose blue channel spells ``text``."""
+    arr = np.zeros((1, len(text), 3), dtype=np.uint8)
+    arr[0, :, 0] = np.frombuffer(text.encode("ascii"), dtype=np.uint8)
+    ok, buf = cv2.imencode(".png", arr)
+    if not ok:
+        raise RuntimeError("bench: cannot encode a PNG")
+    return buf.tobytes()
+
+
+# --- services -------------------------------------------------------------------------------
+
+
+def _free_port(taken: set[int], offset: int = 0) -> int:
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        if port in taken or (offset and (port + offset > 65535 or port + offset in taken)):
+            continue
+        if offset:
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", port + offset)) == 0:
+                    continue
+            taken.add(port + offset)
+        taken.add(port)
+        return port
+
+
+@contextlib.contextmanager
+def services(reuse: bool) -> Iterator[Settings]:
+    """Settings of a running broker, registry and S3 (started here unless ``reuse``)."""
+    from config.load import load_settings
+
+    base = load_settings()
+    if reuse:
+        yield base
+        return
+    from config.settings import KafkaSettings, LocalPorts, LocalServicesSettings, S3Settings
+    from services import stack
+    from services.objectstore import GRPC_OFFSET
+
+    run_dir = Path(tempfile.mkdtemp(prefix="alpr-bench-"))
+    taken: set[int] = set()
+    seaweed = {
+        n: _free_port(taken, GRPC_OFFSET) for n in ("s3", "s3_master", "s3_volume", "s3_filer", "s3_admin")
+    }
+    others = {n: _free_port(taken) for n in ("broker", "registry", "postgres", "prometheus")}
+    ports = LocalPorts(**seaweed, **others)
+    settings = base.model_copy(
+        update={
+            "services": LocalServicesSettings(
+                run_dir=run_dir, broker_storage="memory", ports=ports, prometheus=False
+            ),
+            "kafka": KafkaSettings(
+                **{
+                    **base.kafka.model_dump(),
+                    "bootstrap_servers": f"127.0.0.1:{ports.broker}",
+                    "schema_registry_url": f"http://127.0.0.1:{ports.registry}",
+                }
+            ),
+            "s3": S3Settings(
+                **{
+                    **base.s3.model_dump(),
+                    "secret_key": base.s3.secret_key,
+                    "endpoint": f"127.0.0.1:{ports.s3}",
+                }
+            ),
+        }
+    )
+    names = ("s3", "broker", "registry")
+    t0 = time.monotonic()
+    reports = stack.up(settings, only=names, die_with_parent=True)
+    bad = [f"{r.name}: {r.detail}" for r in reports if not r.ok]
+    if bad:
+        stack.down(settings, only=names)
+        raise RuntimeError("bench: services did not start: " + "; ".join(bad))
+    log.warning("services up in %.1f s (%s)", time.monotonic() - t0, run_dir)
+    try:
+        yield settings
+    finally:
+        stack.down(settings, only=names, grace_s=3.0)
+
+
+@contextlib.contextmanager
+def bench_database(settings: Settings) -> Iterator[str]:
+    """A fresh, migrated database on the configured server, dropped at the end."""
+    from db.connect import with_database
+    from db.migrate import migrate
+
+    server = os.environ.get("ALPR_TEST_DATABASE_URL") or settings.database.url.get_secret_value()
+    name = f"alpr_bench_{os.getpid()}_{secrets.token_hex(3)}"
+    admin_url = with_database(server, "postgres")
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    url = with_database(server, name)
+    try:
+        migrate(url)
+        yield url
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# --- data -------------------------------------------------------------------------------------
+
+
+def random_plate(rng: random.Random) -> str:
+    """A 7-character US-style plate: LLL NNNN."""
+    return "".join(rng.choices(string.ascii_uppercase.replace("O", "").replace("I", ""), k=3)) + "".join(
+        rng.choices(string.digits, k=4)
+    )
+
+
+def track_crops(plate: str, camera: str, track: str, start: datetime, site: str = "bench") -> list[Any]:
+    """One vehicle pass: CROPS_PER_TRACK crops at 30 fps, quality rising."""
+    from operators.records import Box, PlateCrop
+
+    image = pixel_png(plate)
+    return [
+        PlateCrop(
+            camera_id=camera,
+            site=site,
+            track_id=track,
+            crop_id=f"{camera}:{track}:{i}",
+            frame_index=i,
+            frame_ts=start + timedelta(milliseconds=33 * i),
+            published_ts=start + timedelta(milliseconds=33 * i + 5),
+            bbox=Box(100, 200, 120, 40),
+            frame_width=1920,
+            frame_height=1080,
+            det_confidence=0.9,
+            quality=min(1.0, 0.3 + 0.05 * i),
+            sharpness=100.0,
+            image=image,
+            image_format="png",
+        )
+        for i in range(CROPS_PER_TRACK)
+    ]
+
+
+def create_topics(settings: Settings, partitions: int) -> None:
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    t = settings.kafka.topics
+    admin = AdminClient({"bootstrap.servers": settings.kafka.bootstrap_servers})
+    futures = admin.create_topics(
+        [
+            NewTopic(name, num_partitions=partitions if name == t.crops else 1, replication_factor=1)
+            for name in (t.crops, t.plates, t.alerts, t.dead_letter)
+        ]
+    )
+    for f in futures.values():
+        f.result(timeout=30)
+
+
+def with_topics(settings: Settings, tag: str, **flow: Any) -> Settings:
+    """``settings`` with fresh topic names and flow overrides."""
+    from config.settings import TopicSettings
+
+    topics = TopicSettings(
+        crops=f"bench-crops-{tag}",
+        detections=f"bench-det-{tag}",
+        plates=f"bench-plates-{tag}",
+        alerts=f"bench-alerts-{tag}",
+        dead_letter=f"bench-dlq-{tag}",
+    )
+    flow_data = {**settings.flow.model_dump(exclude={"alerts"}), "alerts": settings.flow.alerts, **flow}
+    return settings.model_copy(
+        update={
+            "kafka": settings.kafka.model_copy(update={"topics": topics}),
+            "flow": type(settings.flow).model_validate(flow_data),
+            "ocr": settings.ocr.model_copy(update={"type": BENCH_ENGINE}),
+            "metrics": settings.metrics.model_copy(update={"enabled": False}),
+        }
+    )
+
+
+def encode_all(settings: Settings, crops: Sequence[Any]) -> list[tuple[bytes, bytes]]:
+    from confluent_kafka.schema_registry import SchemaRegistryClient
+
+    from schemas.serde import AvroEncoder
+
+    enc = AvroEncoder(
+        SchemaRegistryClient({"url": settings.kafka.schema_registry_url}),
+        "plate_crop",
+        settings.kafka.topics.crops,
+    )
+    return [(c.camera_id.encode(), enc.encode(c.to_avro())) for c in crops]
+
+
+def produce(settings: Settings, messages: Sequence[tuple[bytes, bytes]], linger_ms: int = 20) -> float:
+    """Produce and wait for every acknowledgement; return messages/s."""
+    from confluent_kafka import Producer
+
+    p = Producer(
+        {
+            "bootstrap.servers": settings.kafka.bootstrap_servers,
+            "linger.ms": linger_ms,
+            "compression.type": settings.kafka.compression,
+            "queue.buffering.max.messages": 1_000_000,
+        }
+    )
+    t0 = time.perf_counter()
+    for key, value in messages:
+        while True:
+            try:
+                p.produce(settings.kafka.topics.crops, key=key, value=value)
+                break
+            except BufferError:
+                p.poll(0.05)
+        p.poll(0)
+    if p.flush(120) != 0:
+        raise RuntimeError("bench: produce did not complete")
+    return len(messages) / (time.perf_counter() - t0)
+
+
+def raw_consume(settings: Settings, expect: int, partitions: int) -> float:
+    """Raw confluent-kafka consume rate of the crops topic, end to end (messages/s)."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    c = Consumer(
+        {
+            "bootstrap.servers": settings.kafka.bootstrap_servers,
+            "group.id": f"bench-raw-{secrets.token_hex(3)}",
+            "enable.auto.commit": False,
+            "session.timeout.ms": settings.kafka.session_timeout_ms,
+            "fetch.wait.max.ms": settings.flow.input.fetch_wait_ms,
+        }
+    )
+    c.assign([TopicPartition(settings.kafka.topics.crops, p, 0) for p in range(partitions)])
+    n = 0
+    t0 = time.perf_counter()
+    deadline = time.monotonic() + 300
+    while n < expect and time.monotonic() < deadline:
+        for msg in c.consume(1000, 1.0):
+            if msg.error() is None:
+                n += 1
+    seconds = time.perf_counter() - t0
+    c.close()
+    if n < expect:
+        raise RuntimeError(f"bench: raw consumer read {n} of {expect} messages")
+    return n / seconds
+
+
+# --- webhook receiver (latency) ----------------------------------------------------------------
+
+
+class Receiver:
+    """A minimal local webhook endpoint recording (receipt time, JSON body) of each alert."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[float, dict[str, Any]]] = []
+        self._lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:  # noqa: N802
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                at = time.time()
+                with receiver._lock:
+                    receiver.received.append((at, json.loads(body)))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/webhook"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, SecretStr):
+        return value.get_secret_value()
+    if isinstance(value, BaseModel):
+        return {k: _plain(getattr(value, k)) for k in type(value).model_fields}
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return str(value) if isinstance(value, Path) else value
+
+
+# --- phases ---------------------------------------------------------------------------------------
+
+
+class _TimedEvents:
+    """Wraps the PostgreSQL event sink to add up rows written and seconds spent writing."""
+
+    def __init__(self, inner: Any) -> None:
+        from bytewax.outputs import DynamicSink, StatelessSinkPartition
+
+        self.rows = 0
+        self.seconds = 0.0
+        outer = self
+
+        class Part(StatelessSinkPartition):
+            def __init__(self, part: Any) -> None:
+                self._part = part
+
+            def write_batch(self, items: list[Any]) -> None:
+                t0 = time.perf_counter()
+                self._part.write_batch(items)
+                outer.seconds += time.perf_counter() - t0
+                outer.rows += len(items)
+
+            def close(self) -> None:
+                self._part.close()
+
+        class Sink(DynamicSink):
+            def build(self, step_id: str, worker_index: int, worker_count: int) -> Part:
+                return Part(inner.build(step_id, worker_index, worker_count))
+
+        self.sink = Sink()
+
+
+def throughput(settings: Settings, n_crops: int, workers: int, rng: random.Random) -> dict[str, Any]:
+    """Phase 1 + 2: raw consume vs the whole flow, and the flow's DB writes vs a raw COPY."""
+    from bytewax.testing import cluster_main, run_main
+
+    from flows.parts import FlowParts, FlowSinks, events_without_crops
+    from flows.plates import build_flow
+    from flows.watchlists import add_entry, create_watchlist
+
+    s = with_topics(settings, secrets.token_hex(3), input={"stop_at_end": True})
+    create_topics(s, workers)
+    n_tracks = max(1, n_crops // CROPS_PER_TRACK)
+    t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+    plates = [random_plate(rng) for _ in range(n_tracks)]
+    crops = []
+    for i, plate in enumerate(plates):
+        cam = f"bench-cam-{i % CAMERAS}"
+        crops += track_crops(plate, cam, f"run-{i}", t0 + timedelta(seconds=0.5 * (i // CAMERAS)))
+    url = s.database.url.get_secret_value()
+    with psycopg.connect(url, autocommit=True) as conn:  # 1% of the plates wanted, among 1000 entries
+        wl = create_watchlist(conn, f"bench-{secrets.token_hex(3)}", channels=())
+        for p in rng.sample(plates, max(1, n_tracks // 100)) + [random_plate(rng) for _ in range(1000)]:
+            add_entry(conn, wl, p)
+    messages = encode_all(s, crops)
+    log.warning("throughput: %d crops in %d tracks", len(messages), n_tracks)
+    produce_rate = produce(s, messages)
+    raw = raw_consume(s, len(messages), workers)
+    log.warning("produce %.0f msg/s, raw consume %.0f msg/s", produce_rate, raw)
+
+    def replay(**parts: Any) -> tuple[float, _TimedEvents]:
+        sinks = FlowSinks.from_settings(s)
+        timed = _TimedEvents(sinks.events)
+        sinks = FlowSinks(**{**sinks.__dict__, "events": timed.sink})
+        flow = build_flow(s, sinks=sinks, parts=FlowParts.from_settings(s, **parts) if parts else None)
+        t = time.perf_counter()
+        if workers == 1:
+            run_main(flow)
+        else:
+            cluster_main(flow, [], 0, worker_count_per_proc=workers)
+        return len(messages) / (time.perf_counter() - t), timed
+
+    rate, timed = replay()
+    log.warning("whole flow: %.0f crops/s (%d workers)", rate, workers)
+    # The same replay without object storage: the S3 store (one PUT per read) is the bottleneck.
+    rate_no_s3, _ = replay(store_crops=events_without_crops)
+    log.warning("whole flow without S3 uploads: %.0f crops/s", rate_no_s3)
+    seconds = len(messages) / rate
+    with psycopg.connect(url) as conn:
+        stored = conn.execute("SELECT count(*) FROM plate_events WHERE site = 'bench'").fetchone()[0]
+    copy_rate = raw_copy(url, max(timed.rows, 1000))
+    db_rate = timed.rows / timed.seconds if timed.seconds else 0.0
+    return {
+        "n_crops": len(messages),
+        "n_tracks": n_tracks,
+        "workers": workers,
+        "produce_per_s": round(produce_rate),
+        "raw_consume_per_s": round(raw),
+        "flow_seconds": round(seconds, 3),
+        "crops_per_s": round(rate),
+        "crops_per_s_per_worker": round(rate / workers),
+        "ratio_vs_raw_consume": round(rate / raw, 3),
+        "no_s3_crops_per_s_per_worker": round(rate_no_s3 / workers),
+        "no_s3_ratio_vs_raw_consume": round(rate_no_s3 / raw, 3),
+        "events_stored": stored,
+        "db_rows_written": timed.rows,
+        "db_rows_per_s": round(db_rate),
+        "raw_copy_rows_per_s": round(copy_rate),
+        "db_ratio_vs_copy": round(db_rate / copy_rate, 3) if copy_rate else None,
+    }
+
+
+def raw_copy(url: str, rows: int) -> float:
+    """Rows/s of one ``COPY`` of ``rows`` plate events into ``plate_events`` (then removed)."""
+    import uuid
+
+    now = datetime.now(UTC) - timedelta(hours=1)
+    data = [
+        (
+            str(uuid.uuid4()),
+            now,
+            now,
+            now,
+            "bench-copy",
+            "copy-cam",
+            f"t{i}",
+            "ABC1234",
+            "ABC1234",
+            None,
+            "US",
+            0.9,
+            1,
+            None,
+            None,
+            False,
+        )
+        for i in range(rows)
+    ]
+    cols = (
+        "event_id, first_seen, last_seen, frame_ts, site, camera_id, track_id, plate, plate_raw, plate_hash, "
+        "region, confidence, sightings, crop_key, crop_url, provisional"
+    )
+    with psycopg.connect(url) as conn:
+        t0 = time.perf_counter()
+        with conn.cursor() as cur, cur.copy(f"COPY plate_events ({cols}) FROM STDIN") as copy:
+            for row in data:
+                copy.write_row(row)
+        conn.commit()
+        seconds = time.perf_counter() - t0
+        conn.execute("DELETE FROM plate_events WHERE site = 'bench-copy'")
+        conn.commit()
+    return rows / seconds
+
+
+def latency(settings: Settings, n_tracks: int, rng: random.Random, tmp: Path) -> dict[str, Any]:
+    """Phase 3: frame-to-alert through a tailing flow process and a real webhook receiver."""
+    from config.flow import AlertChannel, AlertSettings
+    from flows.watchlists import add_entry, create_watchlist
+
+    receiver = Receiver()
+    channel = AlertChannel(
+        name="bench-hook", type="webhook", url=receiver.url, secret=SecretStr("bench"), timeout_s=2
+    )
+    s = with_topics(settings, secrets.token_hex(3), alerts=AlertSettings(channels=(channel,)))
+    create_topics(s, 1)
+    plates = [random_plate(rng) for _ in range(n_tracks + 1)]
+    url = s.database.url.get_secret_value()
+    with psycopg.connect(url, autocommit=True) as conn:
+        wl = create_watchlist(conn, f"bench-live-{secrets.token_hex(3)}", channels=("bench-hook",))
+        for p in plates:
+            add_entry(conn, wl, p)
+    config = tmp / "latency.yaml"
+    config.write_text(yaml.safe_dump(_plain(s)), encoding="utf-8")
+    logfile = (tmp / "latency-flow.log").open("ab")
+    proc = subprocess.Popen(
+        [sys.executable, str(Path(__file__).resolve()), "--serve", str(config)],
+        cwd=ROOT,
+        stdout=logfile,
+        stderr=subprocess.STDOUT,
+    )
+    trigger = s.flow.provisional.min_crops if s.flow.provisional.enabled else CROPS_PER_TRACK
+    try:
+        from confluent_kafka import Producer
+        from confluent_kafka.schema_registry import SchemaRegistryClient
+
+        from schemas.serde import AvroEncoder
+
+        enc = AvroEncoder(
+            SchemaRegistryClient({"url": s.kafka.schema_registry_url}), "plate_crop", s.kafka.topics.crops
+        )
+        producer = Producer({"bootstrap.servers": s.kafka.bootstrap_servers, "linger.ms": 0})
+
+        def send_track(plate: str, i: int) -> datetime:
+            """Produce a track's crops in real time; return the frame time of the trigger crop."""
+            start = datetime.now(UTC)
+            crops = track_crops(plate, f"live-cam-{i % CAMERAS}", f"live-{i}", start)
+            for c in crops:
+                delay = (c.frame_ts - datetime.now(UTC)).total_seconds()
+                if delay > 0:
+                    time.sleep(delay)
+                producer.produce(
+                    s.kafka.topics.crops, key=c.camera_id.encode(), value=enc.encode(c.to_avro())
+                )
+                producer.poll(0)
+            return crops[trigger - 1].frame_ts
+
+        # Warm-up: the first alert says the flow is up (models, connections, watchlists loaded).
+        send_track(plates[0], 0)
+        deadline = time.monotonic() + 120
+        while not receiver.received and time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(f"bench: flow process exited ({proc.returncode}); see {logfile.name}")
+            time.sleep(0.05)
+        if not receiver.received:
+            raise RuntimeError("bench: no warm-up alert within 120 s")
+        frame_of: dict[str, datetime] = {}
+        threads = []
+        for i, plate in enumerate(plates[1:], start=1):  # a new track every 100 ms, overlapping
+            th = threading.Thread(target=lambda p=plate, k=i: frame_of.__setitem__(p, send_track(p, k)))
+            th.start()
+            threads.append(th)
+            time.sleep(0.1)
+        for th in threads:
+            th.join()
+        producer.flush(10)
+        deadline = time.monotonic() + 30
+        while len({b["plate"] for _, b in receiver.received}) < len(plates) and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        receiver.close()
+    first_receipt: dict[str, float] = {}
+    for at, body in receiver.received:
+        first_receipt.setdefault(body["plate"], at)
+    lat = sorted((first_receipt[p] - frame_of[p].timestamp()) * 1000 for p in frame_of if p in first_receipt)
+    if not lat:
+        raise RuntimeError("bench: no alert arrived in the latency phase")
+    return {
+        "alerts_expected": len(frame_of),
+        "alerts_received": len(lat),
+        "p50_frame_to_alert_ms": round(statistics.median(lat), 1),
+        "p99_frame_to_alert_ms": round(lat[min(len(lat) - 1, int(0.99 * len(lat)))], 1),
+        "max_frame_to_alert_ms": round(lat[-1], 1),
+    }
+
+
+def ocr_alone(settings: Settings, n: int) -> dict[str, Any]:
+    """Phase 4: the configured real engine on real crops, ms per crop (batched)."""
+    import csv
+
+    from flows.ocr_step import CropReader
+    from ocr.base import load_engine
+
+    labels = DATA / "labels.csv"
+    if not labels.is_file():
+        return {"ocr_engine": settings.ocr.type, "ocr_ms_per_crop": None, "ocr_note": f"{DATA} absent"}
+    from operators.records import Box, PlateCrop
+
+    rows = [r for r in csv.DictReader(labels.open(encoding="utf-8")) if r["plate"] != "0"][:n]
+    now = datetime.now(UTC)
+    crops = []
+    for i, r in enumerate(rows):
+        ok, buf = cv2.imencode(".jpg", cv2.imread(str(DATA / r["image"])))
+        crops.append(
+            PlateCrop(
+                camera_id="ocr",
+                site="bench",
+                track_id="t",
+                crop_id=f"ocr:t:{i}",
+                frame_index=i,
+                frame_ts=now,
+                published_ts=now,
+                bbox=Box(0, 0, 1, 1),
+                frame_width=1,
+                frame_height=1,
+                det_confidence=1.0,
+                quality=1.0,
+                sharpness=1.0,
+                image=buf.tobytes(),
+            )
+        )
+    reader = CropReader(lambda: load_engine(settings.ocr), settings.ocr.batch_size)
+    reader.read(crops[: settings.ocr.batch_size])  # warm-up
+    t0 = time.perf_counter()
+    reads = reader.read(crops)
+    ms = (time.perf_counter() - t0) * 1000 / len(crops)
+    exact = sum(r.text == row["plate"] for r, row in zip(reads, rows, strict=True)) / len(rows)
+    return {
+        "ocr_engine": settings.ocr.type,
+        "ocr_crops": len(crops),
+        "ocr_ms_per_crop": round(ms, 1),
+        "ocr_exact": round(exact, 3),
+    }
+
+
+def serve(config: str) -> None:
+    """``--serve CONFIG``: run the flow with the bench engine until interrupted (latency phase)."""
+    from bytewax.testing import run_main
+
+    from config.load import load_settings
+    from flows.plates import build_flow
+
+    register_bench_engine()
+    with contextlib.suppress(KeyboardInterrupt):
+        run_main(build_flow(load_settings(config)))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python bench/flow.py", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="Small run (CI): fewer crops and tracks.")
+    parser.add_argument("--json", action="store_true", help="Print one JSON object on stdout.")
+    parser.add_argument("--crops", type=int, default=None, help="Crops in the throughput phase.")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="Bytewax workers (threads) in the throughput phase."
+    )
+    parser.add_argument("--live-tracks", type=int, default=None, help="Tracks in the latency phase.")
+    parser.add_argument("--reuse", action="store_true", help="Use the running stack of the default settings.")
+    parser.add_argument("--serve", metavar="CONFIG", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(asctime)s %(name)s: %(message)s")
+    if args.serve:
+        serve(args.serve)
+        return 0
+    register_bench_engine()
+    n_crops = args.crops or (10_000 if args.quick else 50_000)
+    n_live = args.live_tracks or (50 if args.quick else 200)
+    rng = random.Random(7)
+    result: dict[str, Any] = {"quick": args.quick}
+    with services(args.reuse) as settings, tempfile.TemporaryDirectory(prefix="alpr-bench-") as tmp:
+        with bench_database(settings) as url:
+            s = settings.model_copy(
+                update={"database": settings.database.model_copy(update={"url": SecretStr(url)})}
+            )
+            result |= throughput(s, n_crops, args.workers, rng)
+            result |= latency(s, n_live, rng, Path(tmp))
+            result |= ocr_alone(s, 16 if args.quick else 64)
+    result["targets_met"] = {
+        "crops_per_s_per_worker>=20000": result["crops_per_s_per_worker"] >= 20_000,
+        "ratio_vs_raw_consume>=0.5": result["ratio_vs_raw_consume"] >= 0.5,
+        "p99_frame_to_alert_ms<1000": result["p99_frame_to_alert_ms"] < 1000,
+    }
+    if args.json:
+        print(json.dumps(result))
+    else:
+        for key, value in result.items():
+            print(f"{key:28} {value}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

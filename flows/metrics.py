@@ -1,0 +1,90 @@
+"""Prometheus metrics of the plates dataflow.
+
+One set of collectors per process (the Prometheus registry is global); every worker thread
+of the process shares them. :func:`serve` starts the HTTP endpoint on
+``settings.metrics.flow_port`` once per process, however many workers call it.
+
+Latency histograms measure from the capture time of the frame (``frame_ts``, stamped by the
+edge) to the moment a sink finished writing: the database (``frame_to_db``) and the alert
+channels (``frame_to_alert``). Both compare the edge's clock with the flow host's clock, so
+they are only as good as the hosts' NTP.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+
+from prometheus_client import Counter, Histogram, start_http_server
+
+from config.settings import MetricsSettings
+
+log = logging.getLogger(__name__)
+
+#: Latency buckets in seconds, dense below one second (the alert target).
+LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0, 60.0)
+OCR_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12)
+
+STEP_ITEMS = Counter("alpr_flow_step_items", "Items that left a step of the plates flow.", ["step"])
+DEAD_LETTERS = Counter(
+    "alpr_flow_dead_letters", "Messages sent to the dead-letter topic.", ["step", "error_type"]
+)
+REJECTED_READS = Counter("alpr_flow_rejected_reads", "Reads that failed validation.", ["reason"])
+OCR_CROP_SECONDS = Histogram(
+    "alpr_flow_ocr_crop_seconds", "OCR time per crop (batch time / batch size).", buckets=OCR_BUCKETS
+)
+OCR_FAILURES = Counter("alpr_flow_ocr_failures", "Crops the OCR engine failed on (read as empty).")
+OCR_BATCH_SECONDS = Histogram("alpr_flow_ocr_batch_seconds", "OCR time per engine call.", buckets=OCR_BUCKETS)
+OCR_BATCH_SIZE = Histogram(
+    "alpr_flow_ocr_batch_size", "Crops per OCR engine call.", buckets=(1, 2, 4, 8, 16, 32, 64, 128)
+)
+FRAME_TO_DB_SECONDS = Histogram(
+    "alpr_flow_frame_to_db_seconds", "Frame capture to plate event stored.", buckets=LATENCY_BUCKETS
+)
+FRAME_TO_ALERT_SECONDS = Histogram(
+    "alpr_flow_frame_to_alert_seconds", "Frame capture to alert handed to its sink.", buckets=LATENCY_BUCKETS
+)
+
+_server_lock = threading.Lock()
+_server_port: int | None = None
+
+
+def serve(settings: MetricsSettings) -> int | None:
+    """Start the /metrics endpoint once per process; return its port (None when disabled).
+
+    A port already in use is logged, not raised: metrics must never stop the flow.
+    """
+    global _server_port
+    if not settings.enabled:
+        return None
+    with _server_lock:
+        if _server_port is None:
+            try:
+                start_http_server(settings.flow_port, addr=settings.host)
+            except OSError as exc:
+                log.warning("metrics: cannot listen on %s:%s: %s", settings.host, settings.flow_port, exc)
+                return None
+            _server_port = settings.flow_port
+            log.info("metrics: serving on http://%s:%s/metrics", settings.host, settings.flow_port)
+        return _server_port
+
+
+def counted(step: str) -> Callable[[object], object]:
+    """An ``op.inspect`` callback counting the items that leave ``step``."""
+    child = STEP_ITEMS.labels(step)
+
+    def _count(_step_id: str, _item: object) -> None:
+        child.inc()
+
+    return _count
+
+
+def observe_latency(
+    histogram: Histogram, frame_times: Iterable[datetime], now: datetime | None = None
+) -> None:
+    """Observe ``now - frame_ts`` for each frame time (``now`` defaults to the wall clock)."""
+    at = now or datetime.now(UTC)
+    for frame_ts in frame_times:
+        histogram.observe(max(0.0, (at - frame_ts).total_seconds()))

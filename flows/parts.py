@@ -1,0 +1,219 @@
+"""What ``flows.plates`` is built from: the steps' callables and the sinks, from settings.
+
+:class:`FlowParts` holds the step functions (decoder, OCR, validator, crop store, dedup,
+watchlist matching) and :class:`FlowSinks` the outputs. Both default to the production
+ones built from :class:`~config.settings.Settings`; tests swap any of them (e.g. bytewax
+``TestingSink`` for the sinks). Building either connects to nothing: clients open on first
+use or in a sink's ``build()``, when the dataflow runs.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from bytewax.outputs import DynamicSink, Sink, StatelessSinkPartition
+from prometheus_client import Histogram
+
+from config.settings import Settings
+from flows import metrics
+from flows.ocr_step import CropReader, OcrStep, TrackReads
+from flows.source import CropDecoder, Decoded, RawMessage
+from flows.tracks import WindowConfig
+from operators.best_shot import vote_track
+from operators.dedup import DedupRules
+from operators.records import DeadLetter, PlateEvent, PlateRead, RejectedRead, TrackRead, WatchlistHit
+from operators.validate import PlateValidator
+from operators.watchlist import Watchlist
+
+T = TypeVar("T")
+
+
+class Lazy(Generic[T]):
+    """A value built on first use, once per process (thread-safe)."""
+
+    def __init__(self, make: Callable[[], T]) -> None:
+        self._make = make
+        self._value: T | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self) -> T:
+        if self._value is None:
+            with self._lock:
+                if self._value is None:
+                    self._value = self._make()
+        return self._value
+
+
+@dataclass(frozen=True)
+class Voter:
+    """``TrackReads -> TrackRead``: best-shot voting (:func:`operators.best_shot.vote_track`)."""
+
+    align: bool = True
+
+    def __call__(self, item: TrackReads) -> TrackRead:
+        return vote_track(item.track.buffer, item.reads, provisional=item.track.provisional, align=self.align)
+
+
+@dataclass(frozen=True)
+class WatchlistMatcher:
+    """``PlateEvent -> [WatchlistHit]`` against the current index (``index()`` may reload it).
+
+    Expiry is judged at the event's newest sighting (event time).
+    """
+
+    index: Callable[[], Watchlist]
+
+    def __call__(self, event: PlateEvent) -> list[WatchlistHit]:
+        return self.index().hits(event, event.last_seen)
+
+
+def events_without_crops(reads: Sequence[PlateRead]) -> list[PlateEvent]:
+    """Crop store stand-in for flows run without object storage: events carry no crop."""
+    return [PlateEvent.from_read(r) for r in reads]
+
+
+@dataclass(frozen=True)
+class FlowParts:
+    """The step functions of the flow."""
+
+    decode: Callable[[list[RawMessage]], list[Decoded]]
+    window: WindowConfig
+    ocr: Callable[[list[tuple[str, Any]]], list[tuple[str, TrackReads]]]
+    vote: Callable[[TrackReads], TrackRead]
+    validate: Callable[[TrackRead], PlateRead | RejectedRead]
+    store_crops: Callable[[list[PlateRead]], list[PlateEvent]]
+    dedup: DedupRules
+    match: Callable[[PlateEvent], list[WatchlistHit]]
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        decode: Callable[[list[RawMessage]], list[Decoded]] | None = None,
+        store_crops: Callable[[list[PlateRead]], list[PlateEvent]] | None = None,
+        watchlist: Callable[[], Watchlist] | None = None,
+        reader: CropReader | None = None,
+    ) -> FlowParts:
+        """Production parts; any of the I/O ones can be given instead."""
+        flow = settings.flow
+        if decode is None:
+            decode = CropDecoder.from_settings(settings)
+        if reader is None:
+            from ocr.base import load_engine
+
+            reader = CropReader(lambda: load_engine(settings.ocr), settings.ocr.batch_size)
+        if store_crops is None:
+            store_crops = _s3_store(settings)
+        if watchlist is None:
+            watchlist = _db_watchlist(settings)
+        return cls(
+            decode=decode,
+            window=WindowConfig.from_settings(flow),
+            ocr=OcrStep(reader),
+            vote=Voter(flow.best_shot.align_off_by_one),
+            validate=PlateValidator.from_settings(flow.plates).validate,
+            store_crops=store_crops,
+            dedup=DedupRules.from_settings(flow),
+            match=WatchlistMatcher(watchlist),
+        )
+
+
+def _s3_store(settings: Settings) -> Callable[[list[PlateRead]], list[PlateEvent]]:
+    def make() -> Any:
+        from flows.sinks.dead_letters import KafkaDeadLetterPublisher
+        from flows.sinks.s3 import CropStore
+
+        return CropStore(settings.s3, dead_letters=KafkaDeadLetterPublisher(settings))
+
+    store = Lazy(make)
+    return lambda reads: store().events_from_reads(reads)
+
+
+def _db_watchlist(settings: Settings) -> Callable[[], Watchlist]:
+    def current() -> Watchlist:
+        from flows.watchlists import shared_store
+
+        url = settings.database.url.get_secret_value()
+        return shared_store(url, settings.flow.watchlists.reload_s).current
+
+    return current
+
+
+@dataclass(frozen=True)
+class FlowSinks:
+    """Where the flow's streams go; ``None`` leaves an output out."""
+
+    dead_letters: Sink[DeadLetter] | None
+    rejected: Sink[RejectedRead] | None
+    events: Sink[PlateEvent] | None
+    plate_events: Sink[PlateEvent] | None = None
+    alerts: Sink[WatchlistHit] | None = None
+    alerts_topic: Sink[WatchlistHit] | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> FlowSinks:
+        """PostgreSQL (events, rejected reads, alerts + delivery), Kafka (events, alerts, dead letters)."""
+        from flows.kafka_out import alerts_topic_sink, dead_letter_sink, plate_events_sink
+        from flows.sinks.alerts import AlertSink
+        from flows.sinks.dead_letters import KafkaDeadLetterPublisher
+        from flows.sinks.postgres import PlateEventSink, RejectedReadSink
+
+        url = settings.database.url.get_secret_value()
+        dead = KafkaDeadLetterPublisher(settings)
+        return cls(
+            dead_letters=dead_letter_sink(settings),
+            rejected=RejectedReadSink(url, dead_letters=dead),
+            events=PlateEventSink(url, dead_letters=dead, pool_size=settings.database.pool_size),
+            plate_events=plate_events_sink(settings, dead),
+            alerts=AlertSink(
+                url, settings.flow.alerts, dead_letters=dead, alerts_topic=settings.kafka.topics.alerts
+            ),
+            alerts_topic=alerts_topic_sink(settings, dead),
+        )
+
+
+# --- latency-measuring sink wrapper -------------------------------------------------------
+
+
+class _TimedPartition(StatelessSinkPartition[T]):
+    def __init__(
+        self, inner: StatelessSinkPartition[T], histogram: Histogram, frame_ts: Callable[[T], datetime]
+    ):
+        self._inner = inner
+        self._histogram = histogram
+        self._frame_ts = frame_ts
+
+    def write_batch(self, items: list[T]) -> None:
+        self._inner.write_batch(items)
+        metrics.observe_latency(self._histogram, (self._frame_ts(i) for i in items))
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+class TimedSink(DynamicSink[T]):
+    """Wraps a ``DynamicSink``: after each batch is written, observe frame-to-now per item."""
+
+    def __init__(
+        self, inner: DynamicSink[T], histogram: Histogram, frame_ts: Callable[[T], datetime]
+    ) -> None:
+        self._inner = inner
+        self._histogram = histogram
+        self._frame_ts = frame_ts
+
+    def build(self, step_id: str, worker_index: int, worker_count: int) -> _TimedPartition[T]:
+        return _TimedPartition(
+            self._inner.build(step_id, worker_index, worker_count), self._histogram, self._frame_ts
+        )
+
+
+def timed(sink: Sink[T] | None, histogram: Histogram, frame_ts: Callable[[T], datetime]) -> Sink[T] | None:
+    """``sink`` measured with :class:`TimedSink` when it is a ``DynamicSink``, else as is."""
+    if isinstance(sink, DynamicSink):
+        return TimedSink(sink, histogram, frame_ts)
+    return sink

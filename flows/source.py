@@ -1,0 +1,165 @@
+"""The flow's input: plate crops from Kafka, decoded from Avro, bad messages as dead letters.
+
+:func:`crop_source` is bytewax's partitioned :class:`~bytewax.connectors.kafka.KafkaSource`
+on the crops topic; its offsets live in bytewax's recovery snapshots, not in the consumer
+group. Nothing connects before the dataflow runs: the source lists partitions in
+``list_parts`` and each decoder builds its registry client on first use.
+
+:class:`CropDecoder` turns each raw message into a :class:`~operators.records.PlateCrop` or,
+when it cannot, a :class:`~operators.records.DeadLetter` holding the original key and value
+bytes and the reason; the flow branches the two apart and sends dead letters to Kafka.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from bytewax.connectors.kafka import KafkaError, KafkaSource, KafkaSourceMessage
+from confluent_kafka import OFFSET_BEGINNING
+
+from config.settings import Settings
+from flows import metrics
+from operators.records import DeadLetter, PlateCrop, RecordError
+from schemas.serde import AvroDecoder, DecodeError, RegistryUnavailableError
+
+log = logging.getLogger(__name__)
+
+RawMessage = KafkaSourceMessage[bytes | None, bytes | None] | KafkaError[bytes | None, bytes | None]
+Decoded = PlateCrop | DeadLetter
+
+
+class CropKafkaSource(KafkaSource):
+    """bytewax's ``KafkaSource``, listing partitions without the consumer-only properties
+    (librdkafka warns about each one given to the admin client)."""
+
+    def list_parts(self) -> list[str]:
+        """Each Kafka partition of the crops topic is an input partition."""
+        from bytewax.connectors.kafka import _list_parts
+        from confluent_kafka.admin import AdminClient
+
+        client = AdminClient({"bootstrap.servers": ",".join(self._brokers)})
+        return list(_list_parts(client, self._topics))
+
+
+def crop_source(settings: Settings) -> KafkaSource:
+    """The partitioned Kafka source of the crops topic (one bytewax partition per Kafka partition).
+
+    With ``flow.input.stop_at_end`` the source ends at the end of every partition (replays,
+    tests); otherwise it tails the topic forever. Offsets are kept in bytewax's recovery
+    snapshots (the consumer group is not committed to).
+    """
+    k = settings.kafka
+    return CropKafkaSource(
+        brokers=k.bootstrap_servers.split(","),
+        topics=[k.topics.crops],
+        tail=not settings.flow.input.stop_at_end,
+        starting_offset=OFFSET_BEGINNING,
+        add_config={
+            "group.id": k.consumer_group,
+            # Tansu needs short sessions; harmless on Apache Kafka (offsets are bytewax's).
+            "session.timeout.ms": str(k.session_timeout_ms),
+            "fetch.wait.max.ms": str(settings.flow.input.fetch_wait_ms),
+        },
+        batch_size=settings.flow.input.batch_size,
+        raise_on_errors=False,
+    )
+
+
+class CropDecoder:
+    """Decode raw crop messages; never raises for bad input (see the module docstring).
+
+    ``make_decoder`` builds the Avro decoder lazily (it opens a registry client), once per
+    instance; ``now`` stamps dead letters. A registry outage is not the message's fault:
+    decoding is retried for ``registry_retry_s`` before the message is dead-lettered.
+    """
+
+    def __init__(
+        self,
+        make_decoder: Callable[[], AvroDecoder],
+        *,
+        registry_retry_s: float = 30.0,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._make_decoder = make_decoder
+        self._decoder: AvroDecoder | None = None
+        self._lock = threading.Lock()
+        self._registry_retry_s = registry_retry_s
+        self._now = now
+        self._decoded = metrics.STEP_ITEMS.labels("decode")  # messages in, crops and dead letters
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> CropDecoder:
+        """A decoder asking the registry of ``settings`` for writer schemas."""
+
+        def make() -> AvroDecoder:
+            from confluent_kafka.schema_registry import SchemaRegistryClient
+
+            metrics.serve(settings.metrics)  # first message of this process: expose /metrics
+            client = SchemaRegistryClient({"url": settings.kafka.schema_registry_url})
+            return AvroDecoder(client, reader_schema="plate_crop")
+
+        return cls(make, registry_retry_s=settings.flow.input.registry_retry_s)
+
+    def _avro(self) -> AvroDecoder:
+        if self._decoder is None:
+            with self._lock:
+                if self._decoder is None:
+                    self._decoder = self._make_decoder()
+        return self._decoder
+
+    def __call__(self, batch: list[RawMessage]) -> list[Decoded]:
+        """``op.flat_map_batch`` mapper: one :meth:`decode` per message, in order."""
+        out = [self.decode(msg) for msg in batch]
+        self._decoded.inc(len(out))
+        return out
+
+    def decode(self, msg: RawMessage) -> Decoded:
+        """A :class:`PlateCrop`, or a :class:`DeadLetter` saying why not."""
+        if isinstance(msg, KafkaError):
+            return self._dead(msg.msg, "consume", str(msg.err), "KafkaError")
+        value = msg.value
+        if value is None:
+            return self._dead(msg, "decode", "message has no value (tombstone)", "DecodeError")
+        try:
+            try:
+                record = (self._decoder or self._avro()).decode(value)
+            except RegistryUnavailableError:
+                record = self._decode_retrying(value)
+            return PlateCrop.from_avro(record)
+        except (DecodeError, RegistryUnavailableError) as exc:
+            return self._dead(msg, "decode", exc.reason, type(exc).__name__)
+        except RecordError as exc:
+            return self._dead(msg, "validate", str(exc), type(exc).__name__)
+
+    def _decode_retrying(self, value: bytes) -> dict[str, Any]:
+        deadline = time.monotonic() + self._registry_retry_s
+        wait = 0.2
+        while True:
+            try:
+                return self._avro().decode(value)
+            except RegistryUnavailableError as exc:
+                if time.monotonic() >= deadline:
+                    raise
+                log.warning("decode: schema registry unavailable, retrying in %.1f s: %s", wait, exc.reason)
+                time.sleep(wait)
+                wait = min(wait * 2, 5.0)
+
+    def _dead(self, msg: KafkaSourceMessage[Any, Any], step: str, reason: str, error_type: str) -> DeadLetter:
+        metrics.DEAD_LETTERS.labels(step, error_type).inc()
+        log.warning("%s: dead-lettering %s[%s]@%s: %s", step, msg.topic, msg.partition, msg.offset, reason)
+        return DeadLetter(
+            source_topic=msg.topic or "",
+            partition=-1 if msg.partition is None else msg.partition,
+            offset=-1 if msg.offset is None or msg.offset < 0 else msg.offset,
+            key=msg.key,
+            value=msg.value,
+            step=step,
+            reason=reason,
+            error_type=error_type,
+            ts=self._now(),
+        )

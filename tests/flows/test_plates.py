@@ -1,0 +1,210 @@
+"""The plates dataflow end to end in-process: TestingSource -> real steps -> TestingSinks.
+
+Real crops (us-plates-ocr) go through the real default OCR engine, the real operators
+and the real Avro codecs; only the schema registry is confluent's in-memory one and the
+outputs are bytewax TestingSinks (the integration tests use the real services).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+from bytewax.connectors.kafka import KafkaSourceMessage
+from bytewax.testing import TestingSink, TestingSource, cluster_main, run_main
+from confluent_kafka.schema_registry._sync.mock_schema_registry_client import MockSchemaRegistryClient
+
+from config.settings import Settings
+from flows.ocr_step import CropReader
+from flows.parts import FlowParts, FlowSinks, events_without_crops
+from flows.plates import build_flow
+from flows.source import CropDecoder
+from ocr.base import load_engine
+from operators.records import DeadLetter, PlateEvent, RejectedRead, WatchlistEntry, WatchlistHit
+from operators.watchlist import Watchlist
+from schemas.serde import AvroDecoder, AvroEncoder
+from tests.flows.crops import T0, labelled_crops, make_crop
+
+TOPIC = "alpr.edge.crops"
+
+
+@pytest.fixture(scope="module")
+def registry() -> MockSchemaRegistryClient:
+    return MockSchemaRegistryClient({"url": "mock://flows-plates"})
+
+
+@pytest.fixture(scope="module")
+def reader() -> CropReader:
+    settings = Settings()
+    return CropReader(lambda: load_engine(settings.ocr), settings.ocr.batch_size)
+
+
+class Run:
+    """Outputs of one run of the flow."""
+
+    def __init__(self) -> None:
+        self.dead: list[DeadLetter] = []
+        self.rejected: list[RejectedRead] = []
+        self.events: list[PlateEvent] = []
+        self.hits: list[WatchlistHit] = []
+
+    def sinks(self) -> FlowSinks:
+        return FlowSinks(
+            dead_letters=TestingSink(self.dead),
+            rejected=TestingSink(self.rejected),
+            events=TestingSink(self.events),
+            alerts=TestingSink(self.hits),
+        )
+
+    def latest(self) -> dict[str, PlateEvent]:
+        """Last state of each event id (updates supersede)."""
+        out: dict[str, PlateEvent] = {}
+        for e in self.events:
+            out[e.event_id] = e
+        return out
+
+
+def settings_with(**flow) -> Settings:
+    return Settings(flow=flow)
+
+
+def run_flow(registry, reader, messages, *, entries=(), workers: int = 1, **flow) -> Run:
+    settings = settings_with(**flow)
+    parts = FlowParts.from_settings(
+        settings,
+        decode=CropDecoder(lambda: AvroDecoder(registry, reader_schema="plate_crop"), registry_retry_s=0),
+        store_crops=events_without_crops,
+        watchlist=lambda: Watchlist(entries),
+        reader=reader,
+    )
+    out = Run()
+    dataflow = build_flow(settings, TestingSource(messages), out.sinks(), parts)
+    if workers == 1:
+        run_main(dataflow)
+    else:
+        cluster_main(dataflow, [], 0, worker_count_per_proc=workers)
+    return out
+
+
+def track_messages(registry, plate_index: int, *, camera="cam-1", track="t1", n=3, start_s=0.0, offset=0):
+    """``n`` crops of one real plate image as Avro Kafka messages (qualities differ per crop)."""
+    enc = AvroEncoder(registry, "plate_crop", TOPIC)
+    jpeg = labelled_crops()[plate_index].jpeg
+    msgs = []
+    for i in range(n):
+        crop = make_crop(
+            jpeg,
+            camera=camera,
+            track=track,
+            index=i,
+            at=T0 + timedelta(seconds=start_s + 0.1 * i),
+            quality=0.5 + 0.1 * i,
+        )
+        msgs.append(
+            KafkaSourceMessage(
+                camera.encode(), enc.encode(crop.to_avro()), topic=TOPIC, partition=0, offset=offset + i
+            )
+        )
+    return msgs
+
+
+def entry(pattern: str, entry_id: int = 1, match_type: str = "exact") -> WatchlistEntry:
+    return WatchlistEntry(
+        entry_id=entry_id,
+        watchlist_id=1,
+        watchlist="stolen",
+        pattern=pattern,
+        match_type=match_type,
+        max_distance=1,
+        severity="high",
+        channels=("ops",),
+    )
+
+
+def test_tracks_become_events_bad_messages_dead_letters_and_hits_alerts(registry, reader):
+    plates = [c.plate for c in labelled_crops()]
+    junk = KafkaSourceMessage(b"cam-1", b"\x00\x00\x00\x00\x09 not avro", topic=TOPIC, partition=0, offset=99)
+    msgs = [
+        *track_messages(registry, 0, track="t1"),
+        junk,
+        *track_messages(registry, 1, camera="cam-2", track="t7", offset=10),
+    ]
+    out = run_flow(registry, reader, msgs, entries=[entry(plates[1])], provisional={"enabled": False})
+
+    assert [(d.step, d.value, d.offset) for d in out.dead] == [("decode", junk.value, 99)]
+    latest = out.latest()
+    assert sorted((e.camera_id, e.plate) for e in latest.values()) == [
+        ("cam-1", plates[0]),
+        ("cam-2", plates[1]),
+    ]
+    for e in latest.values():
+        assert e.sightings == 1 and not e.provisional
+        assert e.first_seen == T0 and e.last_seen == T0 + timedelta(seconds=0.2)
+        assert e.frame_ts == T0 + timedelta(seconds=0.2)  # the highest-quality crop
+    assert [(h.event.plate, h.entry.entry_id) for h in out.hits] == [(plates[1], 1)]
+    assert out.rejected == []
+
+
+def test_unreadable_track_is_rejected_not_dropped(registry, reader):
+    enc = AvroEncoder(registry, "plate_crop", TOPIC)
+    msgs = [
+        KafkaSourceMessage(
+            b"cam-1", enc.encode(make_crop(b"\xff\xd8 broken jpeg", index=i).to_avro()), topic=TOPIC
+        )
+        for i in range(2)
+    ]
+    out = run_flow(registry, reader, msgs)
+    assert [(r.reason, r.read.track_id, r.read.n_crops) for r in out.rejected] == [("empty", "run1-1", 2)]
+    assert out.events == [] and out.dead == []
+
+
+def test_same_plate_twice_on_a_camera_merges_into_one_event(registry, reader):
+    plate = labelled_crops()[2].plate
+    msgs = [
+        *track_messages(registry, 2, track="a", n=2),
+        *track_messages(registry, 2, track="b", n=2, start_s=30.0),  # 30 s later: same vehicle again
+        *track_messages(registry, 2, camera="cam-9", track="c", n=2),  # another camera: its own event
+    ]
+    out = run_flow(registry, reader, msgs, entries=[entry(plate)], provisional={"enabled": False})
+    latest = out.latest()
+    by_camera = {e.camera_id: e for e in latest.values()}
+    assert set(by_camera) == {"cam-1", "cam-9"}
+    assert by_camera["cam-1"].sightings == 2
+    assert by_camera["cam-1"].last_seen == T0 + timedelta(seconds=30.1)
+    # the update of cam-1's event re-raises the same alert id: one alert per (event, entry)
+    assert len({h.alert_id for h in out.hits}) == 2
+    assert Counter(h.event.camera_id for h in out.hits) == {"cam-1": 2, "cam-9": 1}
+
+
+def test_provisional_read_is_superseded_by_the_final_one(registry, reader):
+    plate = labelled_crops()[3].plate
+    msgs = track_messages(registry, 3, n=4)
+    out = run_flow(
+        registry,
+        reader,
+        msgs,
+        entries=[entry(plate)],
+        provisional={"enabled": True, "min_crops": 2, "min_quality": 1.0},
+    )
+    assert [e.provisional for e in out.events] == [True, False]
+    assert len({e.event_id for e in out.events}) == 1
+    final = out.events[-1]
+    assert (final.plate, final.sightings, final.last_seen) == (plate, 1, T0 + timedelta(seconds=0.3))
+    # provisional hit first, for a low alert latency; the final one repeats the same alert id
+    assert [h.event.provisional for h in out.hits] == [True, False]
+    assert len({h.alert_id for h in out.hits}) == 1
+
+
+def test_two_workers_give_the_same_events_as_one(registry, reader):
+    msgs = []
+    for k in range(4):
+        msgs += track_messages(registry, k, camera=f"cam-{k % 2}", track=f"t{k}", n=2, start_s=400.0 * k)
+    one = run_flow(registry, reader, msgs, provisional={"enabled": False})
+    two = run_flow(registry, reader, msgs, workers=2, provisional={"enabled": False})
+
+    def shape(run: Run):
+        return sorted((e.event_id, e.plate, e.sightings) for e in run.latest().values())
+
+    assert len(shape(one)) == 4
+    assert shape(two) == shape(one)
