@@ -2,11 +2,56 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RetentionSettings(_Strict):
+    """How long each class of personal data is kept; applied by `alpr api retention` and `alpr api serve`."""
+
+    reads_days: int | None = Field(
+        None,
+        ge=1,
+        le=3650,
+        description="Plate reads (plate_events, rejected_reads); null = database.reads_retention_days.",
+    )
+    images_days: int = Field(30, ge=1, le=3650, description="Crop images in object storage.")
+    watchlist_hits_days: int = Field(365, ge=1, le=3650, description="Alerts and their delivery rows.")
+    audit_days: int = Field(365, ge=1, le=3650, description="audit_log rows (erasure records are kept).")
+    interval_s: float = Field(
+        3600.0,
+        ge=0,
+        le=7 * 24 * 3600,
+        description="`alpr api serve` applies retention this often; 0 = never.",
+    )
+
+
+class PrivacySettings(_Strict):
+    """Keyed hashes of plates: in erasure records, and (optionally) instead of plates of no interest."""
+
+    secret: SecretStr | None = Field(
+        None, description="HMAC-SHA256 key of plate digests; null = plain SHA-256 in erasure records."
+    )
+    hash_plates: bool = Field(
+        False,
+        description="Each retention run replaces the plate of events older than hash_after_s that hit no "
+        "watchlist (and of rejected reads) by '#' + HMAC(secret, plate); exact search still finds them.",
+    )
+    hash_after_s: float = Field(
+        3600.0,
+        ge=0,
+        le=365 * 86400,
+        description="Plates stay readable this long (open tracks, dedup and review window).",
+    )
+
+    @model_validator(mode="after")
+    def _hash_needs_secret(self) -> PrivacySettings:
+        if self.hash_plates and (self.secret is None or not self.secret.get_secret_value()):
+            raise ValueError("privacy.hash_plates needs privacy.secret")
+        return self
 
 
 class ApiSettings(_Strict):
@@ -14,3 +59,35 @@ class ApiSettings(_Strict):
 
     host: str = Field("127.0.0.1", description="Listen address.")
     port: int = Field(18000, ge=1, le=65535, description="Listen port.")
+    cors_origins: tuple[str, ...] = Field(
+        (), description="Origins allowed by CORS; empty = CORS closed (no CORS headers sent)."
+    )
+    max_body_bytes: int = Field(
+        1_048_576, ge=1024, le=100 * 1_048_576, description="Larger request bodies are refused (413)."
+    )
+    default_page_size: int = Field(50, ge=1, le=1000, description="Rows per page when `limit` is not given.")
+    max_page_size: int = Field(500, ge=1, le=1000, description="Largest `limit` a client may ask for.")
+    rate_limit_per_s: float = Field(
+        50.0, ge=0, description="Sustained requests per second per API key; 0 = unlimited."
+    )
+    rate_limit_burst: int = Field(100, ge=1, description="Requests a key may send at once above the rate.")
+    key_cache_s: float = Field(
+        5.0,
+        ge=0,
+        le=300,
+        description="API keys are re-read from the database after this long (revocation delay).",
+    )
+    pool_size: int = Field(8, ge=1, le=100, description="Database connections of the API process.")
+    pool_timeout_s: float = Field(
+        10.0, gt=0, le=120, description="Wait this long for a free database connection, then answer 503."
+    )
+    statement_timeout_ms: int = Field(
+        5000, ge=100, le=600_000, description="Queries running longer are cancelled (the client gets 503)."
+    )
+    durable_audit: bool = Field(
+        False,
+        description="Wait for the WAL flush of each search's audit row; false saves an fsync per search, "
+        "a database crash may then lose the last fraction of a second of audit rows.",
+    )
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    privacy: PrivacySettings = Field(default_factory=PrivacySettings)

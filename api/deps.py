@@ -1,0 +1,78 @@
+"""What every route needs: the process's services, the caller's key (auth + rate limit)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from fastapi import HTTPException, Request, Security
+from fastapi.security import APIKeyHeader
+from psycopg_pool import ConnectionPool
+from starlette.concurrency import run_in_threadpool
+
+from api.keys import ApiKey, KeyCache, Role
+from api.ratelimit import RateLimiter
+from api.storage import CropImages
+from config.settings import Settings
+
+API_KEY_HEADER = "X-API-Key"
+_header = APIKeyHeader(name=API_KEY_HEADER, auto_error=False, description="API key (`alpr api keys create`).")
+
+
+@dataclass(slots=True)
+class Services:
+    """Shared by all requests of one app: settings, database pool, object storage, key cache, limiter."""
+
+    settings: Settings
+    pool: ConnectionPool
+    images: CropImages
+    keys: KeyCache
+    limiter: RateLimiter
+
+
+def services(request: Request) -> Services:
+    """The app's :class:`Services`."""
+    return request.app.state.services
+
+
+def connection(request: Request) -> Iterator[psycopg.Connection[Any]]:
+    """A pooled (autocommit) connection for the duration of the request."""
+    with services(request).pool.connection() as conn:
+        yield conn
+
+
+def require(role: Role) -> Callable[..., Awaitable[ApiKey]]:
+    """Dependency: a valid, unrevoked key of ``role`` (admin passes every role).
+
+    No or unknown or revoked key -> 401; a read key on an admin route -> 403; over the
+    key's rate -> 429 with Retry-After.
+    """
+
+    async def caller(request: Request, token: str | None = Security(_header)) -> ApiKey:
+        # async: a cached key costs no thread hop; a lookup runs in the thread pool.
+        if not token:
+            raise HTTPException(
+                401, f"missing API key ({API_KEY_HEADER} header)", {"WWW-Authenticate": "ApiKey"}
+            )
+        svc = services(request)
+        found, key = svc.keys.cached(token)
+        if not found:
+            key = await run_in_threadpool(svc.keys.get, token)
+        if key is None or not key.active:
+            raise HTTPException(401, "invalid or revoked API key", {"WWW-Authenticate": "ApiKey"})
+        if role == "admin" and key.role != "admin":
+            raise HTTPException(403, f"key {key.name!r} has role {key.role!r}; this needs 'admin'")
+        wait = svc.limiter.allow(key.name)
+        if wait > 0:
+            raise HTTPException(429, "rate limit exceeded", {"Retry-After": str(max(1, math.ceil(wait)))})
+        request.state.actor = key.name
+        return key
+
+    return caller
+
+
+reader = require("read")
+admin = require("admin")

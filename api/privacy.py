@@ -1,0 +1,249 @@
+"""Erasure of a plate everywhere, and retention per class of data.
+
+:func:`erase_plate` deletes a plate's crop objects first, then, in one transaction, its
+``plate_events``, ``rejected_reads`` and ``alerts`` (with deliveries), redacts it from
+``audit_log`` details, and records the erasure (``erasures`` + an ``erase`` audit row) with
+the plate only as a digest. If the object deletion fails nothing is deleted from the
+database, so a retry finds every key again.
+
+:func:`apply_retention` applies :class:`config.api.RetentionSettings`: reads through
+``alpr_maintain()`` (partitions / chunks), crop images older than ``images_days`` (by event
+time in the database and by upload time in the bucket, which also catches crops whose rows
+are gone), alerts and audit rows by age. ``now`` is injected.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import psycopg
+
+from api import audit
+from api.storage import CropImages
+from config.api import PrivacySettings, RetentionSettings
+from operators.normalise import compact
+
+log = logging.getLogger(__name__)
+ERASED = "[erased]"
+
+# compact() in SQL for ASCII text (what OCR engines return for Latin plates).
+_SQL_COMPACT = "regexp_replace(upper(plate_raw), '[^A-Z0-9]', '', 'g')"
+
+
+def plate_digest(plate: str, secret: bytes | None) -> str:
+    """``hmac-sha256:<hex>`` of the normalised plate with ``secret``, else ``sha256:<hex>``."""
+    data = compact(plate).encode()
+    if secret:
+        return "hmac-sha256:" + hmac.new(secret, data, hashlib.sha256).hexdigest()
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def hashed_plate(plate: str, secret: bytes) -> str:
+    """How a pseudonymised plate is stored: ``#`` + hex HMAC-SHA256 of the normalised plate.
+
+    ``#`` never occurs in a normalised plate, so stored hashes and plates cannot collide; equal
+    plates hash equally, so counts, sightings and exact search keep working.
+    """
+    return "#" + hmac.new(secret, compact(plate).encode(), hashlib.sha256).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class ErasureReport:
+    """What one erasure removed."""
+
+    plate_digest: str
+    events: int
+    rejected_reads: int
+    alerts: int
+    objects: int
+    audit_redacted: int
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain dict (no plate in it)."""
+        return asdict(self)
+
+
+def erase_plate(
+    conn: psycopg.Connection[Any],
+    images: CropImages,
+    plate: str,
+    *,
+    actor: str,
+    reason: str = "",
+    secret: bytes | None = None,
+) -> ErasureReport:
+    """Remove every read, image and alert of ``plate`` and record the erasure (see module doc)."""
+    normalised = compact(plate)
+    if not normalised:
+        raise ValueError(f"plate {plate!r} has no letters or digits")
+    forms = [normalised] + ([hashed_plate(normalised, secret)] if secret else [])
+    keys = [
+        r[0]
+        for r in conn.execute(
+            "SELECT crop_key FROM plate_events WHERE plate = ANY(%(forms)s) AND crop_key IS NOT NULL"
+            " UNION SELECT crop_key FROM rejected_reads"
+            f" WHERE ({_SQL_COMPACT} = %(p)s OR plate_raw = ANY(%(forms)s)) AND crop_key IS NOT NULL",
+            {"p": normalised, "forms": forms},
+        ).fetchall()
+    ]
+    objects = images.delete(keys)
+    digest = plate_digest(normalised, secret)
+    with conn.transaction():
+        event_ids = [
+            r[0]
+            for r in conn.execute(
+                "DELETE FROM plate_events WHERE plate = ANY(%s) RETURNING event_id", (forms,)
+            ).fetchall()
+        ]
+        rejected = conn.execute(
+            f"DELETE FROM rejected_reads WHERE {_SQL_COMPACT} = %s OR plate_raw = ANY(%s)"
+            " OR event_id = ANY(%s)",
+            (normalised, forms, event_ids),
+        ).rowcount
+        alerts = conn.execute(
+            "DELETE FROM alerts WHERE plate = %s OR event_id = ANY(%s)", (normalised, event_ids)
+        ).rowcount
+        redacted = conn.execute(
+            "UPDATE audit_log SET details = jsonb_set(details, '{plate}', to_jsonb(%s::text))"
+            " WHERE details->>'plate' = %s",
+            (ERASED, normalised),
+        ).rowcount
+        report = ErasureReport(digest, len(set(event_ids)), rejected, alerts, objects, redacted)
+        conn.execute(
+            "INSERT INTO erasures (actor, plate_digest, events, rejected_reads, alerts, objects,"
+            " audit_redacted,"
+            " reason) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+            (actor, digest, report.events, rejected, alerts, objects, redacted, reason),
+        )
+        audit.record(conn, actor, "erase", {**report.to_json(), "reason": reason})
+    log.info("erased plate %s: %s", digest, report)
+    return report
+
+
+def pseudonymise(
+    conn: psycopg.Connection[Any], secret: bytes, cutoff: datetime, *, batch: int = 5000
+) -> tuple[int, int]:
+    """Replace plates seen before ``cutoff`` that hit no watchlist by :func:`hashed_plate`.
+
+    Events with an alert keep their plate (they are why the platform exists); rejected reads
+    are all hashed. Returns ``(events, rejected_reads)`` changed. Batched, idempotent.
+    """
+    no_alert = "NOT EXISTS (SELECT 1 FROM alerts a WHERE a.event_id = e.event_id)"
+    events = 0
+    while True:
+        plates = [
+            r[0]
+            for r in conn.execute(
+                "SELECT DISTINCT plate FROM plate_events e WHERE first_seen < %s AND plate NOT LIKE '#%%'"
+                f" AND {no_alert} LIMIT %s",
+                (cutoff, batch),
+            )
+        ]
+        if not plates:
+            break
+        hashed = [hashed_plate(p, secret) for p in plates]
+        changed = conn.execute(
+            "UPDATE plate_events e SET plate = d.h, plate_raw = d.h,"
+            " plate_hash = decode(substr(d.h, 2), 'hex'),"
+            " updated_at = now() FROM unnest(%s::text[], %s::text[]) AS d(p, h)"
+            f" WHERE e.plate = d.p AND e.first_seen < %s AND {no_alert}",
+            (plates, hashed, cutoff),
+        ).rowcount
+        events += changed
+        if changed == 0 or len(plates) < batch:
+            break
+    rejected = 0
+    while True:
+        rows = conn.execute(
+            "SELECT id, plate_raw FROM rejected_reads"
+            " WHERE observed_at < %s AND plate_raw NOT LIKE '#%%' LIMIT %s",
+            (cutoff, batch),
+        ).fetchall()
+        if not rows:
+            break
+        rejected += conn.execute(
+            "UPDATE rejected_reads r SET plate_raw = d.h FROM unnest(%s::bigint[], %s::text[]) AS d(id, h)"
+            " WHERE r.id = d.id",
+            ([r[0] for r in rows], [hashed_plate(r[1], secret) for r in rows]),
+        ).rowcount
+        if len(rows) < batch:
+            break
+    return events, rejected
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionReport:
+    """What one retention run removed (or pseudonymised)."""
+
+    maintain: list[str] = field(default_factory=list)
+    images: int = 0
+    alerts: int = 0
+    audit: int = 0
+    hashed_events: int = 0
+    hashed_rejected: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain dict."""
+        return asdict(self)
+
+
+def apply_retention(
+    conn: psycopg.Connection[Any],
+    images: CropImages,
+    policy: RetentionSettings,
+    *,
+    reads_days: int,
+    now: datetime,
+    actor: str = "retention",
+    privacy: PrivacySettings | None = None,
+) -> RetentionReport:
+    """Apply ``policy`` as of ``now`` (``reads_days`` when ``policy.reads_days`` is unset).
+
+    With ``privacy.hash_plates``, plates older than ``privacy.hash_after_s`` are pseudonymised too.
+    """
+    if now.tzinfo is None:
+        raise ValueError(f"now must carry a time zone, got {now.isoformat()}")
+    days = policy.reads_days or reads_days
+    maintain = [
+        r[0]
+        for r in conn.execute(
+            "SELECT * FROM alpr_maintain(make_interval(days => %s), %s)", (days, now)
+        ).fetchall()
+    ]
+    image_cutoff = now - timedelta(days=policy.images_days)
+    keys = {
+        r[0]
+        for r in conn.execute(
+            "SELECT crop_key FROM plate_events WHERE first_seen < %(c)s AND crop_key IS NOT NULL"
+            " UNION SELECT crop_key FROM rejected_reads WHERE observed_at < %(c)s AND crop_key IS NOT NULL",
+            {"c": image_cutoff},
+        ).fetchall()
+    }
+    keys.update(images.older_than(image_cutoff))
+    removed = images.delete(keys)
+    with conn.transaction():
+        conn.execute(
+            "UPDATE plate_events SET crop_key = NULL, crop_url = NULL WHERE crop_key = ANY(%s)",
+            (sorted(keys),),
+        )
+        conn.execute("UPDATE rejected_reads SET crop_key = NULL WHERE crop_key = ANY(%s)", (sorted(keys),))
+        alerts = conn.execute(
+            "DELETE FROM alerts WHERE observed_at < %s", (now - timedelta(days=policy.watchlist_hits_days),)
+        ).rowcount
+        audit_rows = conn.execute(
+            "DELETE FROM audit_log WHERE at < %s", (now - timedelta(days=policy.audit_days),)
+        ).rowcount
+        hashed = (0, 0)
+        if privacy is not None and privacy.hash_plates and privacy.secret is not None:
+            cutoff = now - timedelta(seconds=privacy.hash_after_s)
+            hashed = pseudonymise(conn, privacy.secret.get_secret_value().encode(), cutoff)
+        report = RetentionReport(maintain, removed, alerts, audit_rows, *hashed)
+        audit.record(
+            conn, actor, "retention", {**report.to_json(), "reads_days": days, "now": now.isoformat()}
+        )
+    return report

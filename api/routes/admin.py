@@ -1,0 +1,73 @@
+"""Admin actions: erase a plate everywhere, read the audit trail, apply retention now."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import psycopg
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+
+from api import audit
+from api.deps import admin, connection, services
+from api.keys import ApiKey
+from api.models import AuditRow, EraseIn, Erasure
+from api.privacy import apply_retention, erase_plate
+from api.storage import StorageError
+
+router = APIRouter(prefix="/admin", tags=["admin"])
+Conn = Annotated[psycopg.Connection[Any], Depends(connection)]
+
+
+@router.post("/erase", response_model=Erasure, summary="Erase a plate's reads, images and alerts")
+def erase(
+    request: Request, body: EraseIn, conn: Conn, key: Annotated[ApiKey, Depends(admin)]
+) -> dict[str, Any]:
+    """Remove every read, crop and alert of the plate; the erasure is recorded (plate as a digest)."""
+    svc = services(request)
+    secret = svc.settings.api.privacy.secret
+    try:
+        report = erase_plate(
+            conn,
+            svc.images,
+            body.plate,
+            actor=key.name,
+            reason=body.reason,
+            secret=secret.get_secret_value().encode() if secret else None,
+        )
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from exc
+    except StorageError as exc:
+        raise HTTPException(503, f"object storage failed, nothing erased: {exc}") from exc
+    return report.to_json()
+
+
+@router.get("/audit", response_model=list[AuditRow], summary="The audit trail, newest first")
+def audit_trail(
+    conn: Conn,
+    key: Annotated[ApiKey, Depends(admin)],
+    actor: Annotated[str | None, Query(max_length=200)] = None,
+    action: Annotated[str | None, Query(max_length=100)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[dict[str, Any]]:
+    """Who searched or changed what, and when."""
+    return audit.recent(conn, actor=actor, action=action, limit=limit)
+
+
+@router.post("/retention", summary="Apply the retention policy now")
+def retention(request: Request, conn: Conn, key: Annotated[ApiKey, Depends(admin)]) -> dict[str, Any]:
+    """Drop reads, images, alerts and audit rows older than api.retention allows."""
+    svc = services(request)
+    try:
+        report = apply_retention(
+            conn,
+            svc.images,
+            svc.settings.api.retention,
+            reads_days=svc.settings.database.reads_retention_days,
+            now=datetime.now(UTC),
+            actor=key.name,
+            privacy=svc.settings.api.privacy,
+        )
+    except StorageError as exc:
+        raise HTTPException(503, str(exc)) from exc
+    return report.to_json()

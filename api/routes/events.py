@@ -1,0 +1,120 @@
+"""Search plate events; one event with its crop URL and alerts."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+import psycopg
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from pydantic import AwareDatetime
+
+from api import audit
+from api.deps import Services, connection, reader, services
+from api.keys import ApiKey
+from api.models import EventDetail, EventPage
+from api.routes.alerts import alerts_of_events
+from api.search import EVENT_COLUMNS, Cursor, EventQuery, Match, SearchError, run_search
+
+router = APIRouter(prefix="/events", tags=["events"])
+Conn = Annotated[psycopg.Connection[Any], Depends(connection)]
+
+
+def page_limit(svc: Services, limit: int | None) -> int:
+    """``limit`` or the default page size; 422 above ``api.max_page_size``."""
+    if limit is None:
+        return min(svc.settings.api.default_page_size, svc.settings.api.max_page_size)
+    if limit > svc.settings.api.max_page_size:
+        raise HTTPException(422, f"limit must be <= {svc.settings.api.max_page_size}, got {limit}")
+    return limit
+
+
+def _hashed_forms(svc: Services, plate: str | None, match: str) -> tuple[str, ...]:
+    """The pseudonymised form of ``plate`` when plates are hashed (exact search finds those too)."""
+    privacy = svc.settings.api.privacy
+    if plate is None or match != "exact" or not privacy.hash_plates or privacy.secret is None:
+        return ()
+    from api.privacy import hashed_plate
+
+    return (hashed_plate(plate, privacy.secret.get_secret_value().encode()),)
+
+
+@router.get("", response_model=EventPage, summary="Search plate events, newest first")
+def search_events(
+    request: Request,
+    key: Annotated[ApiKey, Depends(reader)],
+    plate: Annotated[
+        str | None, Query(max_length=32, description="Plate text (normalised before matching).")
+    ] = None,
+    match: Annotated[
+        Match,
+        Query(description="exact | prefix | fuzzy (edit distance) | confusion (O/0, I/1 ... cost 0.5)."),
+    ] = "exact",
+    max_distance: Annotated[int, Query(ge=0, le=3, description="Largest distance for fuzzy/confusion.")] = 1,
+    camera_id: Annotated[list[str], Query(max_length=50, description="One or more cameras.")] = [],  # noqa: B006
+    site: Annotated[str | None, Query(max_length=200)] = None,
+    region: Annotated[str | None, Query(max_length=50)] = None,
+    start: Annotated[
+        AwareDatetime | None, Query(description="first_seen >= start (ISO 8601 with zone).")
+    ] = None,
+    end: Annotated[AwareDatetime | None, Query(description="first_seen < end.")] = None,
+    watchlist_hit: Annotated[
+        bool | None, Query(description="Only events with (true) / without (false) an alert.")
+    ] = None,
+    watchlist_id: Annotated[
+        int | None, Query(ge=1, le=2**31 - 1, description="Only events that hit this watchlist.")
+    ] = None,
+    cursor: Annotated[
+        str | None, Query(max_length=200, description="next_cursor of the previous page.")
+    ] = None,
+    limit: Annotated[
+        int | None, Query(ge=1, le=1000, description="Rows per page (<= api.max_page_size).")
+    ] = None,
+) -> dict[str, Any]:
+    """Search by plate (exact, prefix, fuzzy, confusion-aware), camera, site, region, time, watchlist hit."""
+    svc = services(request)
+    try:
+        query = EventQuery(
+            plate=plate,
+            match=match,
+            max_distance=max_distance,
+            camera_ids=tuple(camera_id),
+            site=site,
+            region=region,
+            start=start,
+            end=end,
+            watchlist_hit=watchlist_hit,
+            watchlist_id=watchlist_id,
+            cursor=Cursor.decode(cursor) if cursor else None,
+            limit=page_limit(svc, limit),
+            aliases=_hashed_forms(svc, plate, match),
+        )
+    except SearchError as exc:
+        raise HTTPException(422, str(exc)) from exc
+    # The connection is taken here, not by a dependency: one thread hop per search, not three.
+    with svc.pool.connection() as conn:
+        page = run_search(conn, query, audit_as=key.name, durable_audit=svc.settings.api.durable_audit)
+    return {"items": page.rows, "next_cursor": page.next_cursor}
+
+
+@router.get("/{event_id}", response_model=EventDetail, summary="One event, its crop URL and alerts")
+def get_event(
+    request: Request, event_id: uuid.UUID, conn: Conn, key: Annotated[ApiKey, Depends(reader)]
+) -> dict[str, Any]:
+    """The latest version of an event, a presigned crop URL (when a crop is stored) and its alerts."""
+    svc = services(request)
+    cur = conn.execute(
+        f"SELECT {', '.join(EVENT_COLUMNS)} FROM plate_events WHERE event_id = %s"
+        " ORDER BY updated_at DESC LIMIT 1",
+        (event_id,),
+    )
+    row = cur.fetchone()
+    if row is None:
+        raise HTTPException(404, f"no event {event_id}")
+    event: dict[str, Any] = dict(zip(EVENT_COLUMNS, row, strict=True))
+    audit.record(conn, key.name, "events.get", {"event_id": str(event_id), "plate": event["plate"]})
+    if event["crop_key"]:
+        event["crop_url"] = svc.images.presigned_url(event["crop_key"])
+        event["crop_url_expires_s"] = svc.images.presign_seconds
+    event["alerts"] = alerts_of_events(conn, [event_id])
+    return event

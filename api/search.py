@@ -1,0 +1,236 @@
+"""Plate event search: the query (a frozen record), its SQL, keyset cursors.
+
+Results are newest first, ordered by ``(first_seen, event_id)`` descending; the cursor is
+that pair of the last row, so pages stay stable while new events arrive. Every value goes
+to the server as a parameter; only fixed SQL fragments are concatenated.
+
+Plate matching (``match``), on the normalised plate (:func:`operators.normalise.compact`):
+
+- ``exact``: equal plates.
+- ``prefix``: plates starting with the text.
+- ``fuzzy``: Levenshtein distance <= ``max_distance`` (candidates from the trigram index).
+- ``confusion``: confusion-aware distance (:func:`operators.normalise.plate_distance`, O/0, I/1,
+  B/8 ... cost 0.5) <= ``max_distance`` (candidates from the trigram index of the folded plate).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from operators.normalise import compact
+
+Match = Literal["exact", "prefix", "fuzzy", "confusion"]
+MATCHES: tuple[Match, ...] = ("exact", "prefix", "fuzzy", "confusion")
+
+EVENT_COLUMNS = (
+    "event_id", "first_seen", "last_seen", "frame_ts", "site", "camera_id", "track_id", "plate",
+    "plate_raw", "region", "confidence", "sightings", "crop_key", "provisional",
+)  # fmt: skip
+_SELECT = ", ".join(f"e.{c}" for c in EVENT_COLUMNS)
+
+
+class SearchError(ValueError):
+    """The search parameters are invalid (the API answers 422)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    """Position after the last row of a page."""
+
+    first_seen: datetime
+    event_id: uuid.UUID
+
+    def encode(self) -> str:
+        """Opaque URL-safe text."""
+        raw = json.dumps([self.first_seen.isoformat(), str(self.event_id)]).encode()
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, text: str) -> Cursor:
+        """Parse :meth:`encode`'s output; :class:`SearchError` when it is not one."""
+        try:
+            raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+            first_seen, event_id = json.loads(raw)
+            when = datetime.fromisoformat(first_seen)
+            if when.tzinfo is None:
+                raise ValueError("naive time")
+            return cls(when, uuid.UUID(event_id))
+        except (ValueError, TypeError, binascii.Error, UnicodeDecodeError) as exc:
+            raise SearchError(f"cursor {text[:40]!r} is not valid") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class EventQuery:
+    """A search of plate events; validated on construction (raises :class:`SearchError`)."""
+
+    plate: str | None = None
+    match: Match = "exact"
+    max_distance: int = 1
+    camera_ids: tuple[str, ...] = ()
+    site: str | None = None
+    region: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    watchlist_hit: bool | None = None
+    watchlist_id: int | None = None
+    cursor: Cursor | None = None
+    limit: int = 50
+    aliases: tuple[str, ...] = ()  # other stored forms of the plate (pseudonymised), exact match only
+    normalised: str | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        if self.match not in MATCHES:
+            raise SearchError(f"match must be one of {MATCHES}, got {self.match!r}")
+        if not 0 <= self.max_distance <= 3:
+            raise SearchError(f"max_distance must be 0..3, got {self.max_distance}")
+        if self.limit < 1:
+            raise SearchError(f"limit must be >= 1, got {self.limit}")
+        for name in ("start", "end"):
+            value = getattr(self, name)
+            if value is not None and value.tzinfo is None:
+                raise SearchError(f"{name} must carry a time zone, got {value.isoformat()}")
+        if self.start and self.end and self.start >= self.end:
+            raise SearchError("start must be before end")
+        if self.plate is not None:
+            plate = compact(self.plate)
+            if not plate:
+                raise SearchError(f"plate {self.plate!r} has no letters or digits")
+            object.__setattr__(self, "normalised", plate)
+        elif self.match != "exact":
+            raise SearchError(f"match={self.match} needs a plate")
+
+    def to_audit(self) -> dict[str, Any]:
+        """The parameters as JSON for the audit trail."""
+        return {
+            "plate": self.normalised,
+            "match": self.match,
+            "max_distance": self.max_distance,
+            "camera_ids": list(self.camera_ids),
+            "site": self.site,
+            "region": self.region,
+            "start": self.start.isoformat() if self.start else None,
+            "end": self.end.isoformat() if self.end else None,
+            "watchlist_hit": self.watchlist_hit,
+            "watchlist_id": self.watchlist_id,
+            "cursor": self.cursor is not None,
+            "limit": self.limit,
+        }
+
+
+def similarity_threshold(query: EventQuery) -> float:
+    """pg_trgm threshold low enough that plates ``max_distance`` edits away stay candidates."""
+    return 0.3 if query.max_distance == 0 else 0.2 if query.max_distance == 1 else 0.05
+
+
+def search_sql(query: EventQuery) -> tuple[str, dict[str, Any]]:
+    """SQL and parameters of ``query``: rows of :data:`EVENT_COLUMNS` plus ``distance``."""
+    where: list[str] = []
+    params: dict[str, Any] = {"limit": query.limit + 1}  # one more: is there a next page?
+    distance = "NULL::real"
+    plate = query.normalised
+    if plate is not None:
+        params["plate"] = plate
+        params["d"] = query.max_distance
+        if query.match == "exact" and query.aliases:
+            params["plates"] = [plate, *query.aliases]
+            where.append("e.plate = ANY(%(plates)s)")
+        elif query.match == "exact":
+            where.append("e.plate = %(plate)s")
+            distance = "0::real"
+        elif query.match == "prefix":
+            # compact() leaves only A-Z0-9: nothing to escape for LIKE.
+            params["prefix"] = plate + "%"
+            where.append("e.plate LIKE %(prefix)s")
+        elif query.match == "fuzzy":
+            distance = "levenshtein(e.plate, %(plate)s)::real"
+            where.append(f"e.plate %% %(plate)s AND {distance} <= %(d)s")
+        else:
+            distance = "alpr_plate_distance(e.plate, %(plate)s)"
+            where.append(f"alpr_fold_plate(e.plate) %% alpr_fold_plate(%(plate)s) AND {distance} <= %(d)s")
+    if query.camera_ids:
+        params["cameras"] = list(query.camera_ids)
+        where.append("e.camera_id = ANY(%(cameras)s)")
+    if query.site is not None:
+        params["site"] = query.site
+        where.append("e.site = %(site)s")
+    if query.region is not None:
+        params["region"] = query.region
+        where.append("e.region = %(region)s")
+    if query.start is not None:
+        params["start"] = query.start
+        where.append("e.first_seen >= %(start)s")
+    if query.end is not None:
+        params["end"] = query.end
+        where.append("e.first_seen < %(end)s")
+    if query.watchlist_hit is not None or query.watchlist_id is not None:
+        params["wl"] = query.watchlist_id
+        exists = (
+            "EXISTS (SELECT 1 FROM alerts a WHERE a.event_id = e.event_id"
+            " AND (%(wl)s::int IS NULL OR a.watchlist_id = %(wl)s::int))"
+        )
+        where.append(f"NOT {exists}" if query.watchlist_hit is False else exists)
+    if query.cursor is not None:
+        params["c_time"] = query.cursor.first_seen
+        params["c_id"] = query.cursor.event_id
+        where.append("(e.first_seen, e.event_id) < (%(c_time)s, %(c_id)s)")
+    sql = (
+        f"SELECT {_SELECT}, {distance} AS distance FROM plate_events e"
+        + (" WHERE " + " AND ".join(where) if where else "")
+        + " ORDER BY e.first_seen DESC, e.event_id DESC LIMIT %(limit)s"
+    )
+    return sql, params
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of results and the cursor of the next (None on the last page)."""
+
+    rows: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+def run_search(
+    conn: psycopg.Connection[Any],
+    query: EventQuery,
+    *,
+    audit_as: str | None = None,
+    durable_audit: bool = True,
+) -> Page:
+    """Run ``query`` on an autocommit ``conn`` in one transaction, pipelined (one round trip).
+
+    With ``audit_as``, an ``events.search`` audit row naming that actor is written in the same
+    transaction, so no search goes unrecorded. ``durable_audit=False`` commits it without
+    waiting for the WAL flush (``synchronous_commit = off`` for this transaction only): a
+    server crash may lose the last fraction of a second of audit rows, each search saves an fsync.
+    """
+    sql, params = search_sql(query)
+    with conn.pipeline(), conn.transaction():
+        if audit_as is not None:
+            if not durable_audit:
+                conn.execute("SELECT set_config('synchronous_commit', 'off', true)")
+            conn.execute(
+                "INSERT INTO audit_log (actor, action, details) VALUES (%s, 'events.search', %s)",
+                (audit_as, Jsonb(query.to_audit())),
+            )
+        if query.match in ("fuzzy", "confusion") and query.normalised is not None:
+            conn.execute(
+                "SELECT set_config('pg_trgm.similarity_threshold', %s, true)",
+                (str(similarity_threshold(query)),),
+            )
+        cur = conn.execute(sql, params)
+        fetched = cur.fetchall()  # syncs the pipeline; description is known from here on
+        names = [d.name for d in cur.description or ()]
+        rows = [dict(zip(names, r, strict=True)) for r in fetched]
+    more = len(rows) > query.limit
+    rows = rows[: query.limit]
+    cursor = Cursor(rows[-1]["first_seen"], rows[-1]["event_id"]).encode() if more and rows else None
+    return Page(rows, cursor)

@@ -1,0 +1,87 @@
+"""Crop images in object storage: presigned URLs, deletion, listing by age."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+from datetime import datetime, timedelta
+
+import urllib3
+from minio import Minio
+from minio.deleteobjects import DeleteObject
+from minio.error import S3Error
+
+from config.settings import S3Settings
+
+log = logging.getLogger(__name__)
+CROP_PREFIX = "crops/"
+
+
+class StorageError(RuntimeError):
+    """Object storage refused or could not be reached."""
+
+
+class CropImages:
+    """The crops bucket, through the ``minio`` client (short timeouts, no retries)."""
+
+    def __init__(self, s3: S3Settings, *, timeout_s: float = 5.0) -> None:
+        self.bucket = s3.bucket
+        self.presign_seconds = s3.presign_seconds
+        self.client = Minio(
+            s3.endpoint,
+            access_key=s3.access_key,
+            secret_key=s3.secret_key.get_secret_value(),
+            secure=s3.secure,
+            region=s3.region,  # known region: presigning needs no request
+            http_client=urllib3.PoolManager(
+                timeout=urllib3.Timeout(connect=timeout_s, read=timeout_s), retries=urllib3.Retry(total=0)
+            ),
+        )
+
+    def presigned_url(self, key: str) -> str:
+        """A GET URL for ``key`` valid for ``s3.presign_seconds`` (computed locally)."""
+        return self.client.presigned_get_object(
+            self.bucket, key, expires=timedelta(seconds=self.presign_seconds)
+        )
+
+    def ready(self) -> None:
+        """Raise :class:`StorageError` unless the bucket answers."""
+        try:
+            if not self.client.bucket_exists(self.bucket):
+                raise StorageError(f"bucket {self.bucket!r} does not exist")
+        except (S3Error, urllib3.exceptions.HTTPError, OSError) as exc:
+            raise StorageError(f"object storage: {exc}") from exc
+
+    def delete(self, keys: Iterable[str]) -> int:
+        """Delete ``keys`` (absent ones count as deleted); returns how many were asked."""
+        keys = sorted(set(keys))
+        if not keys:
+            return 0
+        try:
+            errors = list(self.client.remove_objects(self.bucket, (DeleteObject(k) for k in keys)))
+        except (S3Error, urllib3.exceptions.HTTPError, OSError) as exc:
+            raise StorageError(f"deleting {len(keys)} object(s): {exc}") from exc
+        if errors:
+            raise StorageError(
+                f"deleting objects: {errors[0].code} {errors[0].message} ({len(errors)} failed)"
+            )
+        return len(keys)
+
+    def exists(self, key: str) -> bool:
+        """True when ``key`` is stored."""
+        try:
+            self.client.stat_object(self.bucket, key)
+        except S3Error as exc:
+            if exc.code in ("NoSuchKey", "NoSuchObject", "ResourceNotFound"):
+                return False
+            raise StorageError(f"stat {key}: {exc}") from exc
+        return True
+
+    def older_than(self, cutoff: datetime, prefix: str = CROP_PREFIX) -> Iterator[str]:
+        """Keys under ``prefix`` last modified before ``cutoff``."""
+        try:
+            for obj in self.client.list_objects(self.bucket, prefix=prefix, recursive=True):
+                if obj.last_modified is not None and obj.last_modified < cutoff and obj.object_name:
+                    yield obj.object_name
+        except (S3Error, urllib3.exceptions.HTTPError, OSError) as exc:
+            raise StorageError(f"listing {prefix}: {exc}") from exc

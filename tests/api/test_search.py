@@ -1,0 +1,192 @@
+"""Event search: the query record and its SQL (pure), then against the real database."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from api.search import Cursor, EventQuery, SearchError, search_sql
+from tests.api.conftest import insert_alert, insert_event
+
+T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"plate": "--"}, "no letters or digits"),
+        ({"match": "prefix"}, "needs a plate"),
+        ({"plate": "AB1", "match": "sounds"}, "match must be"),
+        ({"plate": "AB1", "max_distance": 4}, "max_distance"),
+        ({"start": datetime(2026, 1, 1)}, "time zone"),  # noqa: DTZ001 - naive on purpose
+        ({"start": T0, "end": T0}, "before end"),
+        ({"limit": 0}, "limit"),
+    ],
+)
+def test_invalid_queries_say_what_is_wrong(kwargs, message):
+    with pytest.raises(SearchError, match=message):
+        EventQuery(**kwargs)
+
+
+def test_plate_is_normalised_and_every_value_is_a_parameter():
+    query = EventQuery(
+        plate="ab-12 cd'; DROP TABLE x;--",
+        match="prefix",
+        camera_ids=("c1",),
+        site="s",
+        start=T0,
+        end=T0 + timedelta(days=1),
+        watchlist_hit=True,
+    )
+    sql, params = search_sql(query)
+    assert query.normalised == "AB12CDDROPTABLEX"
+    assert params["prefix"] == "AB12CDDROPTABLEX%"
+    assert "DROP" not in sql and "c1" not in sql and "'s'" not in sql
+    assert params["limit"] == query.limit + 1
+
+
+def test_cursor_round_trips_and_rejects_garbage():
+    cursor = Cursor(T0, uuid.uuid4())
+    assert Cursor.decode(cursor.encode()) == cursor
+    for bad in ("", "xyz", Cursor(T0, uuid.uuid4()).encode()[:-4] + "!!!!"):
+        with pytest.raises(SearchError):
+            Cursor.decode(bad)
+
+
+@pytest.fixture(scope="module")
+def seeded(db):
+    """Events of one camera set unique to this module; returns (camera prefix, ids by plate)."""
+    cam = f"srch-{uuid.uuid4().hex[:6]}"
+    ids = {}
+    plates = ["AB123CD", "AB123CE", "A8I23CD", "AB999ZZ", "XY555QQ"]
+    for i, plate in enumerate(plates):
+        ids[plate] = insert_event(
+            db,
+            plate=plate,
+            camera_id=f"{cam}-1" if i % 2 == 0 else f"{cam}-2",
+            first_seen=T0 + timedelta(minutes=i),
+            region="GB" if i < 3 else "FR",
+        )
+    # Twelve events of one plate for pagination.
+    ids["PAGE"] = [
+        insert_event(db, plate="PG100AA", camera_id=f"{cam}-1", first_seen=T0 + timedelta(seconds=s))
+        for s in range(12)
+    ]
+    return cam, ids
+
+
+@pytest.mark.integration
+def test_exact_prefix_fuzzy_and_confusion_matching(reader, seeded):
+    cam, _ = seeded
+    cams = [("camera_id", f"{cam}-1"), ("camera_id", f"{cam}-2")]
+
+    def plates(**params):
+        response = reader.get("/events", params=[*cams, *params.items()])
+        assert response.status_code == 200, response.text
+        return sorted(e["plate"] for e in response.json()["items"])
+
+    assert plates(plate="ab 123 cd") == ["AB123CD"]
+    assert plates(plate="AB", match="prefix") == ["AB123CD", "AB123CE", "AB999ZZ"]
+    assert plates(plate="AB123CD", match="fuzzy", max_distance=1) == ["AB123CD", "AB123CE"]
+    # A8I23CD is two confusions away (B/8, 1/I): distance 1.0 confusion-aware, 2 plain.
+    assert plates(plate="AB123CD", match="confusion", max_distance=1) == ["A8I23CD", "AB123CD", "AB123CE"]
+    assert plates(plate="AB123CD", match="confusion", max_distance=0) == ["AB123CD"]
+
+
+@pytest.mark.integration
+def test_filters_camera_site_region_time(reader, seeded):
+    cam, _ = seeded
+    got = reader.get("/events", params={"camera_id": f"{cam}-2", "region": "GB"}).json()["items"]
+    assert [e["plate"] for e in got] == ["AB123CE"]
+    got = reader.get(
+        "/events",
+        params=[
+            ("camera_id", f"{cam}-1"),
+            ("camera_id", f"{cam}-2"),
+            ("start", (T0 + timedelta(minutes=3)).isoformat()),
+            ("end", (T0 + timedelta(minutes=5)).isoformat()),
+        ],
+    ).json()["items"]
+    assert [e["plate"] for e in got] == ["XY555QQ", "AB999ZZ"]  # newest first
+    assert reader.get("/events", params={"camera_id": f"{cam}-1", "site": "elsewhere"}).json()["items"] == []
+    naive = reader.get("/events", params={"start": "2026-01-01T00:00:00"})
+    assert naive.status_code == 422
+
+
+@pytest.mark.integration
+def test_cursor_pagination_visits_every_event_once(reader, seeded):
+    _, ids = seeded
+    seen, cursor, pages = [], None, 0
+    while True:
+        params = {"plate": "PG100AA", "limit": 5} | ({"cursor": cursor} if cursor else {})
+        body = reader.get("/events", params=params).json()
+        seen += [e["event_id"] for e in body["items"]]
+        pages += 1
+        cursor = body["next_cursor"]
+        if cursor is None:
+            break
+    assert pages == 3
+    assert sorted(seen) == sorted(str(i) for i in ids["PAGE"])
+    assert reader.get("/events", params={"cursor": "not-a-cursor"}).status_code == 422
+    assert reader.get("/events", params={"limit": 501}).status_code == 422  # api.max_page_size
+
+
+@pytest.mark.integration
+def test_watchlist_hit_filter(reader, db, seeded):
+    from api import watchlists
+
+    cam, ids = seeded
+    wl = watchlists.create(db, f"srch-{cam}")
+    insert_alert(
+        db,
+        event_id=ids["XY555QQ"],
+        watchlist_id=wl.id,
+        plate="XY555QQ",
+        camera_id=f"{cam}-1",
+        observed_at=T0,
+        channels={"webhook": "delivered"},
+    )
+    cams = [("camera_id", f"{cam}-1"), ("camera_id", f"{cam}-2")]
+    hits = reader.get("/events", params=[*cams, ("watchlist_hit", "true")]).json()["items"]
+    assert [e["plate"] for e in hits] == ["XY555QQ"]
+    by_list = reader.get("/events", params=[*cams, ("watchlist_id", wl.id)]).json()["items"]
+    assert [e["plate"] for e in by_list] == ["XY555QQ"]
+    misses = reader.get("/events", params=[*cams, ("watchlist_hit", "false"), ("limit", 100)]).json()["items"]
+    assert "XY555QQ" not in {e["plate"] for e in misses} and len(misses) == 16
+
+
+@pytest.mark.integration
+def test_every_search_is_audited(reader, db, keys, seeded):
+    marker = f"AUD{uuid.uuid4().hex[:6].upper()}"
+    assert reader.get("/events", params={"plate": marker, "match": "prefix"}).status_code == 200
+    row = db.execute(
+        "SELECT actor, action, details FROM audit_log WHERE details->>'plate' = %s", (marker,)
+    ).fetchone()
+    assert row is not None
+    actor, action, details = row
+    assert (actor, action, details["match"]) == (keys.read_name, "events.search", "prefix")
+
+
+@pytest.mark.integration
+def test_event_detail_has_a_working_presigned_crop_url(reader, db, api_settings):
+    import httpx
+
+    from api.storage import CropImages
+
+    images = CropImages(api_settings.s3)
+    key = f"crops/2026/11/20/detail/{uuid.uuid4()}.jpg"
+    payload = b"\xff\xd8 fake jpeg bytes"
+    import io
+
+    images.client.put_object(images.bucket, key, io.BytesIO(payload), len(payload), content_type="image/jpeg")
+    event_id = insert_event(db, plate="DT123AA", camera_id="detail-cam", first_seen=T0, crop_key=key)
+    body = reader.get(f"/events/{event_id}").json()
+    assert body["plate"] == "DT123AA" and body["alerts"] == []
+    assert (
+        "X-Amz-Signature" in body["crop_url"]
+        and body["crop_url_expires_s"] == api_settings.s3.presign_seconds
+    )
+    assert httpx.get(body["crop_url"], timeout=10).content == payload
+    assert reader.get(f"/events/{uuid.uuid4()}").status_code == 404
