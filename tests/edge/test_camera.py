@@ -1,0 +1,139 @@
+"""Camera readers on real video files: fps cap, loop, newest-frame policy, dead sources and reconnects."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from config.edge import CameraSettings
+from edge.camera import CameraReader, CameraStatus, Frame, FrameSlot, is_live
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory) -> Path:
+    """A 2 s, 30 fps, 160x120 MJPEG clip whose frame i has brightness i."""
+    path = tmp_path_factory.mktemp("clip") / "clip.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30.0, (160, 120))
+    for i in range(60):
+        writer.write(np.full((120, 160, 3), i * 4, np.uint8))
+    writer.release()
+    return path
+
+
+def _collect(reader: CameraReader, timeout: float = 30.0) -> list[Frame]:
+    frames = []
+    reader.start()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        frame = reader.slot.get(0.2)
+        if frame is not None:
+            frames.append(frame)
+        elif reader.slot.closed:
+            break
+    reader.stop()
+    reader.join(5)
+    return frames
+
+
+def test_file_every_frame_under_the_cap(clip: Path) -> None:
+    statuses = []
+    reader = CameraReader(
+        CameraSettings(id="c", url=str(clip), fps_cap=10),
+        on_status=lambda *a: statuses.append(a[1]),
+        clock=lambda: 1000.0,
+    )
+    frames = _collect(reader)
+    assert len(frames) == 20, "2 s at a 10 fps cap, none dropped"
+    assert [f.index for f in frames] == list(range(20))
+    gaps = np.diff([f.ts for f in frames])
+    assert np.allclose(gaps, 0.1, atol=0.002), "frame times follow the file, not the wall clock"
+    assert frames[0].ts == pytest.approx(1000.0) and frames[0].image.shape == (120, 160, 3)
+    assert statuses[0] == CameraStatus.STREAMING and statuses[-1] == CameraStatus.ENDED
+
+
+def test_loop_keeps_time_increasing(clip: Path) -> None:
+    reader = CameraReader(CameraSettings(id="c", url=str(clip), fps_cap=30, loop=True))
+    reader.start()
+    frames = [reader.slot.get(5) for _ in range(150)]
+    reader.stop()
+    reader.join(5)
+    assert all(f is not None for f in frames)
+    assert np.all(np.diff([f.ts for f in frames]) > 0), "looping continues the timeline"
+    assert frames[60].image.mean() < frames[59].image.mean(), "second pass starts over"
+
+
+def test_missing_and_corrupt_files_end_the_camera_cleanly(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(np.random.default_rng(1).bytes(5000))
+    for url in (str(tmp_path / "missing.mp4"), str(junk)):
+        statuses: list[CameraStatus] = []
+        reader = CameraReader(
+            CameraSettings(id="c", url=url), on_status=lambda *a, s=statuses: s.append(a[1])
+        )
+        assert _collect(reader, 10) == []
+        assert statuses[-1] == CameraStatus.ENDED
+
+
+def test_unreachable_stream_reconnects_with_exponential_backoff() -> None:
+    attempts: list[float] = []
+
+    def opener(settings):
+        attempts.append(time.monotonic())
+        return cv2.VideoCapture(), "cpu"  # never opens, like an unreachable RTSP server
+
+    statuses = []
+    cam = CameraSettings(id="c", url="rtsp://127.0.0.1:9/x", reconnect_min_s=0.05, reconnect_max_s=0.4)
+    reader = CameraReader(cam, opener=opener, on_status=lambda *a: statuses.append((a[1], a[2])))
+    reader.start()
+    time.sleep(1.6)
+    reader.stop()
+    reader.join(5)
+    gaps = np.diff(attempts)
+    assert len(attempts) >= 4
+    assert gaps[1] > gaps[0] * 1.5 and gaps.max() < 0.6, f"doubling up to the cap: {gaps}"
+    assert statuses[0][0] == CameraStatus.RECONNECTING and statuses[-1][0] == CameraStatus.STOPPED
+    assert reader.slot.closed
+
+
+def test_latest_only_slot_drops_old_frames_and_counts_them() -> None:
+    slot = FrameSlot(latest_only=True)
+    img = np.zeros((2, 2, 3), np.uint8)
+    dropped = [slot.put(Frame("c", i, float(i), img)) for i in range(5)]
+    assert dropped == [False, True, True, True, True]
+    assert slot.get(0).index == 4 and slot.get(0) is None
+
+
+def test_blocking_slot_waits_for_the_consumer() -> None:
+    slot = FrameSlot(latest_only=False)
+    img = np.zeros((2, 2, 3), np.uint8)
+    got = []
+
+    def consume():
+        for _ in range(3):
+            time.sleep(0.05)
+            got.append(slot.get(1).index)
+
+    t = threading.Thread(target=consume)
+    t.start()
+    assert [slot.put(Frame("c", i, float(i), img)) for i in range(3)] == [False, False, False]
+    t.join(5)
+    assert got == [0, 1, 2]
+
+
+@pytest.mark.parametrize(
+    ("url", "live"),
+    [
+        ("rtsp://h/s", True),
+        ("/dev/video0", True),
+        ("0", True),
+        ("samples/a.mp4", False),
+        ("/data/x.mkv", False),
+    ],
+)
+def test_is_live(url: str, live: bool) -> None:
+    assert is_live(url) is live

@@ -1,0 +1,142 @@
+"""Detector: letterbox/NMS/decoding helpers, the registry, and the shipped plate model on real images."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from config.edge import DEFAULT_PLATE_MODEL, DEFAULT_PLATE_MODEL_INT8, DetectorSettings
+from config.settings import Settings
+from edge.detect import DETECTORS, Detections, DetectorError, decode_yolo, letterbox, load_detector, nms
+from tests.edge.conftest import SHARED_DATA
+
+
+@pytest.fixture(scope="module")
+def detector():
+    return load_detector(DetectorSettings(threads=2))
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU of each box of ``a`` (N, 4) with the box ``b`` (4,)."""
+    ix = np.clip(np.minimum(a[:, 2], b[2]) - np.maximum(a[:, 0], b[0]), 0, None)
+    iy = np.clip(np.minimum(a[:, 3], b[3]) - np.maximum(a[:, 1], b[1]), 0, None)
+    inter = ix * iy
+    return inter / ((a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
+
+
+@pytest.mark.parametrize(
+    ("shape", "size", "rect", "blob_hw"),
+    [
+        ((720, 1280), 640, True, (384, 640)),
+        ((1080, 1920), 640, True, (384, 640)),
+        ((720, 1280), 640, False, (640, 640)),
+        ((480, 480), 320, True, (320, 320)),
+        ((100, 1000), 640, True, (64, 640)),
+    ],
+)
+def test_letterbox_shapes(shape, size, rect, blob_hw) -> None:
+    frame = np.zeros((*shape, 3), np.uint8)
+    blob, scale, (left, top) = letterbox(frame, size, rect)
+    assert blob.shape == (1, 3, *blob_hw) and blob.dtype == np.float32
+    assert scale == pytest.approx(min(size / shape[0], size / shape[1]))
+    assert 0 <= left < 32 or not rect
+    assert frame.sum() == 0, "input untouched"
+
+
+def test_letterbox_maps_pixels_back() -> None:
+    frame = np.zeros((720, 1280, 3), np.uint8)
+    frame[100:200, 300:500] = 255
+    blob, scale, (left, top) = letterbox(frame, 640, rect=False)
+    ys, xs = np.nonzero(blob[0, 0] > 0.9)
+    assert (xs.min() - left) / scale == pytest.approx(300, abs=2)
+    assert (ys.min() - top) / scale == pytest.approx(100, abs=2)
+
+
+def test_nms_keeps_best_of_overlapping() -> None:
+    boxes = np.array([[0, 0, 10, 10], [1, 1, 10, 10], [50, 50, 60, 60]], np.float32)
+    keep = nms(boxes, np.array([0.5, 0.9, 0.3], np.float32), 0.5, 10)
+    assert keep.tolist() == [1, 2]
+    assert nms(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), 0.5, 10).tolist() == []
+
+
+def test_decode_yolo_thresholds_and_converts_to_xyxy() -> None:
+    out = np.zeros((6, 3), np.float32)  # 4 box rows + 2 classes, 3 anchors
+    out[:4, 0] = [50, 50, 20, 10]
+    out[4, 0] = 0.9
+    out[:4, 1] = [10, 10, 4, 4]
+    out[5, 1] = 0.6
+    out[4, 2] = 0.1
+    xyxy, scores, cls = decode_yolo(out, 0.25, None)
+    assert xyxy.tolist() == [[40, 45, 60, 55], [8, 8, 12, 12]]
+    assert scores.tolist() == pytest.approx([0.9, 0.6]) and cls.tolist() == [0, 1]
+    assert decode_yolo(out, 0.25, (1,))[2].tolist() == [1]
+
+
+def test_detections_reject_bad_shapes() -> None:
+    with pytest.raises(ValueError, match=r"\(N, 4\)"):
+        Detections(np.zeros((2, 3), np.float32), np.zeros(2, np.float32), np.zeros(2, np.int32))
+    with pytest.raises(ValueError, match="confidence"):
+        Detections(np.zeros((2, 4), np.float32), np.zeros(3, np.float32), np.zeros(2, np.int32))
+    assert len(Detections.empty()) == 0
+
+
+def test_registry_errors_name_the_problem(tmp_path: Path) -> None:
+    assert {"onnx", "ultralytics"} <= set(DETECTORS)
+    with pytest.raises(DetectorError, match="unknown; known: onnx, ultralytics"):
+        load_detector(DetectorSettings(type="nope"))
+    with pytest.raises(DetectorError, match="not found"):
+        load_detector(DetectorSettings(model=tmp_path / "missing.onnx"))
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"not a model")
+    with pytest.raises(DetectorError, match="cannot load"):
+        load_detector(DetectorSettings(model=bad))
+
+
+@pytest.mark.parametrize("model", [DEFAULT_PLATE_MODEL, DEFAULT_PLATE_MODEL_INT8])
+def test_manifest_matches_the_shipped_models(model: Path) -> None:
+    manifest = json.loads((model.parent / "manifest.json").read_text())
+    (entry,) = [m for m in manifest["models"] if m["file"] == model.name]
+    assert hashlib.sha256(model.read_bytes()).hexdigest() == entry["sha256"]
+    for key in ("name", "version", "source", "licence", "input", "classes"):
+        assert entry[key]
+
+
+def test_cpu_gets_the_int8_model_and_an_explicit_path_wins(detector) -> None:
+    assert detector.model_path == DEFAULT_PLATE_MODEL_INT8
+    explicit = load_detector(DetectorSettings(model=DEFAULT_PLATE_MODEL, threads=1))
+    assert explicit.model_path == DEFAULT_PLATE_MODEL
+
+
+def test_detects_the_plate_in_the_sample_clip(detector, sample_clip: Path) -> None:
+    cap = cv2.VideoCapture(str(sample_clip))
+    cap.set(cv2.CAP_PROP_POS_FRAMES, 90)
+    ok, frame = cap.read()
+    cap.release()
+    assert ok
+    dets = load_detector(Settings()).detect(frame)  # also accepts the root settings
+    assert len(dets) >= 1
+    # Plate box measured by eye on frame 90 of the clip.
+    assert _iou(dets.xyxy, np.array([667, 394, 739, 436], np.float32)).max() > 0.6
+    assert len(detector.detect(np.zeros((720, 1280, 3), np.uint8))) == 0
+    with pytest.raises(DetectorError, match="expected a"):
+        detector.detect(np.zeros((10, 10), np.uint8))
+
+
+def test_recall_on_openalpr_us_subset(detector) -> None:
+    """Every 4th labelled image of openalpr-us: plate found with IoU > 0.4 (full set: bench/edge.py)."""
+    root = SHARED_DATA / "openalpr-us"
+    if not (root / "labels.csv").is_file():
+        pytest.skip("shared evaluation data not present")
+    rows = list(csv.DictReader((root / "labels.csv").open()))[::4]
+    hits = 0
+    for row in rows:
+        dets = detector.detect(cv2.imread(str(root / row["image"])))
+        x, y, w, h = (float(row[k]) for k in "xywh")
+        hits += bool(len(dets)) and _iou(dets.xyxy, np.array([x, y, x + w, y + h])).max() > 0.4
+    assert hits / len(rows) >= 0.88, f"recall {hits}/{len(rows)}"

@@ -1,0 +1,124 @@
+"""The publisher against a real broker and registry: Avro on the wire, nothing lost while it is down."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from config.edge import PublishSettings, SpoolSettings
+from config.settings import Settings
+from edge.crops import encode_jpeg
+from edge.publish import Publisher
+from edge.records import Box, PlateCrop
+from tests.edge.conftest import TansuBroker, outage_seconds, read_topic
+
+pytestmark = pytest.mark.integration
+
+
+def _settings(stack: Settings, bootstrap: str, spool_dir: Path, topic: str) -> Settings:
+    kafka = stack.kafka.model_copy(
+        update={
+            "bootstrap_servers": bootstrap,
+            "topics": stack.kafka.topics.model_copy(update={"crops": topic}),
+        }
+    )
+    edge = stack.edge.model_copy(
+        update={
+            "spool": SpoolSettings(dir=spool_dir, max_bytes=64 * 1024 * 1024),
+            "publish": PublishSettings(message_timeout_s=3.0, retry_max_s=2.0, flush_timeout_s=60.0),
+        }
+    )
+    return stack.model_copy(update={"kafka": kafka, "edge": edge})
+
+
+def _crop(camera: str, index: int, image: bytes) -> PlateCrop:
+    now = time.time()
+    return PlateCrop(
+        camera_id=camera,
+        site="test",
+        track_id="run-1",
+        frame_index=index,
+        frame_ts=now,
+        published_ts=now,
+        bbox=Box(10, 20, 80, 30),
+        frame_width=1280,
+        frame_height=720,
+        det_confidence=0.8,
+        quality=0.7,
+        sharpness=123.0,
+        image=image,
+    )
+
+
+@pytest.mark.parametrize(
+    "outage",
+    [
+        pytest.param(outage_seconds(), id="short"),
+        # The issue's figure: a 60 s outage. Slow, so it runs only with ALPR_TEST_FULL_OUTAGE=1.
+        pytest.param(
+            60.0,
+            id="60s",
+            marks=[
+                pytest.mark.slow,
+                pytest.mark.skipif(
+                    os.environ.get("ALPR_TEST_FULL_OUTAGE") != "1",
+                    reason="set ALPR_TEST_FULL_OUTAGE=1 for the 60 s run",
+                ),
+            ],
+        ),
+    ],
+)
+def test_outage_spools_and_replays_in_order(
+    stack_settings: Settings, tansu: TansuBroker, tmp_path: Path, outage: float
+) -> None:
+    """Broker killed for ``outage`` seconds: every crop made meanwhile arrives, in order."""
+    topic = f"edge-outage-{time.time_ns()}"
+    settings = _settings(stack_settings, tansu.bootstrap, tmp_path / "spool", topic)
+    image = encode_jpeg(np.full((30, 90, 3), 127, np.uint8), 80)
+    publisher = Publisher(settings)
+    publisher.start()
+    try:
+        for i in range(5):
+            assert publisher.publish_crop(_crop("cam-a", i, image))
+        deadline = time.monotonic() + 30
+        while publisher.counters.delivered < 5 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert publisher.counters.delivered == 5, "broker up: the first crops are delivered"
+
+        tansu.stop()
+        index = 5
+        end = time.monotonic() + outage
+        while time.monotonic() < end:
+            assert publisher.publish_crop(_crop("cam-a", index, image))
+            index += 1
+            time.sleep(0.2)
+        assert publisher.spool.depth >= index - 5 - 1, "crops made during the outage wait in the spool"
+        assert publisher.counters.delivery_errors > 0, "the outage was noticed"
+        tansu.start()  # memory storage: a fresh, empty broker on the same address
+        for _ in range(5):
+            assert publisher.publish_crop(_crop("cam-a", index, image))
+            index += 1
+        deadline = time.monotonic() + 60
+        while publisher.spool.depth and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert publisher.spool.depth == 0, (
+            f"spool drained after the broker returned ({publisher.spool.depth} left)"
+        )
+    finally:
+        publisher.close(10)
+
+    received = read_topic(tansu.bootstrap, settings.kafka.schema_registry_url, topic, index - 5, 60)
+    frames = [r["frame_index"] for r in received]
+    # The restarted broker kept nothing from before the outage; everything from the outage on arrived.
+    first = frames.index(5) if 5 in frames else None
+    assert first is not None, f"the first crop of the outage never arrived: {frames[:10]}"
+    after = frames[first:]
+    deduped = [f for i, f in enumerate(after) if i == 0 or f != after[i - 1]]
+    assert deduped == list(range(5, index)), (
+        "every crop, in order (at-least-once: only adjacent repeats allowed)"
+    )
+    assert all(r["camera_id"] == "cam-a" and r["image"] == image for r in received)
