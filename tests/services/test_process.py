@@ -6,6 +6,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -49,6 +50,11 @@ def test_read_pid_finds_live_process_and_removes_stale_file(tmp_path):
     files = ProcessFiles(tmp_path, "sleeper")
     pid = spawn(files, Launch(argv=(sys.executable, "-c", SLEEPER)))
     try:
+        # Right after fork the child still shows the parent's command line until it execs.
+        cmdline = Path(f"/proc/{pid}/cmdline")
+        deadline = time.monotonic() + 10
+        while b"time.sleep(60)" not in cmdline.read_bytes() and time.monotonic() < deadline:
+            time.sleep(0.05)
         assert read_pid(files, "time.sleep(60)") == pid
         # Same PID, other program: the PID was reused, so the file is stale.
         assert read_pid(files, "no-such-program") is None
