@@ -59,7 +59,9 @@ def _rejected_since(url: str, since: datetime, camera_ids: list[str]) -> int:
     "--config", "cameras", default=str(ROOT / "config" / "cameras.yaml"), type=click.Path(dir_okay=False),
     show_default=True, help="Cameras of the edge run (merged over config/default.yaml).",
 )
-@click.option("--wait", "wait_s", default=90.0, show_default=True, help="Seconds to wait for events after the edge ends.")
+@click.option(
+    "--wait", "wait_s", default=90.0, show_default=True, help="Seconds to wait for events after the edge ends."
+)
 def demo(cameras: str, wait_s: float) -> None:
     """Services up, migrate, flow + edge on the sample clip, then print the stored reads."""
     from config.load import DEFAULT_CONFIG, ConfigError, load_settings

@@ -99,7 +99,7 @@ class LocalPorts(StrictModel):
     s3_volume: int = Field(18080, ge=1, le=65535)
     s3_filer: int = Field(18888, ge=1, le=65535)
     s3_admin: int = Field(
-        19646, ge=1, le=65535, description="SeaweedFS admin; its gRPC port is +10000, keep it below the ephemeral range."
+        19646, ge=1, le=65535, description="SeaweedFS admin; its gRPC port is +10000: keep below 22768."
     )
     postgres: int = Field(15432, ge=1, le=65535, description="Private cluster, only when DATABASE_URL fails.")
     prometheus: int = Field(19090, ge=1, le=65535)

@@ -1,11 +1,11 @@
 """Shared fixtures. Service fixtures live in tests/fixtures/ (one module per service family)."""
 
+import pytest
+
 pytest_plugins = [
     "tests.fixtures.stack",
     "tests.fixtures.database",
 ]
-
-import pytest
 
 
 @pytest.fixture(scope="session")
