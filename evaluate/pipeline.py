@@ -1,0 +1,127 @@
+"""The product's reading path, as `alpr eval` runs it: detect -> crop -> OCR -> normalise.
+
+Every step is the product's own code: the edge's detector (``edge.detect.load_detector``) and
+crop padding (``edge.crops.pad_box``), the configured OCR engine (``ocr.base.load_engine``),
+and the flow's normaliser and format validator (``operators.validate.PlateValidator``). A read
+that fits no enabled format is kept in compact form (the flow would file it under
+``rejected_reads``; scoring it as empty would hide what the reader saw).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from config.settings import Settings
+from ocr.base import OcrEngine, OcrResult, load_engine
+from operators.normalise import compact
+from operators.validate import PlateValidator
+
+
+@dataclass(frozen=True, slots=True)
+class PlateText:
+    """A normalised read: the plate, the engine's raw text and its confidence."""
+
+    plate: str
+    raw: str
+    confidence: float
+
+
+@dataclass(frozen=True, slots=True)
+class ImageRead:
+    """What the product reads in one image: the chosen plate, every detection, and the time."""
+
+    best: PlateText
+    boxes: tuple[tuple[float, float, float, float], ...]  # (x, y, w, h) of each detection
+    reads: tuple[PlateText, ...]  # one per detection, same order
+    ms: float
+
+
+def detector_name(settings: Settings) -> str:
+    """The plate detector's model file name, or ``default`` for the edge's shipped choice."""
+    model = settings.edge.detector.model
+    return model.name if model is not None else "default (edge: int8 on CPU, float32 on CUDA)"
+
+
+class Normaliser:
+    """OCR text -> plate, as the flow's validate step does it (format-aware confusion fixes)."""
+
+    def __init__(self, validator: PlateValidator | None) -> None:
+        self._validator = validator
+
+    @classmethod
+    def from_settings(cls, settings: Settings, fix_formats: bool = True) -> Normaliser:
+        """The flow's validator built from ``settings.flow.plates``; ``fix_formats=False``: compact only."""
+        return cls(PlateValidator.from_settings(settings.flow.plates) if fix_formats else None)
+
+    def __call__(self, result: OcrResult) -> PlateText:
+        """The normalised plate of one engine result."""
+        plate = compact(result.text)
+        if self._validator is not None and plate:
+            match = self._validator.match(plate)
+            if match is not None:
+                plate = match.plate
+        return PlateText(plate, result.text, result.confidence)
+
+
+class CropReader:
+    """OCR alone on labelled crops (``alpr eval crops``)."""
+
+    def __init__(self, engine: OcrEngine, normalise: Normaliser) -> None:
+        self._engine = engine
+        self._normalise = normalise
+
+    def read(self, crops: Sequence[np.ndarray]) -> tuple[list[PlateText], float]:
+        """Normalised reads of a batch of crops and the milliseconds per crop it took."""
+        start = time.perf_counter()
+        results = self._engine.read(crops)
+        reads = [self._normalise(r) for r in results]
+        ms = (time.perf_counter() - start) * 1000 / max(1, len(crops))
+        return reads, ms
+
+
+class ImageReader:
+    """Detector -> padded crops -> OCR -> normalise on whole images (``alpr eval images``).
+
+    The product has no label to pick a detection with: the image's plate is the read with the
+    highest OCR confidence among all detections (each detection would be its own event).
+    """
+
+    def __init__(self, detector, engine: OcrEngine, normalise: Normaliser, padding: float) -> None:
+        self._detector = detector
+        self._engine = engine
+        self._normalise = normalise
+        self._padding = padding
+
+    @classmethod
+    def from_settings(cls, settings: Settings, fix_formats: bool = True) -> ImageReader:
+        """Build the edge's plate detector and the configured OCR engine."""
+        from edge.detect import load_detector
+
+        return cls(
+            load_detector(settings.edge.detector),
+            load_engine(settings.ocr),
+            Normaliser.from_settings(settings, fix_formats),
+            settings.edge.crops.padding,
+        )
+
+    def read(self, frame: np.ndarray) -> ImageRead:
+        """Read one BGR frame ``(h, w, 3)`` uint8."""
+        from edge.crops import pad_box
+
+        start = time.perf_counter()
+        h, w = frame.shape[:2]
+        dets = self._detector.detect(frame)
+        crops, boxes = [], []
+        for xyxy in dets.xyxy:
+            x1, y1, x2, y2 = (float(v) for v in xyxy)
+            boxes.append((x1, y1, x2 - x1, y2 - y1))
+            px1, py1, px2, py2 = pad_box((x1, y1, x2, y2), self._padding, w, h)
+            crops.append(frame[py1:py2, px1:px2])
+        reads = tuple(self._normalise(r) for r in self._engine.read(crops)) if crops else ()
+        best = max(reads, key=lambda r: r.confidence if r.plate else -1.0, default=PlateText("", "", 0.0))
+        ms = (time.perf_counter() - start) * 1000
+        return ImageRead(best, tuple(boxes), reads, ms)

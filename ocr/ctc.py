@@ -1,0 +1,196 @@
+"""A PaddleOCR-style CTC text recogniser on ONNX Runtime (engine type ``onnx_ctc``).
+
+Input ``(n, 3, H, W)`` float32 BGR in [-1, 1]; output ``(n, T, C)`` per-frame class
+probabilities, class 0 = CTC blank, classes 1..C-2 = the charset, C-1 = space. Decoding is
+greedy and restricted to the plate alphabet (other classes are masked out), so a general
+recogniser cannot answer with characters no plate has.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from config.ocr import OcrSettings
+from ocr.base import OcrError, OcrResult
+from ocr.lines import main_rows
+from ocr.preprocess import as_bgr, pad, row_layouts, strip_side_band, to_input
+
+log = logging.getLogger(__name__)
+
+SEPARATORS = " -"
+
+
+def open_session(model_path: Path, threads: int):  # -> onnxruntime.InferenceSession
+    """An ONNX Runtime CPU session; :class:`OcrError` when the file is missing or not a model."""
+    import onnxruntime as ort
+
+    if not model_path.is_file():
+        raise OcrError(f"ocr.model_path: no model file at {model_path}")
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    try:
+        return ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises several unrelated types for a bad file
+        raise OcrError(f"ocr.model_path: cannot load {model_path}: {exc}") from exc
+
+
+def read_charset(session, charset_path: Path | None) -> list[str]:
+    """The recogniser's characters (without blank and the trailing space class)."""
+    if charset_path is not None:
+        try:
+            text = charset_path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise OcrError(f"ocr.charset_path: cannot read {charset_path}: {exc}") from exc
+        return text.splitlines()
+    meta = session.get_modelmeta().custom_metadata_map
+    if "character" not in meta:
+        raise OcrError("ocr.charset_path: the model has no 'character' metadata; give a charset file")
+    return meta["character"].splitlines()
+
+
+class CtcRecogniser:
+    """Batched CTC recognition of plate crops; see the module docstring for the model contract."""
+
+    def __init__(self, session, charset: Sequence[str], settings: OcrSettings, line_finder=None) -> None:
+        if settings.rows in ("detect", "both") and line_finder is None:
+            raise OcrError(f"ocr.rows={settings.rows} needs a text line detector; none was given")
+        self._lines = line_finder
+        self._session = session
+        self._input = session.get_inputs()[0].name
+        self._settings = settings
+        classes = ["", *charset, " "]
+        n_out = session.get_outputs()[0].shape[-1]
+        if isinstance(n_out, int) and n_out != len(classes):
+            raise OcrError(
+                f"ocr.charset: the model has {n_out} classes but the charset gives {len(classes)} "
+                "(blank + characters + space)"
+            )
+        allowed = set(settings.alphabet.upper()) | set(SEPARATORS)
+        self._labels = np.array([c.upper() for c in classes], dtype=object)
+        self._mask = np.array([i == 0 or c.upper() in allowed for i, c in enumerate(classes)])
+        if self._mask.sum() < 2:
+            raise OcrError(f"ocr.alphabet: none of {settings.alphabet!r} is in the model's charset")
+        self._keep = np.flatnonzero(self._mask)
+
+    def read(self, images: Sequence[np.ndarray]) -> list[OcrResult]:
+        """Read each crop. With ``rows="auto"`` a crop is read both as one line and, when it shows
+        two text rows, row by row; the more confident reading is kept (rows joined by a space)."""
+        lines: list[np.ndarray] = []
+        owner: list[tuple[int, str]] = []  # (crop index, layout kind) of each line
+        for index, image in enumerate(images):
+            bgr = as_bgr(image)
+            if bgr is None:
+                log.debug("ocr: crop %d is not a readable image", index)
+                continue
+            if self._settings.strip_side_band:
+                bgr = strip_side_band(bgr)
+            bgr = pad(bgr, self._settings.padding)
+            for kind, layout in self._layouts(bgr):
+                for x, y, w, h in layout:
+                    lines.append(bgr[y : y + h, x : x + w])
+                    owner.append((index, kind))
+        reads = self._recognise(lines)
+        layouts_read: list[dict[str, list[tuple[str, list[float]]]]] = [{} for _ in images]
+        for (index, kind), read in zip(owner, reads, strict=True):
+            layouts_read[index].setdefault(kind, []).append(read)
+        results = []
+        for options in layouts_read:
+            best = _pick({kind: self._combine(parts) for kind, parts in options.items()})
+            results.append(best if best.confidence >= self._settings.min_confidence else OcrResult.empty())
+        return results
+
+    def _layouts(self, bgr: np.ndarray) -> list[tuple[str, list[tuple[int, int, int, int]]]]:
+        """Ways to cut the crop into lines ``(x, y, w, h)``: ``(kind, lines)`` pairs, where kind is
+        ``band`` (main text band, one line), ``split`` (that band as two rows) or ``detect``."""
+        h, w = bgr.shape[:2]
+        mode = self._settings.rows
+        if mode == "single":
+            return [("band", [(0, 0, w, h)])]
+        layouts = []
+        if mode in ("auto", "both"):
+            for kind, layout in zip(("band", "split"), row_layouts(bgr), strict=False):
+                layouts.append((kind, [(0, top, w, bottom - top) for top, bottom in layout]))
+        if mode in ("detect", "both"):
+            rows = main_rows(self._lines.boxes(bgr))
+            if rows:
+                layouts.append(("detect", rows))
+        return layouts or [("band", [(0, 0, w, h)])]
+
+    @staticmethod
+    def _combine(parts: list[tuple[str, list[float]]]) -> OcrResult:
+        text = " ".join(t for t, _ in parts if t)
+        confs = [c for _, cs in parts for c in cs]
+        if not confs:
+            return OcrResult.empty()
+        return OcrResult(text, float(np.mean(confs)), tuple(confs))
+
+    def _recognise(self, lines: list[np.ndarray]) -> list[tuple[str, list[float]]]:
+        s = self._settings
+        tensors = [to_input(line, s.input_height, s.max_width_ratio) for line in lines]
+        order = np.argsort([t.shape[2] for t in tensors], kind="stable")
+        out: list[tuple[str, list[float]]] = [("", [])] * len(lines)
+        for start in range(0, len(order), s.batch_size):
+            chunk = order[start : start + s.batch_size]
+            # Lines are padded on the right to a common minimum width, as PaddleOCR recognisers
+            # were trained; this also keeps a crop's read independent of its batch neighbours.
+            width = max(round(s.min_width_ratio * s.input_height), *(tensors[i].shape[2] for i in chunk))
+            batch = np.zeros((len(chunk), 3, s.input_height, width), dtype=np.float32)
+            for row, i in enumerate(chunk):
+                batch[row, :, :, : tensors[i].shape[2]] = tensors[i]
+            probs = self._session.run(None, {self._input: batch})[0]
+            for row, i in enumerate(chunk):
+                out[i] = self._decode(probs[row])
+        return out
+
+    def _decode(self, probs: np.ndarray) -> tuple[str, list[float]]:
+        """Greedy CTC over the allowed classes: ``(text, confidence of each non-separator char)``."""
+        allowed = probs[:, self._keep]
+        best = self._keep[allowed.argmax(axis=1)]
+        score = allowed.max(axis=1)
+        chars: list[str] = []
+        confs: list[float] = []
+        prev = -1
+        for cls, p in zip(best, score, strict=True):
+            if cls != prev and cls != 0:
+                label = self._labels[cls]
+                if label in SEPARATORS:
+                    if chars and chars[-1] != " ":
+                        chars.append(" ")
+                else:
+                    chars.append(label)
+                    confs.append(float(p))
+            elif cls == prev and cls != 0 and confs and self._labels[cls] not in SEPARATORS:
+                confs[-1] = max(confs[-1], float(p))
+            prev = cls
+        return "".join(chars).strip(), [min(1.0, max(0.0, c)) for c in confs]
+
+
+SPLIT_MARGIN = 0.05
+
+
+def _pick(candidates: dict[str, OcrResult]) -> OcrResult:
+    """The most confident reading; the two-row split must beat the one-line band by a margin."""
+    band, split, detect = (candidates.get(k) for k in ("band", "split", "detect"))
+    best = band
+    if split is not None and (best is None or split.confidence > best.confidence + SPLIT_MARGIN):
+        best = split
+    if detect is not None and (best is None or detect.confidence > best.confidence):
+        best = detect
+    return best if best is not None else OcrResult.empty()
+
+
+def load_ctc(settings: OcrSettings) -> CtcRecogniser:
+    """The ``onnx_ctc`` engine: ``settings.model_path`` is required."""
+    if settings.model_path is None:
+        raise OcrError("ocr.model_path: the onnx_ctc engine needs a model file")
+    from ocr.rapid import load_line_finder
+
+    session = open_session(settings.model_path, settings.threads)
+    charset = read_charset(session, settings.charset_path)
+    return CtcRecogniser(session, charset, settings, load_line_finder(settings))

@@ -1,0 +1,114 @@
+"""`alpr eval crops|images` end to end: labels, the product's reading path, JSON and CSV output."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import pytest
+from click.testing import CliRunner
+
+from evaluate.cli import eval_
+from evaluate.labels import EvalError, read_labels
+from tests.ocr.test_preprocess import plate
+
+REPO = Path(__file__).resolve().parents[2]
+DATA = REPO / ".." / "shared" / "data"
+
+
+@pytest.fixture(scope="module")
+def crops_dir(tmp_path_factory) -> Path:
+    """Two rendered plates, a masked label, and an image file that does not decode."""
+    folder = tmp_path_factory.mktemp("crops")
+    cv2.imwrite(str(folder / "a.png"), plate(["ABC1234"]))
+    cv2.imwrite(str(folder / "b.png"), plate(["XY987"]))
+    (folder / "broken.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
+    (folder / "labels.csv").write_text(
+        "image,x,y,w,h,plate,split\n"
+        "a.png,0,0,320,90,ABC-1234,test\n"
+        "b.png,0,0,320,90,X?987,test\n"
+        "broken.jpg,0,0,10,10,QQ11,test\n"
+        "a.png,0,0,320,90,ABC1234,train\n",
+        encoding="utf-8",
+    )
+    return folder
+
+
+def test_crops_json_is_the_only_stdout(crops_dir: Path, tmp_path: Path):
+    out = tmp_path / "pred.csv"
+    proc = subprocess.run(
+        [sys.executable, "-m", "alpr.cli", "eval", "crops", str(crops_dir), "--split", "test", "--json",
+         "--formats", "none", "--out", str(out)],
+        capture_output=True, text=True, cwd=REPO, timeout=120, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout)
+    assert summary["n"] == 3
+    assert summary["exact_accuracy"] == pytest.approx(2 / 3, abs=1e-4)
+    assert summary["detection_recall"] == 1.0
+    assert isinstance(summary["ms_per_image"], float)
+    assert "eval crops 3/3" in proc.stderr
+    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    assert [(r["image"], r["read"], r["exact"]) for r in rows] == [
+        ("a.png", "ABC1234", "True"),
+        ("b.png", "XY987", "True"),
+        ("broken.jpg", "", "False"),
+    ]
+
+
+def test_crops_text_report_and_limit(crops_dir: Path):
+    result = CliRunner().invoke(eval_, ["crops", str(crops_dir), "--limit", "1", "--formats", "none"])
+    assert result.exit_code == 0, result.output
+    assert "exact_accuracy: 1.0" in result.output and "n: 1" in result.output
+
+
+def test_crops_split_without_column(tmp_path: Path):
+    (tmp_path / "labels.csv").write_text("image,x,y,w,h,plate\na.png,0,0,5,5,AB\n", encoding="utf-8")
+    result = CliRunner().invoke(eval_, ["crops", str(tmp_path), "--split", "test"])
+    assert result.exit_code != 0
+    assert "no 'split' column" in result.output
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("image,x,y,plate\n", "missing column(s) w, h"),
+        ("image,x,y,w,h,plate\na.png,0,0,wide,5,AB\n", "labels.csv:2: box x,y,w,h must be integers"),
+        ("image,x,y,w,h,plate\na.png,0,0,0,5,AB\n", "labels.csv:2: empty image name or non-positive box"),
+    ],
+)
+def test_bad_labels(tmp_path: Path, text: str, message: str):
+    (tmp_path / "labels.csv").write_text(text, encoding="utf-8")
+    with pytest.raises(EvalError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        read_labels(tmp_path)
+
+
+def test_missing_labels_file(tmp_path: Path):
+    result = CliRunner().invoke(eval_, ["crops", str(tmp_path)])
+    assert result.exit_code != 0 and "cannot read labels" in result.output
+
+
+def test_images_on_real_photos(tmp_path: Path):
+    """The detector -> crop -> OCR path on three openalpr-us photos."""
+    if not (DATA / "openalpr-us" / "labels.csv").is_file():
+        pytest.skip("openalpr-us data not found")
+    out = tmp_path / "pred.csv"
+    result = CliRunner().invoke(
+        eval_, ["images", str(DATA / "openalpr-us"), "--limit", "3", "--json", "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["n"] == 3
+    assert summary["detection_recall"] >= 2 / 3  # the detector finds 94% of these plates
+    assert summary["ms_per_image"] > 0
+    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    assert len(rows) == 3 and all(float(r["best_iou"]) >= 0 for r in rows)
+
+
+def test_unknown_format_preset_is_a_clean_error(crops_dir: Path):
+    result = CliRunner().invoke(eval_, ["crops", str(crops_dir), "--formats", "XX"])
+    assert result.exit_code != 0 and "unknown preset 'XX'" in result.output
