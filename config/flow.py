@@ -132,7 +132,7 @@ class PlateRulesSettings(_Strict):
     """Normalising and validating voted reads (operators.normalise, operators.validate)."""
 
     presets: tuple[str, ...] = Field(
-        ("US",),
+        ("US", "EU", "BR", "PK"),
         description="Plate format presets: 'US' (states + generic), 'US-CA'..., 'EU' (every European "
         "preset), 'DE', 'FR', 'ES', 'IT', 'NL', 'GB', 'PL', 'BE', 'PT', 'AT', 'CH', 'SE', 'BR', 'PK'.",
     )

@@ -231,8 +231,13 @@ def test_bad_custom_regex_in_a_config_file_names_the_key(tmp_path):
 def test_default_settings_build_a_validator():
     from config.settings import Settings
 
-    v = PlateValidator.from_settings(Settings().flow.plates)
-    assert v.match("7ABC123").region == "US-CA"
+    plates = Settings().flow.plates
+    # The default is global: a Californian-looking read also fits Belgium, so no region is claimed.
+    assert PlateValidator.from_settings(plates).match("7ABC123").region is None
+    assert PlateValidator.from_settings(plates).match("1234BCD").region == "ES"
+    # A US site that lists only US formats gets the state guess.
+    us_only = plates.model_copy(update={"presets": ("US",)})
+    assert PlateValidator.from_settings(us_only).match("7ABC123").region == "US-CA"
 
 
 ALL = validator("US", "EU", "BR", "PK")
