@@ -125,3 +125,50 @@ def crops(folder: Path, split: str | None, skip: tuple[str, ...], as_json: bool,
         raise click.ClickException(str(exc)) from exc
     results = eval_crops(rows, reader, settings.ocr.batch_size, Progress(len(rows), "eval crops"))
     _report(results, out, as_json, {"ocr": settings.ocr.type, "threads": settings.ocr.threads or os.cpu_count()})
+
+
+@eval_.command("video")
+@click.argument("clip", metavar="FILE", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--expect", required=True, help="Plates in the clip, comma-separated (e.g. LZW9715,ABC123).")
+@click.option(
+    "--wait", "wait_s", default=90.0, show_default=True, type=click.FloatRange(min=1),
+    help="Seconds to wait for the flow's events after the edge ends.",
+)  # fmt: skip
+@click.option(
+    "--services/--no-services", "start_services", default=True, show_default=True,
+    help="Bring the local stack up and migrate first (`alpr services up`, `alpr db migrate`); "
+    "--no-services uses the running services and migrated database the settings name.",
+)  # fmt: skip
+@_json
+@_config
+def video(clip: Path, expect: str, wait_s: float, start_services: bool, as_json: bool,
+          config_paths: tuple[str, ...]) -> None:  # fmt: skip
+    """Edge + flow on the real services on FILE; expected plates found, missed, extra, duplicates.
+
+    FILE runs as a camera of its own (a new id per run, so earlier runs never count). A plate is
+    found when a stored event's plate equals it (upper-case, A-Z0-9); more than one event for it
+    is a duplicate; events of other plates are extras; near misses give the closest read.
+    """
+    from alpr.pipeline_run import PipelineError
+    from evaluate.video import evaluate_video
+
+    expected = [p.strip() for p in expect.split(",") if p.strip()]
+    if not expected:
+        raise click.BadParameter("name at least one plate", param_hint="--expect")
+    settings, _ = _settings(config_paths, None)
+    try:
+        report = evaluate_video(
+            clip, expected, settings, config_paths=[Path(p) for p in config_paths],
+            start_services=start_services, wait_s=wait_s, echo=lambda line: click.echo(line, err=True),
+        )  # fmt: skip
+    except PipelineError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if as_json:
+        click.echo(json.dumps(report))
+        return
+    for key, value in report.items():
+        if key != "reads":
+            click.echo(f"{key:>16}: {value}")
+    for read in report["reads"]:
+        click.echo(f"{'event':>16}: {read['plate']} (raw {read['raw']}, conf {read['confidence']}, "
+                   f"{read['sightings']} sighting(s), {read['first_seen']})")  # fmt: skip
