@@ -143,7 +143,10 @@ def camera_ids(edge_configs: Sequence[Path]) -> tuple[str, ...]:
 
 
 def stored_events(url: str, since: datetime, cameras: Sequence[str]) -> tuple[StoredEvent, ...]:
-    """Rows of ``plate_events`` of ``cameras`` updated at or after ``since``, oldest first."""
+    """Rows of ``plate_events`` of ``cameras`` seen (frame time) at or after ``since``, oldest first.
+
+    Frame time, not write time: a flow that replays older crops of the topic rewrites older events.
+    """
     import psycopg
 
     try:
@@ -152,7 +155,7 @@ def stored_events(url: str, since: datetime, cameras: Sequence[str]) -> tuple[St
                 """
                 SELECT first_seen, camera_id, plate, plate_raw, region, confidence, sightings, crop_url
                   FROM plate_events
-                 WHERE updated_at >= %s AND camera_id = ANY(%s)
+                 WHERE last_seen >= %s AND camera_id = ANY(%s)
                  ORDER BY first_seen, plate
                 """,
                 (since, list(cameras)),
