@@ -10,7 +10,10 @@ on the configured PostgreSQL server (dropped at the end). Then, in one run:
    confluent-kafka consumer reads the topic end to end (``raw_consume_per_s``); then the
    whole flow (``flows.plates.build_flow``: decode, best shot, OCR step, vote, validate,
    S3 crop upload, dedup, watchlist, PostgreSQL, Kafka and alert sinks) replays the same
-   topic (``crops_per_s_per_worker``, and its ratio to the raw consume rate). OCR is
+   topic (``crops_per_s_per_worker``, and its ratio to the raw consume rate), then again
+   without S3 (``no_s3_*``). The raw PUT rate of the S3 store in the same run
+   (``raw_s3_put_per_s``) times the crops per track (one upload per track: final reads, and
+   provisional ones on watchlist hits only) bounds the first figure (``s3_bound_*``). OCR is
    excluded: the flow runs the bench-only engine ``bench_pixel_text``, whose crops are
    tiny PNGs that store the plate text in their pixels, so it skips recognition but
    still decodes every image and returns a read.
@@ -336,6 +339,34 @@ def raw_consume(settings: Settings, expect: int, partitions: int) -> float:
     return n / seconds
 
 
+def raw_s3_put(settings: Settings, n: int, threads: int) -> float:
+    """Raw PUT rate of small crops to the S3 store (``threads`` concurrent minio clients' worth).
+
+    The flow uploads one crop per track (final reads; provisional ones only on watchlist
+    hits), so ``CROPS_PER_TRACK`` times this rate bounds the whole flow's crops/s.
+    """
+    import io
+    from concurrent.futures import ThreadPoolExecutor
+
+    from flows.sinks.s3 import CropStore
+
+    store = CropStore(settings.s3, workers=threads)
+    store.ensure_bucket()
+    image = pixel_png("ABC1234")
+    tag = secrets.token_hex(3)
+
+    def put(i: int) -> None:
+        store.client.put_object(
+            store.bucket, f"bench/{tag}/{i}.png", io.BytesIO(image), len(image), content_type="image/png"
+        )
+
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(put, range(min(50, n))))  # warm-up: connections
+        t0 = time.perf_counter()
+        list(pool.map(put, range(n)))
+        return n / (time.perf_counter() - t0)
+
+
 # --- webhook receiver (latency) ----------------------------------------------------------------
 
 
@@ -443,6 +474,10 @@ def throughput(settings: Settings, n_crops: int, workers: int, rng: random.Rando
     produce_rate = produce(s, messages)
     raw = raw_consume(s, len(messages), workers)
     log.warning("produce %.0f msg/s, raw consume %.0f msg/s", produce_rate, raw)
+    from flows.parts import S3_UPLOAD_THREADS
+
+    s3_rate = raw_s3_put(s, max(200, n_tracks), S3_UPLOAD_THREADS)
+    log.warning("raw S3 PUT %.0f/s (%d threads)", s3_rate, S3_UPLOAD_THREADS)
 
     def replay(**parts: Any) -> tuple[float, _TimedEvents]:
         sinks = FlowSinks.from_settings(s)
@@ -476,6 +511,9 @@ def throughput(settings: Settings, n_crops: int, workers: int, rng: random.Rando
         "crops_per_s": round(rate),
         "crops_per_s_per_worker": round(rate / workers),
         "ratio_vs_raw_consume": round(rate / raw, 3),
+        "raw_s3_put_per_s": round(s3_rate),
+        "s3_bound_crops_per_s": round(s3_rate * CROPS_PER_TRACK),
+        "ratio_vs_s3_bound": round(rate / (s3_rate * CROPS_PER_TRACK), 3),
         "no_s3_crops_per_s_per_worker": round(rate_no_s3 / workers),
         "no_s3_ratio_vs_raw_consume": round(rate_no_s3 / raw, 3),
         "events_stored": stored,

@@ -152,7 +152,7 @@ class AvroKafkaSink(DynamicSink[T], Generic[T]):
 
     def build(self, step_id: str, worker_index: int, worker_count: int) -> _AvroPartition[T]:
         """One producer and encoder per worker."""
-        from confluent_kafka.schema_registry import SchemaRegistryClient
+        from schemas.serde import shared_registry_client
 
         k = self._settings.kafka
         producer = Producer(
@@ -165,7 +165,7 @@ class AvroKafkaSink(DynamicSink[T], Generic[T]):
             }
         )
         encoder = AvroEncoder(
-            SchemaRegistryClient({"url": k.schema_registry_url}), self._schema_name, self._topic
+            shared_registry_client(k.schema_registry_url), self._schema_name, self._topic
         )
         encoder.register()
         return _AvroPartition(

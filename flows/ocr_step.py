@@ -11,6 +11,7 @@ engines are stateless between calls), from ``settings.ocr`` through ``ocr.load_e
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
@@ -146,18 +147,48 @@ class OcrStep:
 
     All crops of all tracks in the batch go to the engine together, so batches fill up
     when many tracks close at once; the reads are then handed back to their tracks.
+
+    The reads of a provisional track's crops are kept (at most ``cache_size``, oldest
+    dropped first) for its final read, which keeps most of the same crops: each crop is
+    read once, not once per read of its track. The final read takes its crops' reads out
+    of the cache. A restart starts with an empty cache (those crops are read again, with
+    the same result).
     """
 
-    def __init__(self, reader: CropReader) -> None:
+    def __init__(self, reader: CropReader, cache_size: int = 10_000) -> None:
         self._reader = reader
+        self._cache_size = cache_size
+        # track key -> {crop id: read} of its provisional read; insertion-ordered (FIFO eviction)
+        self._cache: dict[str, dict[str, OcrRead]] = {}
+        self._lock = threading.Lock()  # the workers (threads) of a process share the step
 
     def __call__(self, items: list[tuple[str, ClosedTrack]]) -> list[tuple[str, TrackReads]]:
-        crops = [crop for _, track in items for crop in track.buffer.crops]
-        reads = self._reader.read(crops)
+        cache = self._cache
+        with self._lock:  # a final read takes its track's reads out of the cache
+            cached = [cache.get(key) if track.provisional else cache.pop(key, None) for key, track in items]
+        todo: list[PlateCrop] = []
+        for (_, track), known in zip(items, cached, strict=True):
+            crops = track.buffer.crops
+            todo.extend(crops if known is None else (c for c in crops if c.crop_id not in known))
+        fresh = iter(self._reader.read(todo) if todo else ())
         out: list[tuple[str, TrackReads]] = []
-        start = 0
-        for key, track in items:
-            n = len(track.buffer.crops)
-            out.append((key, TrackReads(track, tuple(reads[start : start + n]))))
-            start += n
+        keep: dict[str, dict[str, OcrRead]] = {}
+        # Crops are read in the order of ``todo``: hand the reads out in that same order.
+        for (key, track), known in zip(items, cached, strict=True):
+            reads = tuple(
+                known[c.crop_id] if known is not None and c.crop_id in known else next(fresh)
+                for c in track.buffer.crops
+            )
+            if track.provisional:
+                keep[key] = {c.crop_id: r for c, r in zip(track.buffer.crops, reads, strict=True)}
+            else:
+                keep.pop(key, None)  # closed in this same batch: nothing to keep
+            out.append((key, TrackReads(track, reads)))
+        if keep and self._cache_size > 0:
+            with self._lock:
+                cache.update(keep)
+                extra = len(cache) - self._cache_size
+                if extra > 0:
+                    for k in list(itertools.islice(cache, extra)):
+                        del cache[k]
         return out

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
@@ -88,6 +89,9 @@ class FlowParts:
     store_crops: Callable[[list[PlateRead]], list[PlateEvent]]
     dedup: DedupRules
     match: Callable[[PlateEvent], list[WatchlistHit]]
+    #: When set, crops upload in the background (:mod:`flows.crop_step`) instead of through
+    #: ``store_crops`` (which blocks the worker for each batch's uploads).
+    upload: Callable[[PlateRead], Future[PlateEvent]] | None = None
 
     @classmethod
     def from_settings(
@@ -107,10 +111,13 @@ class FlowParts:
             from ocr.base import load_engine
 
             reader = CropReader(lambda: load_engine(settings.ocr), settings.ocr.batch_size)
-        if store_crops is None:
-            store_crops = _s3_store(settings)
         if watchlist is None:
             watchlist = _db_watchlist(settings)
+        match = WatchlistMatcher(watchlist)
+        upload = None
+        if store_crops is None:
+            store_crops = _s3_store(settings, provisional_crop=lambda e: bool(match(e)))
+            upload = _s3_uploads(settings, provisional_crop=lambda e: bool(match(e)))
         return cls(
             decode=decode,
             window=WindowConfig.from_settings(flow),
@@ -119,19 +126,46 @@ class FlowParts:
             validate=PlateValidator.from_settings(flow.plates).validate,
             store_crops=store_crops,
             dedup=DedupRules.from_settings(flow),
-            match=WatchlistMatcher(watchlist),
+            match=match,
+            upload=upload,
         )
 
 
-def _s3_store(settings: Settings) -> Callable[[list[PlateRead]], list[PlateEvent]]:
+#: Concurrent crop uploads per process (local SeaweedFS: ~570/s with 4, ~820/s with 16).
+S3_UPLOAD_THREADS = 16
+
+
+def _crop_store(settings: Settings) -> Lazy[Any]:
     def make() -> Any:
         from flows.sinks.dead_letters import KafkaDeadLetterPublisher
         from flows.sinks.s3 import CropStore
 
-        return CropStore(settings.s3, dead_letters=KafkaDeadLetterPublisher(settings))
+        return CropStore(
+            settings.s3, dead_letters=KafkaDeadLetterPublisher(settings), workers=S3_UPLOAD_THREADS
+        )
 
-    store = Lazy(make)
-    return lambda reads: store().events_from_reads(reads)
+    return Lazy(make)
+
+
+def _s3_store(
+    settings: Settings, provisional_crop: Callable[[PlateEvent], bool] | None = None
+) -> Callable[[list[PlateRead]], list[PlateEvent]]:
+    """Crop store step: the final read of each track stores its best crop; a provisional read
+    only when ``provisional_crop`` says so (a watchlist hit: its alert shows the image), which
+    halves the uploads (the bottleneck of the flow)."""
+    store = _crop_store(settings)
+    return lambda reads: store().events_from_reads(reads, provisional_crop=provisional_crop)
+
+
+def _s3_uploads(
+    settings: Settings, provisional_crop: Callable[[PlateEvent], bool] | None = None
+) -> Callable[[PlateRead], Future[PlateEvent]]:
+    """:func:`_s3_store` as background uploads (:class:`flows.crop_step.BackgroundUploads`)."""
+    from flows.crop_step import BackgroundUploads
+
+    return BackgroundUploads(
+        _crop_store(settings), threads=S3_UPLOAD_THREADS, provisional_crop=provisional_crop
+    )
 
 
 def _db_watchlist(settings: Settings) -> Callable[[], Watchlist]:

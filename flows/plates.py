@@ -11,6 +11,10 @@ or :func:`build_flow` with other sources, sinks or parts.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
 from bytewax import operators as op
 from bytewax.dataflow import Dataflow
 from bytewax.inputs import Source
@@ -18,24 +22,100 @@ from bytewax.inputs import Source
 from config.load import load_settings
 from config.settings import Settings
 from flows import metrics
+from flows.crop_step import CropUploads
 from flows.dedup_step import DedupLogic
+from flows.ocr_step import TrackReads
 from flows.parts import FlowParts, FlowSinks, timed
-from flows.source import RawMessage, crop_source
+from flows.source import Decoded, RawMessage, crop_source
 from flows.tracks import TrackWindow
 from operators.dedup import dedup_key
-from operators.records import PlateCrop, PlateRead
+from operators.records import PlateCrop, PlateEvent, PlateRead, RejectedRead, TrackRead, WatchlistHit
+
+# Steps take whole batches (``op.flat_map_batch``): bytewax calls Python once per batch, not
+# once per item, and counters move once per batch. Predicates of ``op.branch`` (still called
+# per item) are C-level ``isinstance`` checks.
+_is_keyed_crop = partial(type.__instancecheck__, tuple)  # (camera:track, PlateCrop) vs DeadLetter
+_is_plate = partial(type.__instancecheck__, PlateRead)  # PlateRead vs RejectedRead
 
 
-def _is_crop(item: object) -> bool:
-    return isinstance(item, PlateCrop)
+def _keyed(decode: Callable[[list[RawMessage]], list[Decoded]]) -> Callable[[list[RawMessage]], list[Any]]:
+    """Decode a batch; crops come out keyed by track (``camera:track``), dead letters as they are."""
+
+    def keyed(batch: list[RawMessage]) -> list[Any]:
+        return [
+            (f"{d.camera_id}:{d.track_id}", d) if type(d) is PlateCrop else d  # noqa: E721
+            for d in decode(batch)
+        ]
+
+    return keyed
 
 
-def _is_plate(item: object) -> bool:
-    return isinstance(item, PlateRead)
+def _counting(step: str, fn: Callable[[list[Any]], list[Any]]) -> Callable[[list[Any]], list[Any]]:
+    """``fn`` counting the items that enter it as the output of ``step``."""
+    child = metrics.STEP_ITEMS.labels(step)
+
+    def counting(items: list[Any]) -> list[Any]:
+        child.inc(len(items))
+        return fn(items)
+
+    return counting
 
 
-def _track_key(crop: PlateCrop) -> str:
-    return crop.key
+def _vote_and_validate(
+    vote: Callable[[TrackReads], TrackRead], validate: Callable[[TrackRead], PlateRead | RejectedRead]
+) -> Callable[[list[tuple[str, TrackReads]]], list[PlateRead | RejectedRead]]:
+    """``[(key, TrackReads)] -> [PlateRead | RejectedRead]``, counting valid and rejected reads."""
+    valid = metrics.STEP_ITEMS.labels("validate")
+
+    def step(items: list[tuple[str, TrackReads]]) -> list[PlateRead | RejectedRead]:
+        out = [validate(vote(reads)) for _, reads in items]
+        n_valid = 0
+        for r in out:
+            if type(r) is PlateRead:  # noqa: E721
+                n_valid += 1
+            else:
+                metrics.REJECTED_READS.labels(r.reason).inc()
+        valid.inc(n_valid)
+        return out
+
+    return step
+
+
+def _keyed_for_dedup(
+    store: Callable[[list[PlateRead]], list[PlateEvent]], by: str
+) -> Callable[[list[PlateRead]], list[tuple[str, PlateEvent]]]:
+    """Store the best crops of a batch of reads; the events come out keyed for dedup."""
+    if by == "camera":
+        return lambda reads: [(e.camera_id, e) for e in store(reads)]
+    return lambda reads: [(dedup_key(e, by), e) for e in store(reads)]  # type: ignore[arg-type]
+
+
+def _keyed_reads(by: str) -> Callable[[list[PlateRead]], list[tuple[str, PlateRead]]]:
+    """Reads keyed by the dedup key of their events (camera or site)."""
+    if by == "camera":
+        return lambda reads: [(r.read.camera_id, r) for r in reads]
+    return lambda reads: [(r.read.site, r) for r in reads]
+
+
+def _unkeyed_counted(step: str) -> Callable[[list[tuple[str, Any]]], list[Any]]:
+    child = metrics.STEP_ITEMS.labels(step)
+
+    def unkey(items: list[tuple[str, Any]]) -> list[Any]:
+        child.inc(len(items))
+        return [v for _, v in items]
+
+    return unkey
+
+
+def _matching(match: Callable[[PlateEvent], list[WatchlistHit]]) -> Callable[[list[PlateEvent]], list[WatchlistHit]]:
+    child = metrics.STEP_ITEMS.labels("watchlist_hits")
+
+    def hits(events: list[PlateEvent]) -> list[WatchlistHit]:
+        out = [h for e in events for h in match(e)]
+        child.inc(len(out))
+        return out
+
+    return hits
 
 
 def build_flow(
@@ -47,53 +127,47 @@ def build_flow(
     """The plates dataflow; ``source``/``sinks``/``parts`` default to the production ones."""
     parts = parts or FlowParts.from_settings(settings)
     sinks = sinks or FlowSinks.from_settings(settings)
-    by = parts.dedup.by
     flow = Dataflow("plates")
 
     raw = op.input("crops_in", flow, source or crop_source(settings))
     # KafkaSourceMessage[bytes | None, bytes | None] | KafkaError   (Avro PlateCrop values)
-    decoded = op.flat_map_batch("decode", raw, parts.decode)
-    # PlateCrop | DeadLetter
-    crops = op.branch("decoded_ok", decoded, _is_crop)
-    # .trues: PlateCrop, .falses: DeadLetter
+    decoded = op.flat_map_batch("decode", raw, _keyed(parts.decode))
+    # (camera:track, PlateCrop) | DeadLetter
+    crops = op.branch("decoded_ok", decoded, _is_keyed_crop)
+    # .trues: (camera:track, PlateCrop), .falses: DeadLetter
     if sinks.dead_letters is not None:
         op.output("dead_letters_out", crops.falses, sinks.dead_letters)
 
-    by_track = op.key_on("key_track", crops.trues, _track_key)
-    # (camera:track, PlateCrop)
-    closed = op.stateful("best_shot", by_track, TrackWindow.builder(parts.window))
+    closed = op.stateful("best_shot", crops.trues, TrackWindow.builder(parts.window))
     # (camera:track, ClosedTrack)   a provisional copy early, the final one when the track closes
-    op.inspect("count_tracks", closed, metrics.counted("best_shot"))
-    read = op.flat_map_batch("ocr", closed, parts.ocr)
+    read = op.flat_map_batch("ocr", closed, _counting("best_shot", parts.ocr))
     # (camera:track, TrackReads)    one OcrRead per kept crop
-    voted = op.map("vote", op.key_rm("unkey_track", read), parts.vote)
-    # TrackRead
-    checked = op.map("validate", voted, parts.validate)
+    checked = op.flat_map_batch("vote_validate", read, _vote_and_validate(parts.vote, parts.validate))
     # PlateRead | RejectedRead
     plates = op.branch("valid", checked, _is_plate)
     # .trues: PlateRead, .falses: RejectedRead
-    op.inspect("count_valid", plates.trues, metrics.counted("validate"))
     if sinks.rejected is not None:
         op.output("rejected_out", plates.falses, sinks.rejected)
-    op.inspect("count_rejected", plates.falses, lambda _s, r: metrics.REJECTED_READS.labels(r.reason).inc())
 
-    stored = op.flat_map_batch("store_crop", plates.trues, parts.store_crops)
-    # PlateEvent   one sighting, best crop uploaded, crop_key/crop_url set
-    by_place = op.key_on("key_dedup", stored, lambda e: dedup_key(e, by))
-    # (camera or site, PlateEvent)
-    merged = op.stateful("dedup", by_place, DedupLogic.builder(parts.dedup))
+    if parts.upload is None:
+        stored = op.flat_map_batch(
+            "store_crop", plates.trues, _keyed_for_dedup(parts.store_crops, parts.dedup.by)
+        )
+    else:  # uploads overlap with the rest of the flow; events leave once their crop is stored
+        to_store = op.flat_map_batch("key_reads", plates.trues, _keyed_reads(parts.dedup.by))
+        stored = op.stateful("store_crop", to_store, CropUploads.builder(parts.upload))
+    # (camera or site, PlateEvent)   one sighting, best crop uploaded, crop_key/crop_url set
+    merged = op.stateful("dedup", stored, DedupLogic.builder(parts.dedup))
     # (camera or site, PlateEvent)   a new event, or an update of a recent one (same event_id)
-    events = op.key_rm("unkey_dedup", merged)
+    events = op.flat_map_batch("unkey_dedup", merged, _unkeyed_counted("events"))
     # PlateEvent
-    op.inspect("count_events", events, metrics.counted("events"))
     if sinks.events is not None:
         op.output("events_db", events, timed(sinks.events, metrics.FRAME_TO_DB_SECONDS, lambda e: e.frame_ts))
     if sinks.plate_events is not None:
         op.output("events_kafka", events, sinks.plate_events)
 
-    hits = op.flat_map("watchlist", events, parts.match)
+    hits = op.flat_map_batch("watchlist", events, _matching(parts.match))
     # WatchlistHit   one per matching entry; an update re-raises the same alert_id
-    op.inspect("count_hits", hits, metrics.counted("watchlist_hits"))
     if sinks.alerts is not None:
         op.output(
             "alerts_out",

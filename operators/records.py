@@ -134,6 +134,28 @@ def _box(owner: str, name: str, value: Any) -> Box:
         raise RecordError(f"{owner}.{name}: {exc}") from exc
 
 
+def _unit_floats(owner: str, values: Iterable[object]) -> tuple[float, ...]:
+    """``values`` as a tuple of floats in [0, 1]; one cheap pass when they already are."""
+    if type(values) is tuple and all(type(c) is float and 0.0 <= c <= 1.0 for c in values):
+        return values
+    return tuple(_float(owner, "char_confidences[]", c, unit=True) for c in values)
+
+
+def _fast_box(d: dict[str, Any]) -> Box | None:
+    """A :class:`Box` from a plain Avro dict whose values are valid ints, else None."""
+    if len(d) != 4:
+        return None
+    x, y, w, h = d.get("x"), d.get("y"), d.get("w"), d.get("h")
+    if not (type(x) is int and type(y) is int and type(w) is int and w >= 0 and type(h) is int and h >= 0):
+        return None
+    box = object.__new__(Box)
+    object.__setattr__(box, "x", x)
+    object.__setattr__(box, "y", y)
+    object.__setattr__(box, "w", w)
+    object.__setattr__(box, "h", h)
+    return box
+
+
 def to_millis(ts: datetime) -> int:
     """Epoch milliseconds of a tz-aware datetime (what Avro timestamp-millis stores)."""
     return (ts - _EPOCH) // timedelta(milliseconds=1)
@@ -274,6 +296,81 @@ class PlateCrop:
         except (TypeError, ValueError) as exc:  # e.g. a value of the wrong kind deep inside
             raise RecordError(f"{o}: cannot decode: {exc}") from exc
 
+    @classmethod
+    def from_avro_fast(cls, d: Mapping[str, Any]) -> PlateCrop:
+        """:meth:`from_avro` for the per-crop hot path: same result, same errors, ~4x cheaper.
+
+        One combined check of every field (exact types, ranges, UTC datetimes: what fastavro
+        yields for the ``plate_crop`` schema); a record that passes is built without
+        re-running ``__post_init__``. Anything else, including a valid record in another
+        shape (epoch-millis ints, tz offsets), goes through :meth:`from_avro`, so no record
+        is ever accepted here that :meth:`from_avro` would refuse or build differently.
+        """
+        if type(d) is not dict or len(d) != 17:
+            return cls.from_avro(d)
+        g = d.get
+        camera_id, site, track_id, crop_id = g("camera_id"), g("site"), g("track_id"), g("crop_id")
+        frame_index, frame_ts, published_ts = g("frame_index"), g("frame_ts"), g("published_ts")
+        bbox, fw, fh = g("bbox"), g("frame_width"), g("frame_height")
+        det, quality, sharpness = g("det_confidence"), g("quality"), g("sharpness")
+        image, image_format, vtrack, vbox = g("image"), g("image_format"), g("vehicle_track_id"), g("vehicle_bbox")
+        if not (
+            type(camera_id) is str
+            and camera_id
+            and type(site) is str
+            and site
+            and type(track_id) is str
+            and track_id
+            and type(crop_id) is str
+            and crop_id
+            and type(frame_index) is int
+            and frame_index >= 0
+            and type(frame_ts) is datetime
+            and frame_ts.tzinfo is UTC
+            and type(published_ts) is datetime
+            and published_ts.tzinfo is UTC
+            and type(bbox) is dict
+            and type(fw) is int
+            and fw >= 0
+            and type(fh) is int
+            and fh >= 0
+            and type(det) is float
+            and 0.0 <= det <= 1.0  # False for NaN
+            and type(quality) is float
+            and 0.0 <= quality <= 1.0
+            and type(sharpness) is float
+            and -math.inf < sharpness < math.inf
+            and type(image) is bytes
+            and type(image_format) is str
+            and image_format
+            and (vtrack is None or type(vtrack) is str)
+            and vbox is None
+        ):
+            return cls.from_avro(d)
+        box = _fast_box(bbox)
+        if box is None:
+            return cls.from_avro(d)
+        crop = object.__new__(cls)
+        s = object.__setattr__
+        s(crop, "camera_id", camera_id)
+        s(crop, "site", site)
+        s(crop, "track_id", track_id)
+        s(crop, "crop_id", crop_id)
+        s(crop, "frame_index", frame_index)
+        s(crop, "frame_ts", frame_ts)
+        s(crop, "published_ts", published_ts)
+        s(crop, "bbox", box)
+        s(crop, "frame_width", fw)
+        s(crop, "frame_height", fh)
+        s(crop, "det_confidence", det)
+        s(crop, "quality", quality)
+        s(crop, "sharpness", sharpness)
+        s(crop, "image", image)
+        s(crop, "image_format", image_format)
+        s(crop, "vehicle_track_id", vtrack)
+        s(crop, "vehicle_bbox", None)
+        return crop
+
     def to_avro(self) -> dict[str, Any]:
         """The Avro ``PlateCrop`` dict (datetimes for timestamp-millis fields)."""
         return {
@@ -315,7 +412,7 @@ class OcrRead:
         _str(o, "crop_id", self.crop_id)
         _str(o, "text", self.text, empty=True)
         _set(self, "confidence", _float(o, "confidence", self.confidence, unit=True))
-        chars = tuple(_float(o, "char_confidences[]", c, unit=True) for c in self.char_confidences)
+        chars = _unit_floats(o, self.char_confidences)
         if chars and len(chars) != len(self.text):
             raise RecordError(
                 f"{o}.char_confidences must be empty or one per character of {self.text!r}, "
@@ -348,7 +445,7 @@ class TrackRead:
         _str(o, "track_id", self.track_id)
         _str(o, "text", self.text, empty=True)
         _set(self, "confidence", _float(o, "confidence", self.confidence, unit=True))
-        chars = tuple(_float(o, "char_confidences[]", c, unit=True) for c in self.char_confidences)
+        chars = _unit_floats(o, self.char_confidences)
         if chars and len(chars) != len(self.text):
             raise RecordError(f"{o}.char_confidences must be empty or one per character of {self.text!r}")
         _set(self, "char_confidences", chars)

@@ -37,13 +37,11 @@ class KafkaDeadLetterPublisher:
     def _ready(self) -> tuple[Producer, Any]:
         with self._lock:
             if self._producer is None:
-                from confluent_kafka.schema_registry import SchemaRegistryClient
-
-                from schemas.serde import AvroEncoder
+                from schemas.serde import AvroEncoder, shared_registry_client
 
                 k = self._settings.kafka
                 self._encoder = AvroEncoder(
-                    SchemaRegistryClient({"url": k.schema_registry_url}), "dead_letter", self._topic
+                    shared_registry_client(k.schema_registry_url), "dead_letter", self._topic
                 )
                 self._producer = Producer(
                     {"bootstrap.servers": k.bootstrap_servers, "client.id": "alpr-flow-dead-letters"}

@@ -195,13 +195,40 @@ class CropStore:
         crop = read.read.best_crop
         return self.store(PlateEvent.from_read(read), crop.image, crop.image_format)
 
-    def events_from_reads(self, reads: Sequence[PlateRead]) -> list[PlateEvent]:
-        """:meth:`event_from_read` for a batch, uploading concurrently; order is kept."""
-        if len(reads) <= 1 or self._workers <= 1:
-            return [self.event_from_read(r) for r in reads]
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(self._workers, thread_name_prefix="alpr-s3")
-        return list(self._pool.map(self.event_from_read, reads))
+    def events_from_reads(
+        self,
+        reads: Sequence[PlateRead],
+        *,
+        provisional_crop: Callable[[PlateEvent], bool] | None = None,
+    ) -> list[PlateEvent]:
+        """:meth:`event_from_read` for a batch, uploading concurrently; order is kept.
+
+        With ``provisional_crop``, the crop of a provisional read is stored only when it
+        says so for the read's event (e.g. the event hits a watchlist, so its alert shows
+        the image); other provisional events go on without a crop. Their final read (same
+        event id, same key) stores the crop, and the database keeps the URL from then on.
+        """
+        if provisional_crop is None:
+            todo = list(reads)
+            events: list[PlateEvent | None] = [None] * len(reads)
+        else:
+            todo, events = [], []
+            for r in reads:
+                if r.read.provisional:
+                    event = PlateEvent.from_read(r)
+                    if not provisional_crop(event):
+                        events.append(event)
+                        continue
+                todo.append(r)
+                events.append(None)
+        if len(todo) <= 1 or self._workers <= 1:
+            stored = [self.event_from_read(r) for r in todo]
+        else:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self._workers, thread_name_prefix="alpr-s3")
+            stored = list(self._pool.map(self.event_from_read, todo))
+        it = iter(stored)
+        return [e if e is not None else next(it) for e in events]
 
     def close(self) -> None:
         """Stop the upload threads (idempotent)."""

@@ -1,0 +1,20 @@
+"""Runtime tuning: the collector's thresholds are raised once per process."""
+
+from __future__ import annotations
+
+import gc
+
+from flows import runtime
+
+
+def test_tune_gc_raises_the_thresholds_once(monkeypatch):
+    before = gc.get_threshold()
+    monkeypatch.setattr(runtime, "_done", False)
+    try:
+        runtime.tune_gc()
+        assert gc.get_threshold() == runtime.GC_THRESHOLDS
+        gc.set_threshold(*before)
+        runtime.tune_gc()  # already done in this process: left alone
+        assert gc.get_threshold() == before
+    finally:
+        gc.set_threshold(*before)
