@@ -24,7 +24,8 @@ class OcrSettings(_Strict):
         "rapidocr",
         min_length=1,
         description="Engine name in the ocr registry: rapidocr (PP-OCRv6 small from the rapidocr wheel), "
-        "onnx_ctc (any PaddleOCR-style CTC recogniser given by model_path).",
+        "onnx_ctc (any PaddleOCR-style CTC recogniser given by model_path), plate_rec (our plate "
+        "recogniser, models/plate_rec.onnx: ~50x faster, less accurate; see docs/recogniser.md).",
     )
     model_path: Path | None = Field(
         None,

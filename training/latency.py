@@ -1,0 +1,63 @@
+"""Latency of the shipped ``plate_rec`` model on one CPU core (ONNX Runtime, 1 intra-op thread).
+
+    .venv/bin/python -m training.latency [--model models/plate_rec.onnx] [--crops 100]
+
+Prints one JSON object: ``model_ms`` (one line, batch 1, model only, median of repeats),
+``engine_ms_per_crop`` (``PlateRecogniser.read`` of one crop at a time: preprocessing, both
+layouts, decoding) and ``engine_batched_ms_per_crop`` (the same crops in batches of 16), over
+the first ``--crops`` crops of our us-plates-ocr test split.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from config.ocr import OcrSettings
+from ocr.plate_rec import DEFAULT_MODEL, load_plate_rec
+from training.data import DATA_ROOT, us_plates
+
+
+def measure(model: Path, n_crops: int) -> dict[str, float]:
+    """The three figures described in the module docstring."""
+    engine = load_plate_rec(OcrSettings(type="plate_rec", model_path=model, threads=1, batch_size=16))
+    session, name = engine._session, engine._input  # the same session the engine uses
+    spec = engine._spec
+    x = np.zeros((1, 3, spec.height, spec.width), np.float32)
+    for _ in range(20):
+        session.run(None, {name: x})
+    runs = []
+    for _ in range(200):
+        start = time.perf_counter()
+        session.run(None, {name: x})
+        runs.append((time.perf_counter() - start) * 1000)
+    crops = [cv2.imread(str(c.path)) for c in us_plates(DATA_ROOT) if c.split == "test"][:n_crops]
+    engine.read(crops[:4])
+    start = time.perf_counter()
+    for crop in crops:
+        engine.read([crop])
+    single = (time.perf_counter() - start) * 1000 / len(crops)
+    start = time.perf_counter()
+    engine.read(crops)
+    batched = (time.perf_counter() - start) * 1000 / len(crops)
+    return {"model_ms": round(statistics.median(runs), 3), "engine_ms_per_crop": round(single, 3),
+            "engine_batched_ms_per_crop": round(batched, 3), "crops": len(crops), "threads": 1}  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m training.latency``."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
+    parser.add_argument("--crops", type=int, default=100)
+    args = parser.parse_args(argv)
+    print(json.dumps(measure(args.model, args.crops)))
+
+
+if __name__ == "__main__":
+    main()
