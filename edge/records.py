@@ -7,25 +7,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+# One box record for the whole product: the flow decodes the same Avro ``Box``.
+from operators.records import Box
+
 __all__ = ["Box", "PlateCrop", "TrackEvent", "TrackEventKind", "box_from_xyxy"]
-
-
-@dataclass(frozen=True, slots=True)
-class Box:
-    """Axis-aligned box in frame pixels (top-left x, y; width, height)."""
-
-    x: int
-    y: int
-    w: int
-    h: int
-
-    def __post_init__(self) -> None:
-        if self.w < 0 or self.h < 0:
-            raise ValueError(f"Box: width and height must be >= 0, got w={self.w} h={self.h}")
-
-    def to_avro(self) -> dict[str, int]:
-        """The ``Box`` Avro record."""
-        return {"x": self.x, "y": self.y, "w": self.w, "h": self.h}
 
 
 def box_from_xyxy(xyxy: tuple[float, float, float, float]) -> Box:

@@ -64,7 +64,7 @@ def test_track_event_fits_its_schema() -> None:
 
 
 def test_records_reject_bad_values() -> None:
-    with pytest.raises(ValueError, match="width and height"):
+    with pytest.raises(ValueError, match=r"Box\.w must be >= 0"):
         Box(0, 0, -1, 5)
     with pytest.raises(ValueError, match="quality"):
         PlateCrop("c", "s", "t", 0, 0.0, 0.0, Box(0, 0, 1, 1), 1, 1, 0.5, 1.5, 0.0, b"x")
