@@ -140,3 +140,43 @@ def test_recall_on_openalpr_us_subset(detector) -> None:
         x, y, w, h = (float(row[k]) for k in "xywh")
         hits += bool(len(dets)) and _iou(dets.xyxy, np.array([x, y, x + w, y + h])).max() > 0.4
     assert hits / len(rows) >= 0.88, f"recall {hits}/{len(rows)}"
+
+
+def _frames(sample_clip: Path, indices: tuple[int, ...]) -> list[np.ndarray]:
+    cap = cv2.VideoCapture(str(sample_clip))
+    frames = []
+    for index in indices:
+        cap.set(cv2.CAP_PROP_POS_FRAMES, index)
+        ok, frame = cap.read()
+        assert ok
+        frames.append(frame)
+    cap.release()
+    return frames
+
+
+def _same(a: Detections, b: Detections) -> None:
+    assert len(a) == len(b)
+    np.testing.assert_allclose(a.xyxy, b.xyxy, atol=1.0)
+    np.testing.assert_allclose(a.confidence, b.confidence, atol=0.02)
+
+
+def test_batch_of_cameras_equals_one_call_per_frame(detector, sample_clip: Path) -> None:
+    # Three "cameras" (frames with and without the plate) in one inference call.
+    frames = _frames(sample_clip, (90, 150, 0))
+    batched = detector.detect_batch(frames)
+    assert len(batched) == 3
+    assert len(batched[0]) >= 1
+    for frame, got in zip(frames, batched, strict=True):
+        _same(got, detector.detect(frame))
+    assert detector.detect_batch([]) == []
+
+
+def test_batch_of_mixed_frame_sizes_maps_boxes_to_each_frame(detector, sample_clip: Path) -> None:
+    full = _frames(sample_clip, (90,))[0]
+    half = cv2.resize(full, (960, 540))
+    big, small = detector.detect_batch([full, half])
+    assert len(big) >= 1 and len(small) >= 1
+    # The same plate, in each frame's own pixels.
+    np.testing.assert_allclose(small.xyxy[0] * 2, big.xyxy[0], atol=6.0)
+    with pytest.raises(DetectorError, match="expected \\(H, W, 3\\) frames"):
+        detector.detect_batch([full, np.zeros((10, 10), np.uint8)])
