@@ -93,6 +93,14 @@ class DetectorSettings(_Strict):
     )
     threads: int = Field(0, ge=0, le=256, description="Intra-op threads (0: library default).")
     device: str | None = Field(None, description="ultralytics device, e.g. 'cpu' or '0'.")
+    batch_max: int = Field(
+        1, ge=1, le=256,
+        description="Frames of the node's cameras run in one inference call at most (1: no batching; "
+        "on a GPU, about the number of cameras).",
+    )
+    batch_wait_ms: float = Field(
+        2.0, ge=0, le=1000, description="How long a frame may wait for others to fill its batch."
+    )
 
 
 class TrackerSettings(_Strict):

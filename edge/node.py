@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from config.edge import CameraSettings
 from config.settings import Settings
+from edge.batching import BatchingDetector
 from edge.camera import CameraReader, CameraStatus
 from edge.detect import Detector, load_detector
 from edge.metrics import EdgeMetrics
@@ -134,6 +135,12 @@ class EdgeNode:
         self.clock = clock
         self.metrics = metrics or EdgeMetrics()
         self.detector = detector or load_detector(settings.edge.detector)
+        det = settings.edge.detector
+        self._batcher: BatchingDetector | None = None
+        if det.batch_max > 1 and hasattr(self.detector, "detect_batch"):
+            # One inference call for the frames of several cameras (see edge/batching.py).
+            self._batcher = BatchingDetector(self.detector, det.batch_max, det.batch_wait_ms / 1000)
+            self.detector = self._batcher
         vd = settings.edge.vehicle_detector
         self.vehicle_detector = load_detector(vd) if vd is not None else None
         m = self.metrics
@@ -173,6 +180,8 @@ class EdgeNode:
         self.stop()
         for cam in self._cameras:
             cam.worker.join(timeout=30)
+        if self._batcher is not None:
+            self._batcher.close()
         drained = self.publisher.close(timeout_s)
         self._update_spool_gauges()
         return drained

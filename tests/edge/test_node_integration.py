@@ -87,6 +87,24 @@ def test_sample_clip_gives_one_track_and_decodable_crops(
         assert 0 < crop["quality"] <= 1 and crop["frame_ts"].tzinfo is not None
 
 
+def test_two_cameras_share_batched_inference(stack_settings: Settings, sample_clip: Path, tmp_path: Path) -> None:
+    cams = tuple(CameraSettings(id=f"cam-{i}", url=str(sample_clip), fps_cap=30) for i in range(2))
+    settings = _edge_settings(stack_settings, tmp_path, cams[0])
+    detector = settings.edge.detector.model_copy(update={"batch_max": 2, "batch_wait_ms": 50.0})
+    edge = settings.edge.model_copy(update={"cameras": cams, "detector": detector})
+    settings = settings.model_copy(update={"edge": edge})
+    node = EdgeNode(settings)
+    batcher = node.detector
+    node.start()
+    node.wait()
+    assert node.close(30)
+    assert batcher.frames >= 2 * 225 and batcher.batches < batcher.frames, "frames of both cameras shared calls"
+    events = _read(settings, settings.kafka.topics.detections, 4)
+    assert sorted((e["camera_id"], e["kind"]) for e in events) == [
+        ("cam-0", "END"), ("cam-0", "START"), ("cam-1", "END"), ("cam-1", "START")
+    ], "one track per camera, as without batching"
+
+
 def test_cli_runs_and_stops_cleanly_on_sigterm(
     stack_settings: Settings, sample_clip: Path, tmp_path: Path
 ) -> None:
