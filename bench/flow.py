@@ -60,9 +60,9 @@ if str(ROOT) not in sys.path:
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 import psycopg  # noqa: E402
-import yaml  # noqa: E402
-from pydantic import BaseModel, SecretStr  # noqa: E402
+from pydantic import SecretStr  # noqa: E402
 
+from config.load import write_settings  # noqa: E402
 from config.settings import Settings  # noqa: E402
 from ocr.base import ENGINES, OcrResult  # noqa: E402
 
@@ -402,16 +402,6 @@ class Receiver:
         self._server.server_close()
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, SecretStr):
-        return value.get_secret_value()
-    if isinstance(value, BaseModel):
-        return {k: _plain(getattr(value, k)) for k in type(value).model_fields}
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return str(value) if isinstance(value, Path) else value
 
 
 # --- phases ---------------------------------------------------------------------------------------
@@ -584,7 +574,7 @@ def latency(settings: Settings, n_tracks: int, rng: random.Random, tmp: Path) ->
         for p in plates:
             add_entry(conn, wl, p)
     config = tmp / "latency.yaml"
-    config.write_text(yaml.safe_dump(_plain(s)), encoding="utf-8")
+    write_settings(s, config)
     logfile = (tmp / "latency-flow.log").open("ab")
     proc = subprocess.Popen(
         [sys.executable, str(Path(__file__).resolve()), "--serve", str(config)],

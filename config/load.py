@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, SecretStr, ValidationError
 
 from config.settings import Settings
 
@@ -73,3 +73,26 @@ def load_settings(*paths: str | os.PathLike[str] | None) -> Settings:
         return Settings(**data)
     except ValidationError as exc:
         raise ConfigError(format_validation_error(exc, source)) from exc
+
+
+def _plain(value: Any) -> Any:
+    """Settings as plain YAML data, secrets in clear (``model_dump`` would mask them)."""
+    if isinstance(value, SecretStr):
+        return value.get_secret_value()
+    if isinstance(value, BaseModel):
+        return {k: _plain(getattr(value, k)) for k in type(value).model_fields}
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return str(value) if isinstance(value, Path) else value
+
+
+def write_settings(settings: Settings, path: str | os.PathLike[str]) -> Path:
+    """Write ``settings`` (secrets included) as YAML that :func:`load_settings` reads back equal.
+
+    For handing a whole configuration to a child process (benchmarks, tests); the file holds secrets.
+    """
+    out = Path(path)
+    out.write_text(yaml.safe_dump(_plain(settings), sort_keys=False), encoding="utf-8")
+    return out

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from config.load import DEFAULT_CONFIG, ConfigError, load_settings
+from config.load import DEFAULT_CONFIG, ConfigError, load_settings, write_settings
 from config.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -88,3 +88,12 @@ def test_later_files_override_earlier(tmp_path: Path) -> None:
     second.write_text("kafka:\n  consumer_group: b\n", encoding="utf-8")
     settings = load_settings(first, second)
     assert (settings.site, settings.kafka.consumer_group) == ("one", "b")
+
+
+def test_written_settings_load_back_equal_with_secrets(tmp_path: Path) -> None:
+    settings = load_settings(DEFAULT_CONFIG, ROOT / "config" / "cameras.yaml")
+    s3 = settings.s3.model_copy(update={"secret_key": type(settings.s3.secret_key)("s3cr3t")})
+    settings = settings.model_copy(update={"s3": s3, "site": "north-gate"})
+    path = write_settings(settings, tmp_path / "child.yaml")
+    assert "s3cr3t" in path.read_text()  # a child process needs the secret itself, not its mask
+    assert load_settings(path) == settings

@@ -12,13 +12,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import yaml
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 from confluent_kafka.schema_registry import SchemaRegistryClient
-from pydantic import BaseModel, SecretStr
+from pydantic import SecretStr
 
 from config.flow import AlertChannel, AlertSettings
+from config.load import write_settings
 from config.settings import Settings, TopicSettings
 from operators.records import PlateCrop
 from schemas.serde import AvroDecoder, AvroEncoder
@@ -146,21 +146,8 @@ def read_topic(settings: Settings, topic: str, expect: int, timeout_s: float = 3
     return out
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, SecretStr):
-        return value.get_secret_value()
-    if isinstance(value, BaseModel):
-        return {k: _plain(getattr(value, k)) for k in type(value).model_fields}
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, Path):
-        return str(value)
-    return value
 
 
 def write_config(settings: Settings, path: Path) -> Path:
     """Write ``settings`` (secrets included) as a YAML file ``load_settings`` reads back equal."""
-    path.write_text(yaml.safe_dump(_plain(settings)), encoding="utf-8")
-    return path
+    return write_settings(settings, path)
