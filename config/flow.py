@@ -204,6 +204,14 @@ class ProvisionalSettings(_Strict):
     min_quality: float = Field(
         0.8, ge=0, le=1, description="... or as soon as one crop reaches this quality, whichever comes first."
     )
+    publish: Literal["hits", "all"] = Field(
+        "hits",
+        description=(
+            "Which provisional reads become events: 'hits' = only those matching a watchlist (they exist "
+            "for alert latency; every track's final read follows), 'all' = every one (early events in the "
+            "DB and on Kafka, about twice the downstream work)."
+        ),
+    )
 
 
 class FlowSettings(_Strict):

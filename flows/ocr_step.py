@@ -55,7 +55,7 @@ def to_read(crop: PlateCrop, result: OcrResult) -> OcrRead:
             text = kept
         else:
             chars = ()
-    return OcrRead(crop_id=crop.crop_id, text=text, confidence=result.confidence, char_confidences=chars)
+    return OcrRead.make(crop.crop_id, text, result.confidence, chars)
 
 
 class CropReader:

@@ -61,14 +61,38 @@ def _counting(step: str, fn: Callable[[list[Any]], list[Any]]) -> Callable[[list
     return counting
 
 
+def _hits_only(match: Callable[[PlateEvent], list[WatchlistHit]]) -> Callable[[PlateRead | RejectedRead], bool]:
+    """``flow.provisional.publish: hits``: keep final reads, and provisional reads that hit a watchlist.
+
+    A provisional read exists for alert latency; the same track's final read always follows
+    (idle gap, maximum duration or end of input), so one held back here loses nothing.
+    """
+    wanted = getattr(match, "wanted", None) or (lambda r: bool(match(PlateEvent.from_read(r))))
+
+    def keep(r: PlateRead | RejectedRead) -> bool:
+        if not r.read.provisional:
+            return True
+        return type(r) is PlateRead and wanted(r)  # noqa: E721
+
+    return keep
+
+
 def _vote_and_validate(
-    vote: Callable[[TrackReads], TrackRead], validate: Callable[[TrackRead], PlateRead | RejectedRead]
+    vote: Callable[[TrackReads], TrackRead],
+    validate: Callable[[TrackRead], PlateRead | RejectedRead],
+    keep: Callable[[PlateRead | RejectedRead], bool] | None = None,
 ) -> Callable[[list[tuple[str, TrackReads]]], list[PlateRead | RejectedRead]]:
-    """``[(key, TrackReads)] -> [PlateRead | RejectedRead]``, counting valid and rejected reads."""
+    """``[(key, TrackReads)] -> [PlateRead | RejectedRead]``, counting valid and rejected reads;
+    with ``keep``, only the reads it accepts go on (the others are counted as held back)."""
     valid = metrics.STEP_ITEMS.labels("validate")
+    held = metrics.STEP_ITEMS.labels("provisional_held")
 
     def step(items: list[tuple[str, TrackReads]]) -> list[PlateRead | RejectedRead]:
         out = [validate(vote(reads)) for _, reads in items]
+        if keep is not None:
+            n = len(out)
+            out = [r for r in out if keep(r)]
+            held.inc(n - len(out))
         n_valid = 0
         for r in out:
             if type(r) is PlateRead:  # noqa: E721
@@ -142,8 +166,9 @@ def build_flow(
     # (camera:track, ClosedTrack)   a provisional copy early, the final one when the track closes
     read = op.flat_map_batch("ocr", closed, _counting("best_shot", parts.ocr))
     # (camera:track, TrackReads)    one OcrRead per kept crop
-    checked = op.flat_map_batch("vote_validate", read, _vote_and_validate(parts.vote, parts.validate))
-    # PlateRead | RejectedRead
+    keep = _hits_only(parts.match) if settings.flow.provisional.publish == "hits" else None
+    checked = op.flat_map_batch("vote_validate", read, _vote_and_validate(parts.vote, parts.validate, keep))
+    # PlateRead | RejectedRead   (provisional ones only on watchlist hits, with publish: hits)
     plates = op.branch("valid", checked, _is_plate)
     # .trues: PlateRead, .falses: RejectedRead
     if sinks.rejected is not None:

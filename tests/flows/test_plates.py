@@ -196,6 +196,30 @@ def test_provisional_read_is_superseded_by_the_final_one(registry, reader):
     assert len({h.alert_id for h in out.hits}) == 1
 
 
+@pytest.mark.parametrize(
+    ("publish", "listed", "expected"),
+    [
+        ("hits", False, [False]),  # no watchlist hit: only the final read becomes an event
+        ("hits", True, [True, False]),  # a hit: the provisional event goes out early
+        ("all", False, [True, False]),  # every provisional read becomes an event
+    ],
+)
+def test_which_provisional_reads_become_events(registry, reader, publish, listed, expected):
+    plate = labelled_crops()[3].plate
+    msgs = track_messages(registry, 3, n=4)
+    out = run_flow(
+        registry,
+        reader,
+        msgs,
+        entries=[entry(plate)] if listed else [entry("ZZZ9999")],
+        provisional={"enabled": True, "min_crops": 2, "min_quality": 1.0, "publish": publish},
+    )
+    assert [e.provisional for e in out.events] == expected
+    assert len({e.event_id for e in out.events}) == 1 and out.events[-1].plate == plate
+    assert not out.rejected
+    assert [h.event.provisional for h in out.hits] == (expected if listed else [])
+
+
 def test_two_workers_give_the_same_events_as_one(registry, reader):
     msgs = []
     for k in range(4):

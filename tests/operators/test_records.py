@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import uuid
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
@@ -132,6 +133,31 @@ def test_ocr_read_char_confidences(text, chars, ok):
     else:
         with pytest.raises(RecordError, match="OcrRead.char_confidences"):
             OcrRead("c", text, 0.5, chars)
+
+
+@pytest.mark.parametrize(
+    ("crop_id", "text", "conf", "chars"),
+    [
+        ("c", "", 0.0, ()),
+        ("c", "AB1", 0.5, (0.9, 0.8, 0.7)),
+        ("c", "AB1", 1, ()),  # an int confidence: coerced by the constructor
+        ("c", "AB1", 0.5, [0.9, 0.8, 0.7]),  # a list: coerced to a tuple
+        ("c", "AB1", 0.5, (0.9, 0.8)),  # wrong count
+        ("c", "AB1", 0.5, (0.9, 0.8, 1.2)),  # out of range
+        ("c", "AB1", float("nan"), ()),
+        ("", "AB1", 0.5, ()),
+        ("c", None, 0.5, ()),
+    ],
+)
+def test_ocr_read_make_equals_the_constructor(crop_id, text, conf, chars):
+    try:
+        expected = OcrRead(crop_id, text, conf, chars)
+    except RecordError as exc:
+        with pytest.raises(RecordError, match=re.escape(str(exc))):
+            OcrRead.make(crop_id, text, conf, chars)
+    else:
+        made = OcrRead.make(crop_id, text, conf, chars)
+        assert made == expected and type(made.confidence) is float and type(made.char_confidences) is tuple
 
 
 def test_track_read_rejects_last_before_first():
