@@ -7,7 +7,9 @@ with ``--reuse``, uses the stack of the default settings), and a fresh, migrated
 on the configured PostgreSQL server (dropped at the end). Then, in one run:
 
 1. **Throughput**: N synthetic crops (tracks of 10) are produced to a fresh topic; a raw
-   confluent-kafka consumer reads the topic end to end (``raw_consume_per_s``); then the
+   confluent-kafka consumer reads the topic end to end (``raw_consume_per_s``), then again
+   decoding each message with the flow's own decoder (``consume_decode_per_s``: the ceiling
+   of any Python flow that decodes every crop, as a ratio to the raw rate); then the
    whole flow (``flows.plates.build_flow``: decode, best shot, OCR step, vote, validate,
    S3 crop upload, dedup, watchlist, PostgreSQL, Kafka and alert sinks) replays the same
    topic (``crops_per_s_per_worker``, and its ratio to the raw consume rate), then again
@@ -65,6 +67,7 @@ from pydantic import SecretStr  # noqa: E402
 from config.load import write_settings  # noqa: E402
 from config.settings import Settings  # noqa: E402
 from ocr.base import ENGINES, OcrResult  # noqa: E402
+from operators.records import PlateCrop  # noqa: E402
 
 log = logging.getLogger("bench.flow")
 
@@ -311,9 +314,16 @@ def produce(settings: Settings, messages: Sequence[tuple[bytes, bytes]], linger_
     return len(messages) / (time.perf_counter() - t0)
 
 
-def raw_consume(settings: Settings, expect: int, partitions: int) -> float:
-    """Raw confluent-kafka consume rate of the crops topic, end to end (messages/s)."""
+def raw_consume(settings: Settings, expect: int, partitions: int, decode: bool = False) -> float:
+    """Raw confluent-kafka consume rate of the crops topic, end to end (messages/s).
+
+    With ``decode``, each message also goes through the flow's own decoder (Avro through the
+    registry's schema, then the typed ``PlateCrop``): the ceiling of any flow that decodes
+    every crop in Python, whatever else it does.
+    """
     from confluent_kafka import Consumer, TopicPartition
+
+    from schemas.serde import AvroDecoder, shared_registry_client
 
     c = Consumer(
         {
@@ -325,6 +335,8 @@ def raw_consume(settings: Settings, expect: int, partitions: int) -> float:
         }
     )
     c.assign([TopicPartition(settings.kafka.topics.crops, p, 0) for p in range(partitions)])
+    registry = shared_registry_client(settings.kafka.schema_registry_url)
+    decoder = AvroDecoder(registry, reader_schema="plate_crop") if decode else None
     n = 0
     t0 = time.perf_counter()
     deadline = time.monotonic() + 300
@@ -332,6 +344,8 @@ def raw_consume(settings: Settings, expect: int, partitions: int) -> float:
         for msg in c.consume(1000, 1.0):
             if msg.error() is None:
                 n += 1
+                if decoder is not None:
+                    PlateCrop.from_avro_fast(decoder.decode(msg.value()))
     seconds = time.perf_counter() - t0
     c.close()
     if n < expect:
@@ -463,7 +477,10 @@ def throughput(settings: Settings, n_crops: int, workers: int, rng: random.Rando
     log.warning("throughput: %d crops in %d tracks", len(messages), n_tracks)
     produce_rate = produce(s, messages)
     raw = raw_consume(s, len(messages), workers)
-    log.warning("produce %.0f msg/s, raw consume %.0f msg/s", produce_rate, raw)
+    decode_only = raw_consume(s, len(messages), workers, decode=True)
+    log.warning(
+        "produce %.0f msg/s, raw consume %.0f msg/s, consume + decode %.0f msg/s", produce_rate, raw, decode_only
+    )
     from flows.parts import S3_UPLOAD_THREADS
 
     s3_rate = raw_s3_put(s, max(200, n_tracks), S3_UPLOAD_THREADS)
@@ -501,6 +518,8 @@ def throughput(settings: Settings, n_crops: int, workers: int, rng: random.Rando
         "crops_per_s": round(rate),
         "crops_per_s_per_worker": round(rate / workers),
         "ratio_vs_raw_consume": round(rate / raw, 3),
+        "consume_decode_per_s": round(decode_only),
+        "consume_decode_ratio_vs_raw_consume": round(decode_only / raw, 3),
         "raw_s3_put_per_s": round(s3_rate),
         "s3_bound_crops_per_s": round(s3_rate * CROPS_PER_TRACK),
         "ratio_vs_s3_bound": round(rate / (s3_rate * CROPS_PER_TRACK), 3),
