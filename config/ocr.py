@@ -17,6 +17,24 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class EnsembleSettings(_Strict):
+    """Engine ``ensemble``: which engines read every crop, and how one read is chosen."""
+
+    members: tuple[str, ...] = Field(
+        ("rapidocr", "plate_rec"),
+        min_length=1,
+        description="Engines (ocr registry names) that read every crop, in order of trust: agreeing "
+        "or tied reads are the first one's.",
+    )
+    extra_confidence: float = Field(
+        0.9,
+        ge=0,
+        le=1,
+        description="When one read is another with characters left out, the shorter wins only if "
+        "every character it lacks has a confidence below this in the longer (chosen on val splits).",
+    )
+
+
 class OcrSettings(_Strict):
     """Which OCR engine reads plate crops, and how."""
 
@@ -25,7 +43,8 @@ class OcrSettings(_Strict):
         min_length=1,
         description="Engine name in the ocr registry: rapidocr (PP-OCRv6 small from the rapidocr wheel), "
         "onnx_ctc (any PaddleOCR-style CTC recogniser given by model_path), plate_rec (our plate "
-        "recogniser, models/plate_rec.onnx: ~50x faster, less accurate; see docs/recogniser.md).",
+        "recogniser, models/plate_rec.onnx: ~50x faster, less accurate; see docs/recogniser.md), "
+        "ensemble (every crop read by the engines of ocr.ensemble, one read chosen; docs/accuracy.md).",
     )
     model_path: Path | None = Field(
         None,
@@ -69,4 +88,7 @@ class OcrSettings(_Strict):
     )
     min_confidence: float = Field(
         0.0, ge=0, le=1, description="Reads below this mean character confidence are returned empty."
+    )
+    ensemble: EnsembleSettings = Field(
+        default_factory=EnsembleSettings, description="Members and choice rule of the ensemble engine."
     )

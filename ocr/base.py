@@ -76,11 +76,18 @@ def _plate_rec(settings: OcrSettings) -> OcrEngine:
     return load_plate_rec(settings)
 
 
+def _ensemble(settings: OcrSettings) -> OcrEngine:
+    from ocr.ensemble import load_ensemble
+
+    return load_ensemble(settings)
+
+
 # type -> factory. A plate-specialised recogniser adds its own line here.
 ENGINES: dict[str, EngineFactory] = {
     "rapidocr": _rapidocr,
     "onnx_ctc": _onnx_ctc,
     "plate_rec": _plate_rec,
+    "ensemble": _ensemble,
 }
 
 

@@ -214,7 +214,7 @@ def _vote_text(ballots: list[_Ballot], align: bool) -> tuple[str, tuple[float, .
         # the weighted sum over the reads in order (``map(mul, ...)``: the same sum, in C).
         weights = [b[3] for b in same]
         w = sum(weights)
-        agreed = tuple(min(1.0, sum(map(mul, weights, col)) / w) for col in zip(*(b[1] for b in same)))
+        agreed = tuple(min(1.0, sum(map(mul, weights, col)) / w) for col in zip(*(b[1] for b in same), strict=True))
         return texts.pop(), agreed, min(1.0, share * sum(agreed) / length)
     # positions: for each position, char -> summed vote; and the weight that voted there.
     votes: list[dict[str, float]] = [{} for _ in range(length)]

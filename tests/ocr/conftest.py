@@ -20,6 +20,14 @@ def rapid_engine():
 
 
 @pytest.fixture(scope="session")
+def ensemble_engine():
+    """The ``ensemble`` engine (rapidocr and plate_rec) with default settings."""
+    from ocr.base import load_engine
+
+    return load_engine(OcrSettings(type="ensemble"))
+
+
+@pytest.fixture(scope="session")
 def data_dir() -> Path:
     """``../shared/data`` beside the repository; the test is skipped when it is absent."""
     if not (DATA / "README.md").is_file():

@@ -2,9 +2,11 @@
 
 Subsets: every 18th crop of us-plates-ocr (42 crops, the 5 specimens labelled ``0`` dropped)
 and every 12th crop of the uc3m-ocr test split (41 crops, masked characters not scored).
-Floors sit a little below what was measured with the default engine when this was written
-(rapidocr PP-OCRv6 small, rows="both": US 0.929 exact / 0.988 char, UC3M 0.951 / 0.990); a
-change that loses more than ~3 plates per set fails. Skipped when ../shared/data is absent.
+Floors sit a little below what was measured when this was written: the default engine
+(rapidocr PP-OCRv6 small, rows="both": US 0.929 exact / 0.988 char, UC3M 0.951 / 0.990) and the
+``ensemble`` engine (rapidocr + plate_rec: US 0.905 / 0.985, UC3M 0.976 / 0.995; plate_rec was
+trained on most of the US subset's crops, so that row guards against regressions only). A change
+that loses more than ~2-3 plates per set fails. Skipped when ../shared/data is absent.
 """
 
 from __future__ import annotations
@@ -17,17 +19,20 @@ from evaluate.pipeline import CropReader, Normaliser
 from evaluate.run import eval_crops
 
 SUBSETS = [
-    # data set, split, step, exact floor, char floor
-    ("us-plates-ocr", None, 18, 0.85, 0.95),
-    ("uc3m-ocr", "test", 12, 0.87, 0.96),
+    # engine fixture, data set, split, step, exact floor, char floor
+    ("rapid_engine", "us-plates-ocr", None, 18, 0.85, 0.95),
+    ("rapid_engine", "uc3m-ocr", "test", 12, 0.87, 0.96),
+    ("ensemble_engine", "us-plates-ocr", None, 18, 0.85, 0.96),
+    ("ensemble_engine", "uc3m-ocr", "test", 12, 0.92, 0.97),
 ]
 
 
-@pytest.mark.parametrize(("name", "split", "step", "exact_floor", "char_floor"), SUBSETS)
-def test_accuracy_floor(data_dir, rapid_engine, name, split, step, exact_floor, char_floor):
+@pytest.mark.parametrize(("engine", "name", "split", "step", "exact_floor", "char_floor"), SUBSETS)
+def test_accuracy_floor(request, data_dir, engine, name, split, step, exact_floor, char_floor):
     rows = read_labels(data_dir / name, split=split, skip_plates=frozenset({"0"}))[::step]
     assert len(rows) >= 40
-    results = eval_crops(rows, CropReader(rapid_engine, Normaliser(None)), batch_size=16)
+    reader = CropReader(request.getfixturevalue(engine), Normaliser(None))
+    results = eval_crops(rows, reader, batch_size=16)
     summary = summarise(results)
     assert summary.n == len(rows)
     assert summary.exact_accuracy >= exact_floor, summary

@@ -1,0 +1,115 @@
+"""Engine ``ensemble``: every crop read by several engines, one read chosen per crop.
+
+The members (``ocr.ensemble.members``, by default rapidocr then plate_rec) make different
+mistakes: PP-OCRv6 reads extra characters from frames and stickers and stacks of small letters,
+plate_rec drops a row of two-row plates and confuses look-alikes on blurred crops. Per crop,
+:func:`choose` keeps one member's read (never a mix of characters, so the result is something a
+member actually saw):
+
+1. members that agree (same compact text) agree; the first member's read is returned;
+2. when one read is the other with characters left out, the shorter read wins only if every
+   character it lacks is doubtful (below ``ocr.ensemble.extra_confidence`` in the longer read):
+   doubtful extra characters are noise the longer read added (frames, stickers), a confident one
+   is a character the shorter read missed (a row of a two-row plate, a blurred character);
+3. otherwise the read with the higher mean character confidence wins (ties: the earlier member).
+
+Rules and the threshold were chosen on val splits only (docs/accuracy.md, "Ensemble").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from config.ocr import OcrSettings
+from ocr.base import OcrEngine, OcrError, OcrResult
+from operators.normalise import compact
+
+
+def extra_confidence(longer: str, confidences: Sequence[float], shorter: str) -> float | None:
+    """How sure ``longer`` is of the characters ``shorter`` lacks, or None when ``shorter`` is not
+    ``longer`` with characters left out.
+
+    Over every way of deleting characters of ``longer`` to get ``shorter``, the smallest possible
+    highest confidence of a deleted character (the deletion most favourable to ``shorter``).
+    ``confidences`` has one entry per character of ``longer``; equal strings give 0.
+
+    >>> extra_confidence("AB1C", (0.9, 0.8, 0.3, 0.9), "ABC")
+    0.3
+    """
+    if len(confidences) != len(longer):
+        raise ValueError(f"extra_confidence: {len(confidences)} confidences for {len(longer)} characters")
+    n, m = len(longer), len(shorter)
+    if m > n:
+        return None
+    # best[j]: over alignments of longer[:i] to shorter[:j], the least highest deleted confidence.
+    best = [0.0] + [np.inf] * m
+    for i in range(n):
+        nxt = [max(best[0], confidences[i])]
+        for j in range(1, m + 1):
+            keep = best[j - 1] if longer[i] == shorter[j - 1] else np.inf
+            nxt.append(min(keep, max(best[j], confidences[i])))
+        best = nxt
+    return None if best[m] == np.inf else float(best[m])
+
+
+def prefer(first: OcrResult, second: OcrResult, min_extra: float) -> OcrResult:
+    """The better of two reads of one crop (rules 1-3 of the module docstring); ties keep ``first``."""
+    a, b = compact(first.text), compact(second.text)
+    if a == b:
+        return first
+    for longer, text, shorter in ((first, a, b), (second, b, a)):
+        if len(text) > len(shorter) and len(longer.char_confidences) == len(text):
+            extra = extra_confidence(text, longer.char_confidences, shorter)
+            if extra is not None:
+                return longer if extra >= min_extra else (second if longer is first else first)
+    return second if second.confidence > first.confidence else first
+
+
+def choose(reads: Sequence[OcrResult], min_extra: float) -> OcrResult:
+    """One read out of the members' reads of a crop, in member order (see :func:`prefer`)."""
+    if not reads:
+        return OcrResult.empty()
+    best = reads[0]
+    for other in reads[1:]:
+        best = prefer(best, other, min_extra)
+    return best
+
+
+class EnsembleReader:
+    """Reads every batch with each member engine and chooses one read per crop."""
+
+    def __init__(self, members: Sequence[OcrEngine], min_extra: float, min_confidence: float = 0.0) -> None:
+        if not members:
+            raise OcrError("ocr.ensemble.members: an ensemble needs at least one engine")
+        self._members = tuple(members)
+        self._min_extra = min_extra
+        self._min_confidence = min_confidence
+
+    def read(self, images: Sequence[np.ndarray]) -> list[OcrResult]:
+        """One result per crop, in order."""
+        per_member = [member.read(images) for member in self._members]
+        out = []
+        for reads in zip(*per_member, strict=True):
+            best = choose(reads, self._min_extra)
+            out.append(best if best.confidence >= self._min_confidence else OcrResult.empty())
+        return out
+
+
+def load_ensemble(settings: OcrSettings) -> EnsembleReader:
+    """The ``ensemble`` engine: each of ``settings.ensemble.members`` built from the same settings
+    with its bundled model (``model_path`` and ``charset_path`` name one model, so they are refused)."""
+    from ocr.base import load_engine
+
+    if settings.model_path is not None or settings.charset_path is not None:
+        raise OcrError(
+            "ocr.model_path / ocr.charset_path: not used by the ensemble engine (each member reads "
+            f"with its bundled model); got {settings.model_path} / {settings.charset_path}"
+        )
+    members = settings.ensemble.members
+    if "ensemble" in members:
+        raise OcrError(f"ocr.ensemble.members: an ensemble cannot contain itself, got {list(members)}")
+    # Members return every read; the confidence floor applies to the chosen one only.
+    engines = [load_engine(settings.model_copy(update={"type": m, "min_confidence": 0.0})) for m in members]
+    return EnsembleReader(engines, settings.ensemble.extra_confidence, settings.min_confidence)

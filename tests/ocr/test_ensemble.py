@@ -1,0 +1,151 @@
+"""The ensemble engine: the choice between members' reads (pure), the reader, and its setup."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from pydantic import ValidationError
+
+from config.ocr import EnsembleSettings, OcrSettings
+from ocr.base import ENGINES, OcrEngine, OcrError, OcrResult, load_engine
+from ocr.ensemble import EnsembleReader, choose, extra_confidence, prefer
+from tests.ocr.test_preprocess import plate
+
+
+def read(text: str, *confs: float) -> OcrResult:
+    """A result whose confidence is the mean of ``confs`` (one per non-separator character)."""
+    confs = confs or (1.0,) * len(text.replace(" ", ""))
+    return OcrResult(text, float(np.mean(confs)) if confs else 0.0, tuple(confs))
+
+
+@pytest.mark.parametrize(
+    ("longer", "confs", "shorter", "expected"),
+    [
+        ("", (), "", 0.0),
+        ("AB", (0.5, 0.6), "AB", 0.0),
+        ("AB", (0.5, 0.6), "", 0.6),
+        ("AB", (0.5, 0.6), "ABC", None),
+        ("AB", (0.5, 0.6), "BA", None),
+        ("AB1C", (0.9, 0.8, 0.3, 0.9), "ABC", 0.3),
+        # Which A is dropped is ambiguous: the least confident one is taken.
+        ("AAAAC", (0.99, 0.79, 0.98, 0.97, 0.9), "AAAC", 0.79),
+        ("4176NWN", (0.95, 0.99, 0.99, 0.99, 0.99, 0.99, 0.99), "176NWN", 0.95),
+        ("031KS", (1.0, 1.0, 0.99, 0.99, 1.0), "03", 1.0),
+    ],
+)
+def test_extra_confidence(longer, confs, shorter, expected):
+    got = extra_confidence(longer, confs, shorter)
+    assert got == (None if expected is None else pytest.approx(expected))
+
+
+def test_extra_confidence_needs_one_confidence_per_character():
+    with pytest.raises(ValueError, match="2 confidences for 3 characters"):
+        extra_confidence("ABC", (0.5, 0.5), "AB")
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "winner"),
+    [
+        # Agreement (compact text) keeps the first member's read, spaces and all.
+        (read("AB 123", 0.6, 0.6, 0.6, 0.6, 0.6), read("AB123"), "first"),
+        # One read lacks characters the other has: confident extras win, doubtful ones lose.
+        (read("031 KS"), read("03"), "first"),
+        (read("AAAAC", 0.99, 0.5, 0.98, 0.97, 0.9), read("AAAC"), "second"),
+        (read("881Z"), read("881WZ", 1, 1, 1, 0.95, 1), "second"),
+        (read("5J69A YG9X2G", 0.95, 0.3, 0.5, 0.5, 0.4, 1, 1, 1, 1, 1, 1), read("YG9X2G"), "first"),
+        (read("881Z"), read("881WZ", 1, 1, 1, 0.85, 1), "first"),
+        (read("N7808BY", 0.9, 0.9, 0.9, 0.5, 0.9, 0.9, 0.9), read("N788BY", 0.9, 0.9, 0.9, 0.9, 0.9, 0.9), "second"),
+        # ... whatever the mean confidences say.
+        (read("612 LS", 0.95, 0.95, 0.95, 0.95, 0.95), read("612", 1, 1, 1), "first"),
+        # Otherwise the higher mean confidence; ties keep the first.
+        (read("N7808BY", 0.9, 0.9, 0.9, 0.5, 0.9, 0.9, 0.9), read("N7B8BY", 1, 1, 1, 1, 1, 1), "second"),
+        (read("ABC123", 0.9, 0.9, 0.9, 0.9, 0.9, 0.9), read("ABC128", 0.8, 0.8, 0.8, 0.8, 0.8, 0.8), "first"),
+        (read("ABC123", 0.9, 0.9, 0.9, 0.9, 0.9, 0.9), read("XBC123", 0.9, 0.9, 0.9, 0.9, 0.9, 0.9), "first"),
+        # An empty read loses to a confident one, and a read without per-character confidences
+        # is compared by its mean only.
+        (OcrResult.empty(), read("AB12"), "second"),
+        (read("AB12"), OcrResult.empty(), "first"),
+        (OcrResult("AB12X", 0.7), read("AB12", 0.6, 0.6, 0.6, 0.6), "first"),
+    ],
+)
+def test_prefer(first, second, winner):
+    assert prefer(first, second, min_extra=0.9) is (first if winner == "first" else second)
+
+
+def test_choose_folds_members_in_order():
+    reads = [read("ABC123", 0.8, 0.8, 0.8, 0.8, 0.8, 0.8), read("ABC128", 0.9, 0.9, 0.9, 0.9, 0.9, 0.9),
+             read("ABC12B", 0.85, 0.85, 0.85, 0.85, 0.85, 0.85)]  # fmt: skip
+    assert choose(reads, 0.9) is reads[1]
+    assert choose(reads[:1], 0.9) is reads[0]
+    assert choose([], 0.9) == OcrResult.empty()
+
+
+class Fixed:
+    """A fake member engine answering the given reads, one per crop."""
+
+    def __init__(self, *reads: OcrResult) -> None:
+        self.reads = reads
+        self.calls = 0
+
+    def read(self, images):
+        self.calls += 1
+        assert len(images) == len(self.reads)
+        return list(self.reads)
+
+
+def test_reader_reads_every_crop_with_every_member_once():
+    a = Fixed(read("AB12", 0.9, 0.9, 0.9, 0.9), read("XY 99"), OcrResult.empty())
+    b = Fixed(read("AB17", 0.95, 0.95, 0.95, 0.95), read("XY99", 0.5, 0.5, 0.5, 0.5), OcrResult.empty())
+    reader = EnsembleReader([a, b], min_extra=0.9)
+    assert isinstance(reader, OcrEngine)
+    assert [r.text for r in reader.read([None, None, None])] == ["AB17", "XY 99", ""]
+    assert a.calls == b.calls == 1
+
+
+def test_reader_min_confidence_applies_to_the_chosen_read():
+    reader = EnsembleReader([Fixed(read("AB12", 0.4, 0.4, 0.4, 0.4)), Fixed(read("AB12", 0.9))], 0.9, 0.5)
+    assert reader.read([None]) == [OcrResult.empty()]
+    with pytest.raises(OcrError, match="at least one engine"):
+        EnsembleReader([], 0.9)
+
+
+def test_members_are_built_from_the_registry(monkeypatch):
+    built = []
+
+    def member(settings):
+        built.append(settings)
+        return Fixed(read(settings.type.upper()))
+
+    monkeypatch.setitem(ENGINES, "one", member)
+    monkeypatch.setitem(ENGINES, "two", member)
+    settings = OcrSettings(type="ensemble", min_confidence=0.3, ensemble=EnsembleSettings(members=("one", "two")))
+    engine = load_engine(settings)
+    assert [s.type for s in built] == ["one", "two"]
+    assert all(s.min_confidence == 0.0 and s.rows == settings.rows for s in built)
+    assert engine.read([None])[0].text == "ONE"
+
+
+@pytest.mark.parametrize(
+    ("update", "message"),
+    [
+        ({"model_path": "model.onnx"}, "not used by the ensemble"),
+        ({"ensemble": EnsembleSettings(members=("rapidocr", "ensemble"))}, "cannot contain itself"),
+        ({"ensemble": EnsembleSettings(members=("rapidocr", "tesseract"))}, "unknown engine 'tesseract'"),
+    ],
+)
+def test_setup_errors(update, message):
+    with pytest.raises(OcrError, match=message):
+        load_engine(OcrSettings(type="ensemble", **update))
+
+
+@pytest.mark.parametrize("bad", [{"members": ()}, {"extra_confidence": 1.5}, {"typo": 1}])
+def test_settings_reject_bad_values(bad):
+    with pytest.raises(ValidationError):
+        EnsembleSettings(**bad)
+
+
+def test_reads_rendered_plates_with_the_shipped_members():
+    engine = load_engine(OcrSettings(type="ensemble"))
+    results = engine.read([plate(["ABC1234"]), np.zeros((0, 0, 3), np.uint8)])
+    assert results[0].text.replace(" ", "") == "ABC1234"
+    assert results[1] == OcrResult.empty()
