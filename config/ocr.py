@@ -39,12 +39,13 @@ class OcrSettings(_Strict):
     """Which OCR engine reads plate crops, and how."""
 
     type: str = Field(
-        "rapidocr",
+        "ensemble",
         min_length=1,
-        description="Engine name in the ocr registry: rapidocr (PP-OCRv6 small from the rapidocr wheel), "
-        "onnx_ctc (any PaddleOCR-style CTC recogniser given by model_path), plate_rec (our plate "
-        "recogniser, models/plate_rec.onnx: ~50x faster, less accurate; see docs/recogniser.md), "
-        "ensemble (every crop read by the engines of ocr.ensemble, one read chosen; docs/accuracy.md).",
+        description="Engine name in the ocr registry: ensemble (every crop read by the engines of "
+        "ocr.ensemble, rapidocr and plate_rec, one read chosen; the most accurate; docs/accuracy.md), "
+        "rapidocr (PP-OCRv6 small from the rapidocr wheel), onnx_ctc (any PaddleOCR-style CTC recogniser "
+        "given by model_path), plate_rec (our plate recogniser, models/plate_rec.onnx: ~50x faster, less "
+        "accurate; see docs/recogniser.md).",
     )
     model_path: Path | None = Field(
         None,

@@ -13,6 +13,8 @@ def test_commands_reproduce_each_row():
     assert "alpr eval images ../shared/data/openalpr-us --json" in commands
     assert "alpr eval crops ../shared/data/us-plates-ocr --skip-label 0 --json" in commands
     assert "alpr eval crops ../shared/data/uc3m-ocr --split test --json" in commands
+    split = "python -m training.splits /tmp/us-plates-split && alpr eval crops /tmp/us-plates-split --split test --json"
+    assert split in commands
 
 
 def test_table_rows():
