@@ -422,7 +422,7 @@ class OcrRead:
 
     @classmethod
     def make(cls, crop_id: str, text: str, confidence: float, char_confidences: tuple[float, ...] = ()) -> OcrRead:
-        """The constructor for the per-crop hot path: same result and errors, about 3x cheaper.
+        """The constructor for the per-crop hot path: same result and errors, about 2x cheaper.
 
         Values of exactly the expected types and ranges (what the OCR step passes) are stored
         without re-running ``__post_init__``; anything else goes through the constructor.
