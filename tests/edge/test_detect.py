@@ -180,3 +180,34 @@ def test_batch_of_mixed_frame_sizes_maps_boxes_to_each_frame(detector, sample_cl
     np.testing.assert_allclose(small.xyxy[0] * 2, big.xyxy[0], atol=6.0)
     with pytest.raises(DetectorError, match="expected \\(H, W, 3\\) frames"):
         detector.detect_batch([full, np.zeros((10, 10), np.uint8)])
+
+
+def test_ultralytics_backend_finds_what_the_onnx_backend_finds(detector) -> None:
+    """The optional ``ultralytics`` backend (``gpu`` extra, torch) on the original ``best.pt`` of
+    the shipped model agrees with the default ONNX backend on real photos. Opt-in: needs
+    ultralytics installed and ``ALPR_TEST_ULTRALYTICS_WEIGHTS`` = safelicensing 1.0.3's ``best.pt``."""
+    import os
+
+    weights = os.environ.get("ALPR_TEST_ULTRALYTICS_WEIGHTS")
+    if not weights:
+        pytest.skip("set ALPR_TEST_ULTRALYTICS_WEIGHTS to safelicensing's best.pt (and install ultralytics)")
+    pytest.importorskip("ultralytics")
+    root = SHARED_DATA / "openalpr-us"
+    if not (root / "labels.csv").is_file():
+        pytest.skip("shared evaluation data not present")
+    ul = load_detector(DetectorSettings(type="ultralytics", model=Path(weights), input_size=640, device="cpu"))
+    onnx = load_detector(DetectorSettings(model=DEFAULT_PLATE_MODEL, input_size=640, threads=2))
+    rows = list(csv.DictReader((root / "labels.csv").open()))[::11]
+    agree = 0
+    for row in rows:
+        frame = cv2.imread(str(root / row["image"]))
+        a, b = ul.detect(frame), onnx.detect(frame)
+        x, y, w, h = (float(row[k]) for k in "xywh")
+        label = np.array([x, y, x + w, y + h])
+        found_a = bool(len(a)) and _iou(a.xyxy, label).max() > 0.4
+        found_b = bool(len(b)) and _iou(b.xyxy, label).max() > 0.4
+        agree += found_a == found_b
+        if found_a and found_b:  # the same plate box from both backends
+            best_a = a.xyxy[_iou(a.xyxy, label).argmax()]
+            assert _iou(b.xyxy, best_a).max() > 0.8, row["image"]
+    assert agree >= len(rows) - 1, f"backends agree on {agree} of {len(rows)} images"
