@@ -177,16 +177,21 @@ def test_same_plate_twice_on_a_camera_merges_into_one_event(registry, reader):
     assert Counter(h.event.camera_id for h in out.hits) == {"cam-1": 2, "cam-9": 1}
 
 
-def test_provisional_read_is_superseded_by_the_final_one(registry, reader):
+def run_provisional(registry, reader, *, listed: bool = True, publish: str = "hits") -> tuple[str, Run]:
+    """One track of 4 crops read early at 2 crops; its plate on a watchlist when ``listed``."""
     plate = labelled_crops()[3].plate
-    msgs = track_messages(registry, 3, n=4)
     out = run_flow(
         registry,
         reader,
-        msgs,
-        entries=[entry(plate)],
-        provisional={"enabled": True, "min_crops": 2, "min_quality": 1.0},
+        track_messages(registry, 3, n=4),
+        entries=[entry(plate)] if listed else [entry("ZZZ9999")],
+        provisional={"enabled": True, "min_crops": 2, "min_quality": 1.0, "publish": publish},
     )
+    return plate, out
+
+
+def test_provisional_read_is_superseded_by_the_final_one(registry, reader):
+    plate, out = run_provisional(registry, reader)
     assert [e.provisional for e in out.events] == [True, False]
     assert len({e.event_id for e in out.events}) == 1
     final = out.events[-1]
@@ -205,15 +210,7 @@ def test_provisional_read_is_superseded_by_the_final_one(registry, reader):
     ],
 )
 def test_which_provisional_reads_become_events(registry, reader, publish, listed, expected):
-    plate = labelled_crops()[3].plate
-    msgs = track_messages(registry, 3, n=4)
-    out = run_flow(
-        registry,
-        reader,
-        msgs,
-        entries=[entry(plate)] if listed else [entry("ZZZ9999")],
-        provisional={"enabled": True, "min_crops": 2, "min_quality": 1.0, "publish": publish},
-    )
+    plate, out = run_provisional(registry, reader, listed=listed, publish=publish)
     assert [e.provisional for e in out.events] == expected
     assert len({e.event_id for e in out.events}) == 1 and out.events[-1].plate == plate
     assert not out.rejected
