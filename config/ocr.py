@@ -8,13 +8,18 @@ local files only (a wheel's package data or ``model_path``), never downloaded.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# Test-time variants of a crop (ocr/variants.py): as it is, replicated border of 5 or 10%, 3 or 6%
+# cut off each side, 10% narrower or 12% wider, grey, contrast stretched.
+Variant = Literal["as_is", "pad_5", "pad_10", "crop_3", "crop_6", "narrow_10", "wide_12", "grey", "stretch"]
 
 
 class EnsembleSettings(_Strict):
@@ -32,6 +37,13 @@ class EnsembleSettings(_Strict):
         le=1,
         description="When one read is another with characters left out, the shorter wins only if "
         "every character it lacks has a confidence below this in the longer (chosen on val splits).",
+    )
+    variants: dict[str, Annotated[tuple[Variant, ...], Field(min_length=1)]] = Field(
+        default_factory=dict,
+        description="Member -> crop variants it reads; the text most variants give is that member's "
+        "read (test-time variants; opt-in: {plate_rec: [as_is, pad_5, crop_3, narrow_10, grey]} was "
+        "best on val but lost 3 openalpr-us images, docs/accuracy.md). Members not named read each "
+        "crop once; names that are not members are ignored.",
     )
 
 

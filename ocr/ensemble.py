@@ -13,7 +13,9 @@ member actually saw):
    is a character the shorter read missed (a row of a two-row plate, a blurred character);
 3. otherwise the read with the higher mean character confidence wins (ties: the earlier member).
 
-Rules and the threshold were chosen on val splits only (docs/accuracy.md, "Ensemble").
+A member named in ``ocr.ensemble.variants`` (opt-in, none by default) reads each crop several
+ways and its variants vote first (:mod:`ocr.variants`); the voted read takes part in the rules above.
+Rules, threshold and variants were chosen on val splits only (docs/accuracy.md, "Ensemble").
 """
 
 from __future__ import annotations
@@ -101,6 +103,7 @@ def load_ensemble(settings: OcrSettings) -> EnsembleReader:
     """The ``ensemble`` engine: each of ``settings.ensemble.members`` built from the same settings
     with its bundled model (``model_path`` and ``charset_path`` name one model, so they are refused)."""
     from ocr.base import load_engine
+    from ocr.variants import VotingReader
 
     if settings.model_path is not None or settings.charset_path is not None:
         raise OcrError(
@@ -112,4 +115,6 @@ def load_ensemble(settings: OcrSettings) -> EnsembleReader:
         raise OcrError(f"ocr.ensemble.members: an ensemble cannot contain itself, got {list(members)}")
     # Members return every read; the confidence floor applies to the chosen one only.
     engines = [load_engine(settings.model_copy(update={"type": m, "min_confidence": 0.0})) for m in members]
+    variants = settings.ensemble.variants
+    engines = [VotingReader(e, variants[m]) if m in variants else e for m, e in zip(members, engines, strict=True)]
     return EnsembleReader(engines, settings.ensemble.extra_confidence, settings.min_confidence)

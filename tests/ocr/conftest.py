@@ -13,10 +13,10 @@ DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
 
 @pytest.fixture(scope="session")
 def rapid_engine():
-    """The default engine (PP-OCRv6 small from the rapidocr wheel) with default settings."""
+    """The ``rapidocr`` engine (PP-OCRv6 small from the rapidocr wheel) with default settings."""
     from ocr.base import load_engine
 
-    return load_engine(OcrSettings())
+    return load_engine(OcrSettings(type="rapidocr"))
 
 
 @pytest.fixture(scope="session")
@@ -25,6 +25,16 @@ def ensemble_engine():
     from ocr.base import load_engine
 
     return load_engine(OcrSettings(type="ensemble"))
+
+
+@pytest.fixture(scope="session")
+def variants_engine():
+    """The ``ensemble`` engine with plate_rec's test-time variants (the opt-in chosen on val)."""
+    from config.ocr import EnsembleSettings
+    from ocr.base import load_engine
+    from ocr.variants import PLATE_REC_VAL_CHOICE
+
+    return load_engine(OcrSettings(ensemble=EnsembleSettings(variants={"plate_rec": PLATE_REC_VAL_CHOICE})))
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,53 @@
+"""The val sets of ``python -m evaluate.valsets``: counting exact reads (pure) and the sets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from evaluate.labels import read_labels
+from evaluate.valsets import exact_reads, val_crops, val_sets
+from ocr.base import OcrResult
+
+DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
+
+
+class Answers:
+    """A fake engine answering the given texts, one per crop."""
+
+    def __init__(self, *texts: str) -> None:
+        self.texts = texts
+
+    def read(self, images):
+        assert len(images) == len(self.texts)
+        return [OcrResult(t, 0.9) for t in self.texts]
+
+
+@pytest.mark.parametrize(
+    ("reads", "labels", "expected"),
+    [
+        ((), (), 0),
+        (("AB 123",), ("AB123",), 1),  # separators do not count
+        (("ab123",), ("AB123",), 1),
+        (("AB1234",), ("AB123",), 0),
+        (("", "9ABC12", "9ABC13"), ("X", "?ABC12", "?ABC12"), 1),  # ? masks one character
+        (("ABC12",), ("?ABC12",), 1),  # ... or none
+    ],
+)
+def test_exact_reads(reads, labels, expected):
+    images = [np.zeros((4, 4, 3), np.uint8)] * len(reads)
+    assert exact_reads(Answers(*reads), images, labels) == expected
+
+
+def test_val_sets_are_the_906_val_reads():
+    if not (DATA / "README.md").is_file():
+        pytest.skip(f"evaluation data not found at {DATA}")
+    crops = val_crops(DATA)
+    assert {name: len(c) for name, c in crops.items()} == {"us": 77, "uc3m": 187, "two_row": 38}
+    test_images = {row.image.resolve() for row in read_labels(DATA / "uc3m-ocr", split="test")}
+    assert test_images and not any(path.resolve() in test_images for c in crops.values() for path, _ in c)
+    sets = val_sets(DATA)
+    assert sum(len(labels) for _, labels in sets.values()) == 906
+    assert all(image.shape[0] == 40 for image in sets["two_row@40"][0])
