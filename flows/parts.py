@@ -71,11 +71,6 @@ class WatchlistMatcher:
     def __call__(self, event: PlateEvent) -> list[WatchlistHit]:
         return self.index().hits(event, event.last_seen)
 
-    def wanted(self, read: PlateRead) -> bool:
-        """Whether the event of ``read`` would hit an entry (what ``__call__`` judges, without
-        building the event and its hits)."""
-        return bool(self.index().match(read.plate, read.read.last_seen))
-
 
 def events_without_crops(reads: Sequence[PlateRead]) -> list[PlateEvent]:
     """Crop store stand-in for flows run without object storage: events carry no crop."""

@@ -67,12 +67,11 @@ def _hits_only(match: Callable[[PlateEvent], list[WatchlistHit]]) -> Callable[[P
     A provisional read exists for alert latency; the same track's final read always follows
     (idle gap, maximum duration or end of input), so one held back here loses nothing.
     """
-    wanted = getattr(match, "wanted", None) or (lambda r: bool(match(PlateEvent.from_read(r))))
 
     def keep(r: PlateRead | RejectedRead) -> bool:
         if not r.read.provisional:
             return True
-        return type(r) is PlateRead and wanted(r)  # noqa: E721
+        return type(r) is PlateRead and bool(match(PlateEvent.from_read(r)))  # noqa: E721
 
     return keep
 
