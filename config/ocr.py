@@ -38,6 +38,14 @@ class EnsembleSettings(_Strict):
         description="When one read is another with characters left out, the shorter wins only if "
         "every character it lacks has a confidence below this in the longer (chosen on val splits).",
     )
+    calibration: dict[str, tuple[Annotated[float, Field(gt=0)], float]] = Field(
+        default_factory=dict,
+        description="Member -> (scale, shift): when reads differ, its mean confidence c is compared as "
+        "sigmoid(scale * logit(c) + shift), an estimate of P(read right) (python -m evaluate.calibration "
+        "fits it on val splits). Opt-in: the val fit {rapidocr: [0.69, -1.9], plate_rec: [1.05, -2.82]} "
+        "gained 2 of 906 val reads and no test figure (docs/accuracy.md). Members not named compare "
+        "their raw mean confidence.",
+    )
     variants: dict[str, Annotated[tuple[Variant, ...], Field(min_length=1)]] = Field(
         default_factory=dict,
         description="Member -> crop variants it reads; the text most variants give is that member's "

@@ -11,7 +11,10 @@ member actually saw):
    character it lacks is doubtful (below ``ocr.ensemble.extra_confidence`` in the longer read):
    doubtful extra characters are noise the longer read added (frames, stickers), a confident one
    is a character the shorter read missed (a row of a two-row plate, a blurred character);
-3. otherwise the read with the higher mean character confidence wins (ties: the earlier member).
+3. otherwise the read with the higher mean character confidence wins (ties: the earlier member);
+   a member named in ``ocr.ensemble.calibration`` has its mean confidence mapped to an estimate
+   of P(read right) first (:func:`calibrate`; opt-in), as the members' raw confidences are not on
+   one scale; the chosen read keeps its raw confidence.
 
 A member named in ``ocr.ensemble.variants`` (opt-in, none by default) reads each crop several
 ways and its variants vote first (:mod:`ocr.variants`); the voted read takes part in the rules above.
@@ -56,8 +59,24 @@ def extra_confidence(longer: str, confidences: Sequence[float], shorter: str) ->
     return None if best[m] == np.inf else float(best[m])
 
 
-def prefer(first: OcrResult, second: OcrResult, min_extra: float) -> OcrResult:
-    """The better of two reads of one crop (rules 1-3 of the module docstring); ties keep ``first``."""
+def calibrate(confidence: float, scale: float, shift: float) -> float:
+    """A mean character confidence mapped to ``sigmoid(scale * logit(confidence) + shift)``, a
+    monotone estimate of P(read right) when ``scale > 0`` (``(1, 0)`` keeps it, up to clipping the
+    confidence to [1e-6, 1 - 1e-6]).
+
+    >>> round(calibrate(0.5, 2.0, 1.0), 3)
+    0.731
+    """
+    c = min(max(confidence, 1e-6), 1 - 1e-6)
+    return float(1 / (1 + np.exp(-(scale * np.log(c / (1 - c)) + shift))))
+
+
+def prefer(
+    first: OcrResult, second: OcrResult, min_extra: float, scores: tuple[float, float] | None = None
+) -> OcrResult:
+    """The better of two reads of one crop (rules 1-3 of the module docstring); ties keep ``first``.
+
+    ``scores`` (default: the reads' mean confidences) are compared by rule 3."""
     a, b = compact(first.text), compact(second.text)
     if a == b:
         return first
@@ -66,35 +85,51 @@ def prefer(first: OcrResult, second: OcrResult, min_extra: float) -> OcrResult:
             extra = extra_confidence(text, longer.char_confidences, shorter)
             if extra is not None:
                 return longer if extra >= min_extra else (second if longer is first else first)
-    return second if second.confidence > first.confidence else first
+    first_score, second_score = scores or (first.confidence, second.confidence)
+    return second if second_score > first_score else first
 
 
-def choose(reads: Sequence[OcrResult], min_extra: float) -> OcrResult:
-    """One read out of the members' reads of a crop, in member order (see :func:`prefer`)."""
+def choose(
+    reads: Sequence[OcrResult], min_extra: float, calibrations: Sequence[tuple[float, float] | None] = ()
+) -> OcrResult:
+    """One read out of the members' reads of a crop, in member order (see :func:`prefer`).
+
+    ``calibrations``: per read, the ``(scale, shift)`` of :func:`calibrate` for rule 3, or None
+    (missing entries: None) to compare the raw mean confidence."""
     if not reads:
         return OcrResult.empty()
-    best = reads[0]
-    for other in reads[1:]:
-        best = prefer(best, other, min_extra)
+    maps = list(calibrations) + [None] * (len(reads) - len(calibrations))
+    scores = [r.confidence if m is None else calibrate(r.confidence, *m) for r, m in zip(reads, maps, strict=True)]
+    best, best_score = reads[0], scores[0]
+    for other, score in zip(reads[1:], scores[1:], strict=True):
+        if prefer(best, other, min_extra, (best_score, score)) is other:
+            best, best_score = other, score
     return best
 
 
 class EnsembleReader:
     """Reads every batch with each member engine and chooses one read per crop."""
 
-    def __init__(self, members: Sequence[OcrEngine], min_extra: float, min_confidence: float = 0.0) -> None:
+    def __init__(
+        self,
+        members: Sequence[OcrEngine],
+        min_extra: float,
+        min_confidence: float = 0.0,
+        calibrations: Sequence[tuple[float, float] | None] = (),
+    ) -> None:
         if not members:
             raise OcrError("ocr.ensemble.members: an ensemble needs at least one engine")
         self._members = tuple(members)
         self._min_extra = min_extra
         self._min_confidence = min_confidence
+        self._calibrations = tuple(calibrations)
 
     def read(self, images: Sequence[np.ndarray]) -> list[OcrResult]:
         """One result per crop, in order."""
         per_member = [member.read(images) for member in self._members]
         out = []
         for reads in zip(*per_member, strict=True):
-            best = choose(reads, self._min_extra)
+            best = choose(reads, self._min_extra, self._calibrations)
             out.append(best if best.confidence >= self._min_confidence else OcrResult.empty())
         return out
 
@@ -117,4 +152,5 @@ def load_ensemble(settings: OcrSettings) -> EnsembleReader:
     engines = [load_engine(settings.model_copy(update={"type": m, "min_confidence": 0.0})) for m in members]
     variants = settings.ensemble.variants
     engines = [VotingReader(e, variants[m]) if m in variants else e for m, e in zip(members, engines, strict=True)]
-    return EnsembleReader(engines, settings.ensemble.extra_confidence, settings.min_confidence)
+    calibrations = [settings.ensemble.calibration.get(m) for m in members]
+    return EnsembleReader(engines, settings.ensemble.extra_confidence, settings.min_confidence, calibrations)

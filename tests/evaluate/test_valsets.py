@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -51,3 +52,17 @@ def test_val_sets_are_the_906_val_reads():
     sets = val_sets(DATA)
     assert sum(len(labels) for _, labels in sets.values()) == 906
     assert all(image.shape[0] == 40 for image in sets["two_row@40"][0])
+
+
+def test_main_counts_every_set_all_and_each_half(monkeypatch, capsys):
+    import evaluate.valsets
+
+    images = [np.zeros((4, 4, 3), np.uint8)] * 3
+    sets = {"a": (images, ["AB1", "AB2", "AB3"]), "a@40": (images[:2], ["AB1", "XX"])}
+    monkeypatch.setattr(evaluate.valsets, "val_sets", lambda root: sets)
+    monkeypatch.setattr(evaluate.valsets, "load_engine", lambda settings: Answers("AB1", "AB2", "ZZ"))
+    monkeypatch.setattr(Answers, "read", lambda self, ims: [OcrResult(t, 0.9) for t in self.texts[: len(ims)]])
+    evaluate.valsets.main([])
+    # Hits: crop 0 and 1 of "a", crop 0 of "a@40"; even half = crops 0 and 2 of each set.
+    expected = {"a": [2, 3], "a@40": [1, 2], "all": [3, 5], "even": [2, 3], "odd": [1, 2]}
+    assert json.loads(capsys.readouterr().out) == expected

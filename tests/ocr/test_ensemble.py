@@ -8,7 +8,7 @@ from pydantic import ValidationError
 
 from config.ocr import EnsembleSettings, OcrSettings
 from ocr.base import ENGINES, OcrEngine, OcrError, OcrResult, load_engine
-from ocr.ensemble import EnsembleReader, choose, extra_confidence, prefer
+from ocr.ensemble import EnsembleReader, calibrate, choose, extra_confidence, prefer
 from tests.ocr.test_preprocess import plate
 
 
@@ -80,6 +80,60 @@ def test_choose_folds_members_in_order():
     assert choose([], 0.9) == OcrResult.empty()
 
 
+@pytest.mark.parametrize(
+    ("confidence", "scale", "shift", "expected"),
+    [
+        # (1, 0) keeps the confidence, clipped away from 0 and 1.
+        (0.7, 1.0, 0.0, 0.7),
+        (0.0, 1.0, 0.0, 1e-6),
+        (1.0, 1.0, 0.0, 1 - 1e-6),
+        # A shift moves 0.5 to sigmoid(shift); a larger scale spreads confidences apart.
+        (0.5, 3.0, 1.0, 0.7310586),
+        (0.9, 2.0, 0.0, 0.9878049),
+        (0.99, 0.5, -1.0, 0.785424),
+    ],
+)
+def test_calibrate(confidence, scale, shift, expected):
+    assert calibrate(confidence, scale, shift) == pytest.approx(expected, abs=1e-6)
+
+
+@pytest.mark.parametrize("scale", [0.3, 1.0, 4.0])
+def test_calibrate_keeps_the_order_of_confidences(scale):
+    got = [calibrate(c, scale, -0.5) for c in (0.0, 0.2, 0.5, 0.9, 0.999, 1.0)]
+    assert got == sorted(got)
+
+
+@pytest.mark.parametrize(
+    ("calibrations", "winner"),
+    [
+        # Raw: plate_rec's 0.95 beats rapidocr's 0.9.
+        ((), 1),
+        ((None, None), 1),
+        # plate_rec's confidence discounted: rapidocr's read wins.
+        ((None, (1.0, -1.0)), 0),
+        ((None, (0.5, 0.0)), 0),
+        ((None,), 1),
+        # Calibration only changes rule 3: the left-out-characters rule stays as it is.
+    ],
+)
+def test_choose_compares_calibrated_confidences(calibrations, winner):
+    reads = [read("FA8M7S", 0.9, 0.9, 0.9, 0.9, 0.9, 0.9), read("FA8H7S", 0.95, 0.95, 0.95, 0.95, 0.95, 0.95)]
+    assert choose(reads, 0.9, calibrations) is reads[winner]
+
+
+@pytest.mark.parametrize("calibrations", [(), ((1.0, 5.0), (1.0, -5.0)), ((1.0, -5.0), (1.0, 5.0))])
+def test_calibration_leaves_the_left_out_characters_rule_alone(calibrations):
+    reads = [read("031 KS"), read("03", 1.0, 1.0)]
+    assert choose(reads, 0.9, calibrations) is reads[0]
+
+
+def test_choose_keeps_the_winners_calibrated_score_when_folding():
+    reads = [read("AB1", 0.9, 0.9, 0.9), read("AB2", 0.95, 0.95, 0.95), read("AB3", 0.93, 0.93, 0.93)]
+    # The second member is discounted below the first, the third is not: the third wins.
+    assert choose(reads, 0.9, [None, (1.0, -3.0), None]) is reads[2]
+    assert choose(reads, 0.9) is reads[1]
+
+
 class Fixed:
     """A fake member engine answering the given reads, one per crop."""
 
@@ -107,6 +161,15 @@ def test_reader_min_confidence_applies_to_the_chosen_read():
     assert reader.read([None]) == [OcrResult.empty()]
     with pytest.raises(OcrError, match="at least one engine"):
         EnsembleReader([], 0.9)
+
+
+def test_reader_passes_the_members_calibrations(monkeypatch):
+    monkeypatch.setitem(ENGINES, "one", lambda settings: Fixed(read("AB12", 0.8, 0.8, 0.8, 0.8)))
+    monkeypatch.setitem(ENGINES, "two", lambda settings: Fixed(read("AB17", 0.9, 0.9, 0.9, 0.9)))
+    raw = EnsembleSettings(members=("one", "two"))
+    assert load_engine(OcrSettings(type="ensemble", ensemble=raw)).read([None])[0].text == "AB17"
+    calibrated = raw.model_copy(update={"calibration": {"two": (1.0, -2.0), "absent": (1.0, 0.0)}})
+    assert load_engine(OcrSettings(type="ensemble", ensemble=calibrated)).read([None])[0].text == "AB12"
 
 
 def test_members_are_built_from_the_registry(monkeypatch):
@@ -138,7 +201,11 @@ def test_setup_errors(update, message):
         load_engine(OcrSettings(type="ensemble", **update))
 
 
-@pytest.mark.parametrize("bad", [{"members": ()}, {"extra_confidence": 1.5}, {"typo": 1}])
+@pytest.mark.parametrize(
+    "bad",
+    [{"members": ()}, {"extra_confidence": 1.5}, {"typo": 1}, {"calibration": {"plate_rec": (0.0, 1.0)}},
+     {"calibration": {"plate_rec": (1.0,)}}],
+)  # fmt: skip
 def test_settings_reject_bad_values(bad):
     with pytest.raises(ValidationError):
         EnsembleSettings(**bad)
