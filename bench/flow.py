@@ -341,12 +341,12 @@ def raw_consume(settings: Settings, expect: int, partitions: int, decode: bool =
 
 
 def raw_s3_put(settings: Settings, n: int, threads: int) -> float:
-    """Raw PUT rate of small crops to the S3 store (``threads`` concurrent minio clients' worth).
+    """Raw PUT rate of small crops to the S3 store: the flow's own client (``CropStore.put_object``)
+    from ``threads`` threads, without the flow.
 
     The flow uploads one crop per track (final reads; provisional ones only on watchlist
     hits), so ``CROPS_PER_TRACK`` times this rate bounds the whole flow's crops/s.
     """
-    import io
     from concurrent.futures import ThreadPoolExecutor
 
     from flows.sinks.s3 import CropStore
@@ -357,9 +357,7 @@ def raw_s3_put(settings: Settings, n: int, threads: int) -> float:
     tag = secrets.token_hex(3)
 
     def put(i: int) -> None:
-        store.client.put_object(
-            store.bucket, f"bench/{tag}/{i}.txt", io.BytesIO(image), len(image), content_type="text/plain"
-        )
+        store.put_object(f"bench/{tag}/{i}.txt", image, {"Content-Type": "text/plain"})
 
     with ThreadPoolExecutor(threads) as pool:
         list(pool.map(put, range(min(50, n))))  # warm-up: connections

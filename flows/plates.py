@@ -161,7 +161,7 @@ def build_flow(
     if sinks.dead_letters is not None:
         op.output("dead_letters_out", crops.falses, sinks.dead_letters)
 
-    closed = op.stateful("best_shot", crops.trues, TrackWindow.builder(parts.window))
+    closed = op.stateful_batch("best_shot", crops.trues, TrackWindow.builder(parts.window))
     # (camera:track, ClosedTrack)   a provisional copy early, the final one when the track closes
     read = op.flat_map_batch("ocr", closed, _counting("best_shot", parts.ocr))
     # (camera:track, TrackReads)    one OcrRead per kept crop

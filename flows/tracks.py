@@ -1,4 +1,8 @@
-"""Best-shot windowing: one bytewax ``StatefulLogic`` per open track (key ``camera:track``).
+"""Best-shot windowing: one bytewax ``StatefulBatchLogic`` per open track (key ``camera:track``).
+
+It runs under ``op.stateful_batch``: bytewax hands it the track's crops of each input batch
+in one call (a track's crops mostly arrive together), and the window state is rebuilt once per
+batch rather than once per crop; the result is the same as taking the crops one at a time.
 
 The logic drives the pure :mod:`operators.best_shot` buffer with event time. A track
 closes when, in event time, it has been idle for ``flow.track_idle_s`` or open for
@@ -22,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from bytewax.operators import StatefulLogic
+from bytewax.operators import StatefulBatchLogic
 
 from config.flow import FlowSettings
 from operators.best_shot import TrackBuffer, add, close_at, should_close
@@ -77,7 +81,7 @@ class WindowState:
     provisional_sent: bool
 
 
-class TrackWindow(StatefulLogic[PlateCrop, ClosedTrack, WindowState]):
+class TrackWindow(StatefulBatchLogic[PlateCrop, ClosedTrack, WindowState]):
     """Window of one track; see the module docstring."""
 
     def __init__(
@@ -91,27 +95,31 @@ class TrackWindow(StatefulLogic[PlateCrop, ClosedTrack, WindowState]):
     def builder(
         cls, config: WindowConfig, now: Clock = _system_utc
     ) -> Callable[[WindowState | None], TrackWindow]:
-        """The ``op.stateful`` builder."""
+        """The ``op.stateful_batch`` builder."""
         return lambda resume: cls(config, resume, now)
 
-    def on_item(self, value: PlateCrop) -> tuple[list[ClosedTrack], bool]:
+    def on_batch(self, values: list[PlateCrop]) -> tuple[list[ClosedTrack], bool]:
+        """Add the crops in order; a crop past the close point closes the pass before it."""
         c = self._config
         out: list[ClosedTrack] = []
         state = self._state
-        if state is not None and should_close(state.buffer, value.frame_ts, idle_s=c.idle_s, max_s=c.max_s):
-            out.append(ClosedTrack(state.buffer))
-            state = None
-        buffer = add(state.buffer if state else None, value, keep=c.keep)
-        sent = state.provisional_sent if state else False
-        if (
-            c.provisional
-            and not sent
-            and (buffer.n_crops >= c.provisional_min_crops or value.quality >= c.provisional_min_quality)
-        ):
-            out.append(ClosedTrack(buffer, provisional=True))
-            sent = True
-        self._state = WindowState(buffer, self._now(), sent)
-        return out, StatefulLogic.RETAIN
+        buffer = state.buffer if state is not None else None
+        sent = state.provisional_sent if state is not None else False
+        for value in values:
+            if buffer is not None and should_close(buffer, value.frame_ts, idle_s=c.idle_s, max_s=c.max_s):
+                out.append(ClosedTrack(buffer))
+                buffer, sent = None, False
+            buffer = add(buffer, value, keep=c.keep)
+            if (
+                c.provisional
+                and not sent
+                and (buffer.n_crops >= c.provisional_min_crops or value.quality >= c.provisional_min_quality)
+            ):
+                out.append(ClosedTrack(buffer, provisional=True))
+                sent = True
+        if buffer is not None:
+            self._state = WindowState(buffer, self._now(), sent)
+        return out, StatefulBatchLogic.RETAIN
 
     def on_notify(self) -> tuple[list[ClosedTrack], bool]:
         return self._close()
@@ -121,7 +129,7 @@ class TrackWindow(StatefulLogic[PlateCrop, ClosedTrack, WindowState]):
 
     def _close(self) -> tuple[list[ClosedTrack], bool]:
         state, self._state = self._state, None
-        return ([ClosedTrack(state.buffer)] if state else []), StatefulLogic.DISCARD
+        return ([ClosedTrack(state.buffer)] if state else []), StatefulBatchLogic.DISCARD
 
     def notify_at(self) -> datetime | None:
         if self._state is None:

@@ -13,18 +13,20 @@ without a crop and the crop goes to the dead-letter callback with the reason, so
 
 from __future__ import annotations
 
-import io
 import logging
 import re
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
+import obstore
 import urllib3
 from minio import Minio
 from minio.error import MinioException, S3Error
+from obstore.exceptions import BaseError as ObjectStoreError
+from obstore.store import S3Store
 
 from config.settings import S3Settings
 from operators.records import DeadLetter, PlateEvent, PlateRead
@@ -62,7 +64,7 @@ class StoredCrop:
 
 
 class CropStore:
-    """Uploads crops with the ``minio`` client; creates the bucket when missing.
+    """Uploads crops (``obstore``); creates the bucket when missing (``minio``).
 
     ``attempts`` uploads per crop with exponential backoff from ``backoff_s``; then the crop
     goes to ``dead_letters`` (or :class:`CropStoreError` is raised when there is none).
@@ -94,6 +96,21 @@ class CropStore:
             region=s3.region,
             http_client=http,
         )
+        scheme = "https" if s3.secure else "http"
+        self._store = S3Store(
+            s3.bucket,
+            endpoint=f"{scheme}://{s3.endpoint}",
+            access_key_id=s3.access_key,
+            secret_access_key=s3.secret_key.get_secret_value(),
+            region=s3.region or "us-east-1",
+            virtual_hosted_style_request=False,
+            client_options={
+                "allow_http": not s3.secure,
+                "timeout": timedelta(seconds=timeout_s),
+                "connect_timeout": timedelta(seconds=timeout_s),
+            },
+            retry_config={"max_retries": 0},  # retries are ours, with backoff and a dead letter
+        )
         self._dead_letters = dead_letters
         self._attempts = attempts
         self._backoff_s = backoff_s
@@ -123,17 +140,22 @@ class CropStore:
                     raise
         self._bucket_ready = True
 
+    def put_object(self, key: str, data: bytes, attributes: dict[str, str]) -> None:
+        """One PUT of ``data`` at ``key`` (``Content-Type`` and user metadata in ``attributes``); no retry."""
+        obstore.put(self._store, key, data, attributes=attributes)  # type: ignore[arg-type]
+
     def put(self, event: PlateEvent, image: bytes, image_format: str = "jpeg") -> StoredCrop:
         """Upload ``image`` as the crop of ``event`` (overwrites: idempotent); retries, then raises."""
         key = crop_key(event.camera_id, event.event_id, event.first_seen, image_format)
-        metadata = {
+        attributes = {
+            "Content-Type": _CONTENT_TYPES.get(_extension(image_format), "application/octet-stream"),
+            # Other attributes are user metadata (x-amz-meta-*).
             "camera": event.camera_id,
             "site": event.site,
             "plate": event.plate,
             "event-id": event.event_id,
             "first-seen": event.first_seen.isoformat(),
         }
-        content_type = _CONTENT_TYPES.get(_extension(image_format), "application/octet-stream")
         delay = self._backoff_s
         error: Exception | None = None
         for attempt in range(1, self._attempts + 1):
@@ -149,16 +171,9 @@ class CropStore:
                 delay *= 2
             try:
                 self.ensure_bucket()
-                self._client.put_object(
-                    self.bucket,
-                    key,
-                    io.BytesIO(image),
-                    len(image),
-                    content_type=content_type,
-                    metadata=metadata,
-                )
+                self.put_object(key, image, attributes)
                 return StoredCrop(key, self.url(key))
-            except (MinioException, urllib3.exceptions.HTTPError, OSError, ValueError) as exc:
+            except (ObjectStoreError, MinioException, urllib3.exceptions.HTTPError, OSError, ValueError) as exc:
                 error = exc
         raise CropStoreError(
             f"s3: cannot store {key} in bucket {self.bucket} after {self._attempts} attempts: {error}"

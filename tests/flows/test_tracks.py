@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from bytewax.operators import StatefulLogic
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from bytewax.operators import StatefulBatchLogic
 
 from flows.tracks import TrackWindow, WindowConfig
 from tests.flows.crops import T0, make_crop
@@ -40,23 +42,23 @@ class Clock:
 def test_crops_within_the_idle_gap_stay_open_and_notify_projects_the_close_point():
     clock = Clock()
     w = TrackWindow(config(), None, clock)
-    assert w.on_item(crop(0, 0.0)) == ([], StatefulLogic.RETAIN)
+    assert w.on_batch([crop(0, 0.0)]) == ([], StatefulBatchLogic.RETAIN)
     clock.now += timedelta(seconds=0.5)
-    assert w.on_item(crop(1, 0.4))[0] == []
+    assert w.on_batch([crop(1, 0.4)])[0] == []
     # idle close point is last frame + 2 s in event time = 2 s after the newest crop arrived.
     assert w.notify_at() == clock.now + timedelta(seconds=2)
     out, discard = w.on_notify()
-    assert discard is StatefulLogic.DISCARD
+    assert discard is StatefulBatchLogic.DISCARD
     assert [t.provisional for t in out] == [False]
     assert [c.crop_id for c in out[0].buffer.crops] == ["cam-1:t1:0", "cam-1:t1:1"]
 
 
 def test_a_crop_past_the_idle_gap_closes_the_old_pass_and_opens_a_new_one():
     w = TrackWindow(config(), None, Clock())
-    w.on_item(crop(0, 0.0))
-    w.on_item(crop(1, 1.0))
-    out, discard = w.on_item(crop(2, 3.5))  # 2.5 s after the last crop: idle
-    assert discard is StatefulLogic.RETAIN
+    w.on_batch([crop(0, 0.0)])
+    w.on_batch([crop(1, 1.0)])
+    out, discard = w.on_batch([crop(2, 3.5)])  # 2.5 s after the last crop: idle
+    assert discard is StatefulBatchLogic.RETAIN
     assert [c.frame_index for c in out[0].buffer.crops] == [0, 1]
     closed, _ = w.on_eof()
     assert [c.frame_index for c in closed[0].buffer.crops] == [2]
@@ -65,7 +67,7 @@ def test_a_crop_past_the_idle_gap_closes_the_old_pass_and_opens_a_new_one():
 
 def test_max_duration_closes_a_track_that_never_goes_idle():
     w = TrackWindow(config(max_s=3.0), None, Clock())
-    outs = [w.on_item(crop(i, i * 1.0))[0] for i in range(5)]  # one crop a second
+    outs = [w.on_batch([crop(i, i * 1.0)])[0] for i in range(5)]  # one crop a second
     assert [len(o) for o in outs] == [0, 0, 0, 1, 0]
     assert outs[3][0].buffer.n_crops == 3
     # remaining window: first 3.0 + max 3 = 6.0, last crop at 4.0 -> notify 2 s after arrival
@@ -75,7 +77,7 @@ def test_max_duration_closes_a_track_that_never_goes_idle():
 def test_keeps_the_best_crops_by_quality():
     w = TrackWindow(config(keep=2), None, Clock())
     for i, q in enumerate([0.2, 0.9, 0.5, 0.7]):
-        w.on_item(crop(i, i * 0.1, quality=q))
+        w.on_batch([crop(i, i * 0.1, quality=q)])
     out, _ = w.on_eof()
     assert [c.quality for c in out[0].buffer.crops] == pytest.approx([0.9, 0.7])
     assert out[0].buffer.n_crops == 4
@@ -91,7 +93,7 @@ def test_keeps_the_best_crops_by_quality():
 )
 def test_one_provisional_read_then_the_final_one(qualities, emitted_at):
     w = TrackWindow(config(provisional=True), None, Clock())
-    outs = [w.on_item(crop(i, i * 0.1, quality=q))[0] for i, q in enumerate(qualities)]
+    outs = [w.on_batch([crop(i, i * 0.1, quality=q)])[0] for i, q in enumerate(qualities)]
     provisional = [(i, t) for i, o in enumerate(outs) for t in o]
     assert [(i, t.provisional) for i, t in provisional] == [(emitted_at, True)]
     assert provisional[0][1].buffer.n_crops == emitted_at + 1
@@ -104,10 +106,35 @@ def test_snapshot_resumes_the_same_window():
     clock = Clock()
     w = TrackWindow(config(provisional=True), None, clock)
     for i in range(3):
-        w.on_item(crop(i, i * 0.1))
+        w.on_batch([crop(i, i * 0.1)])
     snap = w.snapshot()
     resumed = TrackWindow(config(provisional=True), snap, clock)
     assert resumed.notify_at() == w.notify_at()
-    assert resumed.on_item(crop(3, 0.4))[0] == []  # provisional already sent before the snapshot
+    assert resumed.on_batch([crop(3, 0.4)])[0] == []  # provisional already sent before the snapshot
     assert snap.buffer.n_crops == 3  # the snapshot is not changed by later items
     assert resumed.on_eof()[0][0].buffer.n_crops == 4
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    gaps=st.lists(st.floats(0.0, 3.0), min_size=1, max_size=25),
+    qualities=st.lists(st.floats(0.0, 1.0), min_size=25, max_size=25),
+    cuts=st.lists(st.integers(1, 25), max_size=6),
+)
+def test_a_batch_gives_what_its_crops_give_one_at_a_time(gaps, qualities, cuts):
+    """Bytewax may hand a track's crops in any batching: the windows closed are the same."""
+    at, crops = 0.0, []
+    for i, gap in enumerate(gaps):
+        at += gap
+        crops.append(crop(i, at, quality=qualities[i]))
+    bounds = sorted({0, len(crops), *(c for c in cuts if c < len(crops))})
+    cfg = config(provisional=True, max_s=10.0)
+
+    def run(batches):
+        w = TrackWindow(cfg, None, Clock())
+        out = [t for b in batches for t in w.on_batch(b)[0]] + w.on_eof()[0]
+        return [(t.provisional, [c.crop_id for c in t.buffer.crops], t.buffer.n_crops) for t in out]
+
+    one_by_one = run([[c] for c in crops])
+    assert run([crops[a:b] for a, b in zip(bounds, bounds[1:])]) == one_by_one
+    assert sum(n for p, _, n in one_by_one if not p) == len(crops)  # every crop in one final window
