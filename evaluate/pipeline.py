@@ -86,8 +86,8 @@ class CropReader:
 class ImageReader:
     """Detector -> padded crops -> OCR -> normalise on whole images (``alpr eval images``).
 
-    The product has no label to pick a detection with: the image's plate is the read with the
-    highest OCR confidence among all detections (each detection would be its own event).
+    Every detection is read (each would be its own event); ``best`` is the most confident read.
+    ``alpr eval images`` scores the read of the labelled plate (:func:`evaluate.run.labelled_read`).
     """
 
     def __init__(self, detector, engine: OcrEngine, normalise: Normaliser, padding: float) -> None:

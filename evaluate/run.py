@@ -15,8 +15,8 @@ import cv2
 import numpy as np
 
 from evaluate.labels import Labelled
-from evaluate.metrics import Scored, iou, score
-from evaluate.pipeline import CropReader, ImageReader
+from evaluate.metrics import IOU_MATCH, Scored, iou, is_exact, score
+from evaluate.pipeline import CropReader, ImageRead, ImageReader, PlateText
 
 log = logging.getLogger(__name__)
 
@@ -91,8 +91,26 @@ def eval_crops(
     return out
 
 
+def labelled_read(result: ImageRead, box: tuple[float, float, float, float], label: str) -> tuple[PlateText, float]:
+    """The read scored for the labelled plate of an image, and the best IoU of a detection to it.
+
+    Every detection is its own event in the product, and an image may show plates that are not
+    labelled (parked cars, the next lane), so the labelled plate counts as read when any
+    detection's read equals it. Otherwise the read of the detection that overlaps the labelled
+    box best (IoU above 0.4) is scored, else the most confident read (a read of something else).
+    """
+    ious = [iou(b, box) for b in result.boxes]
+    best_iou = max(ious, default=0.0)
+    for read in result.reads:
+        if read.plate and is_exact(read.plate, label):
+            return read, best_iou
+    if best_iou > IOU_MATCH:
+        return result.reads[ious.index(best_iou)], best_iou
+    return result.best, best_iou
+
+
 def eval_images(rows: Sequence[Labelled], reader: ImageReader, progress: Progress | None = None) -> list[Scored]:
-    """The whole reading path on each image; detection recall from the best IoU to the label."""
+    """The whole reading path on each image; see :func:`labelled_read` for the read scored."""
     out: list[Scored] = []
     for row in rows:
         image = load_image(row.image)
@@ -100,8 +118,8 @@ def eval_images(rows: Sequence[Labelled], reader: ImageReader, progress: Progres
             out.append(score(row.name, row.plate, "", 0.0, 0.0, 0.0))
         else:
             result = reader.read(image)
-            best_iou = max((iou(b, row.box) for b in result.boxes), default=0.0)
-            out.append(score(row.name, row.plate, result.best.plate, result.best.confidence, best_iou, result.ms))
+            read, best_iou = labelled_read(result, row.box, row.plate)
+            out.append(score(row.name, row.plate, read.plate, read.confidence, best_iou, result.ms))
         if progress is not None:
             progress.update(len(out))
     return out

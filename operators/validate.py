@@ -15,6 +15,11 @@ staying a generic US plate, and ``7ABCI23`` the Californian ``7ABC123``, while a
 Region guess: the best candidate's region; when several regions tie, their common
 country (``US-NY`` and ``US-PA`` -> ``US``); when the countries differ, the configured
 default region if it is among them, else None.
+
+Region glyphs: once the region is guessed, characters its plates print with one glyph are
+written one way (``flow.plates.region_glyphs``; US: ``O`` as ``0``), at the positions where the
+matched format allows a letter or a digit (class ``A``). A format that wants a letter there
+keeps the letter (``NOX218`` stays a ``LLLNNN`` plate), and a custom regex match is left as read.
 """
 
 from __future__ import annotations
@@ -66,6 +71,11 @@ class _Shape:
     loose: bool
 
 
+def _country(region: str | None) -> str | None:
+    """``US`` of ``US-CA``; a country stays itself."""
+    return None if region is None else region.split("-", 1)[0]
+
+
 class PlateValidator:
     """Compiled formats and rules; build once (:meth:`from_settings`), call per read."""
 
@@ -73,6 +83,7 @@ class PlateValidator:
         "_by_length",
         "_confusions",
         "_default_region",
+        "_glyphs",
         "_match_cached",
         "_max_fixes",
         "_regexes",
@@ -91,8 +102,10 @@ class PlateValidator:
         min_length: int = 2,
         max_length: int = 10,
         max_fixes: int = 2,
+        region_glyphs: dict[str, dict[str, str]] | None = None,
     ) -> None:
-        """``regexes`` are custom ``(name, region, regex)``; ``custom_formats`` rank above presets."""
+        """``regexes`` are custom ``(name, region, regex)``; ``custom_formats`` rank above presets;
+        ``region_glyphs`` maps a country or region to ``{read: written}`` characters."""
         if min_length > max_length:
             raise ValueError(f"PlateValidator: min_length {min_length} is above max_length {max_length}")
         shapes: dict[str, dict[tuple[str, str | None], float]] = {}
@@ -136,6 +149,7 @@ class PlateValidator:
         self._confusions = confusions
         self._default_region = default_region
         self._max_fixes = max_fixes
+        self._glyphs = {region: dict(rules) for region, rules in (region_glyphs or {}).items() if rules}
         self._rules = (min_confidence, min_length, max_length)
         # Plates recur (the same vehicle on several cameras, partial reads): memoise.
         self._match_cached = lru_cache(maxsize=16384)(self._match)
@@ -157,6 +171,7 @@ class PlateValidator:
             min_length=rules.min_length,
             max_length=rules.max_length,
             max_fixes=rules.max_fixes,
+            region_glyphs=rules.region_glyphs,
         )
 
     def match(self, text: str) -> PlateMatch | None:
@@ -167,8 +182,29 @@ class PlateValidator:
         for name, region, rx in self._regexes:
             if rx.fullmatch(plate) is not None:
                 return PlateMatch(plate, region, name, 0)
+        found = self._best(plate)
+        if found is None:
+            return None
+        m, classes = found
+        written = self._written(m.plate, classes, m.region)
+        if written != m.plate:
+            # The written plate must be a plate of its own: read again, it fits as it is, in the
+            # same country, and no rule applies further (else the read stays as it is).
+            again = self._best(written)
+            if (
+                again is not None
+                and again[0].plate == written
+                and again[0].fixes == 0
+                and _country(again[0].region) == _country(m.region)
+                and self._written(written, again[1], again[0].region) == written
+            ):
+                return PlateMatch(written, again[0].region, again[0].format_name, m.fixes)
+        return m
+
+    def _best(self, plate: str) -> tuple[PlateMatch, str] | None:
+        """The best format fit of ``plate`` and the class string it fits, before glyph rules."""
         best_score = float("-inf")
-        best: list[tuple[str, int, tuple[tuple[str, str | None], ...]]] = []
+        best: list[tuple[str, int, str, tuple[tuple[str, str | None], ...]]] = []
         fix = self._confusions.fix
         # Bit masks of the plate: letters, and characters a confusion rule can flip. A
         # shape needs every letter/digit mismatch to be flippable, and few of them.
@@ -194,16 +230,27 @@ class PlateValidator:
             fixed, fixes = fitted
             score = shape.score - _FIX_PENALTY * fixes
             if score > best_score:
-                best_score, best = score, [(fixed, fixes, shape.formats)]
+                best_score, best = score, [(fixed, fixes, shape.classes, shape.formats)]
             elif score == best_score:
-                best.append((fixed, fixes, shape.formats))
+                best.append((fixed, fixes, shape.classes, shape.formats))
         if not best:
             return None
         # Among equal scores prefer fewer fixes, then the smallest plate: deterministic.
         best.sort(key=lambda b: (b[1], b[0]))
-        fixed, fixes = best[0][0], best[0][1]
-        formats = sorted({f for p, _, fmts in best if p == fixed for f in fmts})
-        return PlateMatch(fixed, self._region(f[1] for f in formats), formats[0][0], fixes)
+        fixed, fixes, classes = best[0][0], best[0][1], best[0][2]
+        formats = sorted({f for p, _, _, fmts in best if p == fixed for f in fmts})
+        return PlateMatch(fixed, self._region(f[1] for f in formats), formats[0][0], fixes), classes
+
+    def _written(self, plate: str, classes: str, region: str | None) -> str:
+        """``plate`` with its region's glyph rules applied where ``classes`` allows either kind."""
+        if region is None or not self._glyphs:
+            return plate
+        rules = {**self._glyphs.get(_country(region), {}), **self._glyphs.get(region, {})}
+        if not rules:
+            return plate
+        return "".join(rules.get(c, c) if k == "A" else c for c, k in zip(plate, classes, strict=True))
+
+
 
     def _region(self, regions: Iterable[str | None]) -> str | None:
         found = sorted({r for r in regions if r is not None})

@@ -65,7 +65,10 @@ def test_unknown_preset_is_a_clear_error():
         (("US",), "7abc-123", "7ABC123", "US-CA", "US-CA"),
         (("US",), "ABC1234", "ABC1234", "US", None),
         (("US",), "A12BCD", "A12BCD", "US-NJ", "US-NJ"),
-        (("US",), "GOLF4U", "GOLF4U", "US", "US"),
+        (("US",), "GOLF4U", "G0LF4U", "US", "US"),  # US writes O as 0 (labels: G0LFING, IDAH0HI)
+        (("US",), "IDAHOHI", "IDAH0HI", "US", "US"),
+        (("US",), "NOX218", "NOX218", "US", None),  # a letter position of LLLNNN keeps its O
+        (("US",), "355OCT", "355OCT", "US", None),
         (("US",), "7ABCI23", "7ABC123", "US-CA", "US-CA"),  # I in a digit position of the only fit
         (("US",), "AB", "AB", "US", "US"),
         # Europe.
@@ -90,6 +93,8 @@ def test_unknown_preset_is_a_clear_error():
         (("AT",), "W 12345 X", "W12345X", "AT", "AT"),
         # South America, Pakistan.
         (("BR",), "ABC1D23", "ABC1D23", "BR", "BR"),
+        (("BR", "US"), "ABO1C23", "ABO1C23", "BR", "BR"),  # glyph rules are the US's only
+        (("EU", "US"), "OS AB 123", "OSAB123", "DE", "DE"),
         (("BR",), "ABC-1234", "ABC1234", "BR", "BR-old"),
         (("PK",), "LZW 9715", "LZW9715", "PK", "PK"),
         (("PK",), "LZW 97I5", "LZW9715", "PK", "PK"),
@@ -124,6 +129,15 @@ def test_default_region_breaks_ties_between_countries():
     assert validator("FR", "IT", default_region="IT").match("AB123CD").region == "IT"
     assert validator("FR", "IT", default_region="DE").match("AB123CD").region is None
     assert validator("US", default_region="US").match("ABC1234").region == "US"
+
+
+def test_region_glyphs_follow_the_region_and_can_be_turned_off():
+    assert validator("US", region_glyphs={}).match("IDAHOHI").plate == "IDAHOHI"
+    # A region's own rules add to its country's.
+    v = validator("US", region_glyphs={"US": {"O": "0"}, "US-CA": {"I": "1"}})
+    assert v.match("7ABCI23").plate == "7ABC123"  # a digit position: a confusion fix, not a glyph rule
+    assert v.match("IOWAGUY").plate == "I0WAGUY"  # generic US, region US: the US rule only
+    assert validator("ES", region_glyphs={"US": {"O": "0"}}).match("12O4BCD").plate == "1204BCD"
 
 
 def test_custom_formats_rank_first():
@@ -183,6 +197,8 @@ def test_validate_accepts():
         ({"custom_formats": [{"name": "x"}]}, "give exactly one of regex or template"),
         ({"to_digit": {"0": "O"}}, "to_digit: rule '0' -> 'O' must map a letter"),
         ({"min_length": 8, "max_length": 4}, "min_length 8 is above max_length 4"),
+        ({"region_glyphs": {"US": {"OO": "0"}}}, "region_glyphs.US: rule 'OO' -> '0' must map one"),
+        ({"region_glyphs": {"US": {"o": "0"}}}, "region_glyphs.US: rule 'o' -> '0' must map one"),
         ({"bogus": 1}, "Extra inputs are not permitted"),
     ],
 )
