@@ -183,7 +183,9 @@ class PlateRulesSettings(_Strict):
         for region, glyphs in self.region_glyphs.items():
             for a, b in glyphs.items():
                 if a not in letters | digits or b not in letters | digits:
-                    raise ValueError(f"region_glyphs.{region}: rule {a!r} -> {b!r} must map one A-Z/0-9 character to another")
+                    raise ValueError(
+                        f"region_glyphs.{region}: rule {a!r} -> {b!r} must map one A-Z/0-9 character to another"
+                    )
         return self
 
 

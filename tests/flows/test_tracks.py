@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import timedelta
 
 import pytest
+from bytewax.operators import StatefulBatchLogic
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from bytewax.operators import StatefulBatchLogic
 
 from flows.tracks import TrackWindow, WindowConfig
 from tests.flows.crops import T0, make_crop
@@ -136,5 +137,5 @@ def test_a_batch_gives_what_its_crops_give_one_at_a_time(gaps, qualities, cuts):
         return [(t.provisional, [c.crop_id for c in t.buffer.crops], t.buffer.n_crops) for t in out]
 
     one_by_one = run([[c] for c in crops])
-    assert run([crops[a:b] for a, b in zip(bounds, bounds[1:])]) == one_by_one
+    assert run([crops[a:b] for a, b in itertools.pairwise(bounds)]) == one_by_one
     assert sum(n for p, _, n in one_by_one if not p) == len(crops)  # every crop in one final window
