@@ -96,4 +96,10 @@ def load_engine(settings: OcrSettings) -> OcrEngine:
     factory = ENGINES.get(settings.type)
     if factory is None:
         raise OcrError(f"ocr.type: unknown engine {settings.type!r}; known: {', '.join(sorted(ENGINES))}")
-    return factory(settings)
+    engine = factory(settings)
+    if settings.deskew.enabled:
+        from ocr.deskew import DeskewingReader
+
+        d = settings.deskew
+        engine = DeskewingReader(engine, d.min_deg, d.max_deg, d.shear_min_deg)
+    return engine

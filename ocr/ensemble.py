@@ -148,8 +148,13 @@ def load_ensemble(settings: OcrSettings) -> EnsembleReader:
     members = settings.ensemble.members
     if "ensemble" in members:
         raise OcrError(f"ocr.ensemble.members: an ensemble cannot contain itself, got {list(members)}")
-    # Members return every read; the confidence floor applies to the chosen one only.
-    engines = [load_engine(settings.model_copy(update={"type": m, "min_confidence": 0.0})) for m in members]
+    # Members return every read; the confidence floor applies to the chosen one only. The ensemble
+    # deskews each crop once (load_engine wraps it), so its members do not.
+    no_deskew = settings.deskew.model_copy(update={"enabled": False})
+    engines = [
+        load_engine(settings.model_copy(update={"type": m, "min_confidence": 0.0, "deskew": no_deskew}))
+        for m in members
+    ]
     variants = settings.ensemble.variants
     engines = [VotingReader(e, variants[m]) if m in variants else e for m, e in zip(members, engines, strict=True)]
     calibrations = [settings.ensemble.calibration.get(m) for m in members]
