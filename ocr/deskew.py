@@ -114,7 +114,7 @@ def deskew(
     """``image`` with its text turned horizontal (skews below ``min_deg`` left alone), then its
     characters stood upright (shears below ``shear_min_deg`` left alone; None: no shear step).
     The input itself when nothing was changed."""
-    if image is None or image.ndim not in (2, 3) or image.size == 0 or image.dtype != np.uint8:
+    if not isinstance(image, np.ndarray) or image.ndim not in (2, 3) or image.size == 0 or image.dtype != np.uint8:
         return image
     angle = skew_angle(image, max_deg)
     if abs(angle) >= min_deg:

@@ -23,4 +23,4 @@ def plate_rec():
     from config.ocr import OcrSettings
     from ocr.base import load_engine
 
-    return load_engine(OcrSettings(type="plate_rec", threads=1))
+    return load_engine(OcrSettings(type="plate_rec", threads=1, deskew={"enabled": False}))  # the model itself
