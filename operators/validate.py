@@ -256,7 +256,7 @@ class PlateValidator:
         found = sorted({r for r in regions if r is not None})
         if len(found) <= 1:
             return found[0] if found else self._default_region
-        countries = {r.split("-", 1)[0] for r in found}
+        countries = {_country(r) for r in found}
         if len(countries) == 1:
             return countries.pop()
         default = self._default_region
