@@ -19,7 +19,7 @@ on the val sets (docs/accuracy.md, "Deskewing"); about 2 ms of CPU per crop.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import cv2
 import numpy as np
@@ -40,57 +40,56 @@ def _edges(image: np.ndarray, dx: int, dy: int) -> np.ndarray | None:
     return np.abs(cv2.Sobel(small, cv2.CV_32F, dx, dy, ksize=3))
 
 
-def skew_angle(image: np.ndarray, max_deg: float = 15.0, step_deg: float = 1.0) -> float:
-    """Rotation in degrees (counter-clockwise positive, as ``cv2.getRotationMatrix2D``) that
-    makes the text of ``image`` (BGR or grey uint8) horizontal, within ``+-max_deg``.
+def _rotation_matrix(angle_deg: float, height: int, width: int) -> np.ndarray:
+    """Affine matrix rotating by ``angle_deg`` (counter-clockwise positive) about the centre."""
+    return cv2.getRotationMatrix2D((width / 2, height / 2), angle_deg, 1.0)
 
-    A blank or tiny crop gives 0.
-    """
-    edges = _edges(image, 0, 1)
+
+def _shear_matrix(angle_deg: float, height: int, width: int = 0) -> np.ndarray:
+    """Affine matrix moving row y by ``tan(angle) * (y - height / 2)`` pixels to the right."""
+    t = math.tan(math.radians(angle_deg))
+    return np.float32([[1, t, -t * height / 2], [0, 1, 0]])
+
+
+def _best_angle(
+    edges: np.ndarray | None,
+    matrix: Callable[[float, int, int], np.ndarray],
+    axis: int,
+    max_deg: float,
+    step_deg: float,
+) -> float:
+    """The angle within ``+-max_deg`` whose ``matrix`` warp of ``edges`` piles them up into the
+    fewest rows (``axis=1``) or columns (``axis=0``): the largest sum of squared projections.
+    Tried from 0 outwards, so on a tie (a blank crop) the crop stays as it is; None edges give 0."""
     if edges is None or max_deg <= 0:
         return 0.0
     height, width = edges.shape
-    centre = (width / 2, height / 2)
     best_angle, best_score = 0.0, -1.0
     n = int(round(max_deg / step_deg))
-    # 0 first: on a tie (a blank crop) the crop stays as it is.
     for k in sorted(range(-n, n + 1), key=abs):
         angle = k * step_deg
-        rotation = cv2.getRotationMatrix2D(centre, angle, 1.0)
-        rotated = cv2.warpAffine(edges, rotation, (width, height), flags=cv2.INTER_LINEAR, borderValue=0)
-        rows = rotated.sum(axis=1)
-        score = float(np.dot(rows, rows))
+        warped = cv2.warpAffine(
+            edges, matrix(angle, height, width), (width, height), flags=cv2.INTER_LINEAR, borderValue=0
+        )
+        profile = warped.sum(axis=axis)
+        score = float(np.dot(profile, profile))
         if score > best_score:
             best_angle, best_score = angle, score
     return best_angle
 
 
-def _shear_matrix(angle_deg: float, height: int) -> np.ndarray:
-    """Affine matrix moving row y by ``tan(angle) * (y - height / 2)`` pixels to the right."""
-    t = math.tan(math.radians(angle_deg))
-    return np.float32([[1, t, -t * height / 2], [0, 1, 0]])
+def skew_angle(image: np.ndarray, max_deg: float = 15.0, step_deg: float = 1.0) -> float:
+    """Rotation in degrees (counter-clockwise positive, as ``cv2.getRotationMatrix2D``) that
+    makes the text of ``image`` (BGR or grey uint8) horizontal, within ``+-max_deg``: the one
+    whose horizontal edges pile up into the fewest rows. A blank or tiny crop gives 0."""
+    return _best_angle(_edges(image, 0, 1), _rotation_matrix, 1, max_deg, step_deg)
 
 
 def shear_angle(image: np.ndarray, max_deg: float = 20.0, step_deg: float = 2.0) -> float:
     """Horizontal shear in degrees that makes the character strokes of ``image`` vertical (a plate
     seen from the side leans its characters), within ``+-max_deg``: the shear whose vertical
     edges pile up into the fewest columns. A blank or tiny crop gives 0."""
-    edges = _edges(image, 1, 0)
-    if edges is None or max_deg <= 0:
-        return 0.0
-    height, width = edges.shape
-    best_angle, best_score = 0.0, -1.0
-    n = int(round(max_deg / step_deg))
-    for k in sorted(range(-n, n + 1), key=abs):
-        angle = k * step_deg
-        sheared = cv2.warpAffine(
-            edges, _shear_matrix(angle, height), (width, height), flags=cv2.INTER_LINEAR, borderValue=0
-        )
-        columns = sheared.sum(axis=0)
-        score = float(np.dot(columns, columns))
-        if score > best_score:
-            best_angle, best_score = angle, score
-    return best_angle
+    return _best_angle(_edges(image, 1, 0), _shear_matrix, 0, max_deg, step_deg)
 
 
 def unshear(image: np.ndarray, angle_deg: float) -> np.ndarray:
@@ -104,8 +103,9 @@ def unshear(image: np.ndarray, angle_deg: float) -> np.ndarray:
 def rotate(image: np.ndarray, angle_deg: float) -> np.ndarray:
     """``image`` rotated by ``angle_deg`` about its centre, same size, borders replicated."""
     h, w = image.shape[:2]
-    rotation = cv2.getRotationMatrix2D((w / 2, h / 2), angle_deg, 1.0)
-    return cv2.warpAffine(image, rotation, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return cv2.warpAffine(
+        image, _rotation_matrix(angle_deg, h, w), (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+    )
 
 
 def deskew(
