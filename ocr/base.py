@@ -76,6 +76,12 @@ def _plate_rec(settings: OcrSettings) -> OcrEngine:
     return load_plate_rec(settings)
 
 
+def _paddle(settings: OcrSettings) -> OcrEngine:
+    from ocr.paddle import load_paddle
+
+    return load_paddle(settings)
+
+
 def _ensemble(settings: OcrSettings) -> OcrEngine:
     from ocr.ensemble import load_ensemble
 
@@ -87,6 +93,7 @@ ENGINES: dict[str, EngineFactory] = {
     "rapidocr": _rapidocr,
     "onnx_ctc": _onnx_ctc,
     "plate_rec": _plate_rec,
+    "paddle": _paddle,
     "ensemble": _ensemble,
 }
 

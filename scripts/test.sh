@@ -5,5 +5,5 @@
 # Extra arguments go to pytest, e.g. scripts/test.sh -k edge -x
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ALPR_WITH_TEST_DEPS=1 bash scripts/setup.sh
+ALPR_WITH_TEST_DEPS=1 ALPR_EXTRAS=${ALPR_EXTRAS:-all,dev,paddle} bash scripts/setup.sh
 exec .venv/bin/python -m pytest "$@"

