@@ -40,7 +40,7 @@ import numpy as np
 
 from config.ocr import OcrSettings
 from ocr.base import OcrError
-from ocr.ctc import CtcRecogniser
+from ocr.ctc import CtcRecogniser, read_charset
 
 _WHEEL_MODEL_DIR = ("models", "ch_PP-OCRv4_rec_infer")
 _WHEEL_CHARSET = ("ch_ppocr_rec", "ppocr_keys_v1.txt")
@@ -189,16 +189,12 @@ def load_paddle(settings: OcrSettings) -> CtcRecogniser:
     """The ``paddle`` engine: ``ocr.paddle.model_dir`` or the wheel's PP-OCRv4 (module docstring)."""
     model_dir = settings.paddle.model_dir
     charset_file = settings.charset_path
-    characters: list[str] | None = None
     if model_dir is None:
         model_dir, wheel_charset = wheel_model()
         charset_file = charset_file or wheel_charset
     program, params = model_files(model_dir)
     if charset_file is not None:
-        try:
-            characters = charset_file.read_text(encoding="utf-8").splitlines()
-        except OSError as exc:
-            raise OcrError(f"ocr.charset_path: cannot read {charset_file}: {exc}") from exc
+        characters = read_charset(None, charset_file)  # a file: the session is not consulted
     else:
         characters = export_charset(model_dir)
         if characters is None:
