@@ -14,7 +14,6 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE_CLIP = REPO / "samples" / "alizahidraja_70.mp4"
-SHARED_DATA = REPO / ".." / "shared" / "data"
 
 
 def free_port() -> int:
