@@ -24,33 +24,40 @@ ENV = "ALPR_TESTS_REQUIRE_ALL"
 
 @dataclass(frozen=True, slots=True)
 class AllowedSkip:
-    """Tests whose node id starts with ``test`` may skip, for ``reason``."""
+    """Tests whose node id starts with ``test`` may skip for ``reason``: only when their skip message
+    contains ``because`` (a test allowed to skip as opt-in still fails when PostgreSQL is missing)."""
 
     test: str
+    because: str
     reason: str
 
 
 ALLOWED: tuple[AllowedSkip, ...] = (
     AllowedSkip(
         "tests/flows/test_sinks_alerts.py::test_one_minute_outage_with_the_default_retry_policy",
+        "set ALPR_SLOW_TESTS=1",
         "opt-in slow test (a 60 s receiver outage; the same path runs with a short outage): ALPR_SLOW_TESTS=1",
     ),
     AllowedSkip(
         "tests/edge/test_publish_integration.py::test_outage_spools_and_replays_in_order[60s]",
+        "set ALPR_TEST_FULL_OUTAGE=1",
         "opt-in slow case (a 60 s broker outage; the short case runs): ALPR_TEST_FULL_OUTAGE=1",
     ),
     AllowedSkip(
         "tests/edge/test_detect.py::test_ultralytics_backend_finds_what_the_onnx_backend_finds",
+        "set ALPR_TEST_ULTRALYTICS_WEIGHTS",
         "opt-in: needs torch + ultralytics (not project dependencies, ~1 GB) and safelicensing's best.pt "
         "named by ALPR_TEST_ULTRALYTICS_WEIGHTS",
     ),
     AllowedSkip(
         "tests/db/test_partitions.py::test_cron_fallback_is_clean_when_cron_is_not_preloaded",
+        "pg_cron is usable on this server",
         "runs only on a server without a usable pg_cron; the pg_cron path runs on a private cluster "
         "with pg_cron preloaded (tests/db/test_pg_cron.py)",
     ),
     AllowedSkip(
         "tests/db/test_partitions.py::test_timescaledb_path",
+        "timescaledb is not installed",
         "TimescaleDB is not installed on CI's PostgreSQL 15 (no Debian package); the native and pg_partman paths run",
     ),
 )
@@ -61,9 +68,9 @@ def required() -> bool:
     return os.environ.get(ENV, "") not in ("", "0")
 
 
-def allowed(nodeid: str) -> AllowedSkip | None:
-    """The entry of :data:`ALLOWED` covering ``nodeid``, if any."""
-    return next((a for a in ALLOWED if nodeid.startswith(a.test)), None)
+def allowed(nodeid: str, reason: str) -> AllowedSkip | None:
+    """The entry of :data:`ALLOWED` that lets ``nodeid`` skip with the message ``reason``, if any."""
+    return next((a for a in ALLOWED if nodeid.startswith(a.test) and a.because in reason), None)
 
 
 def _reason(longrepr: object) -> str:
@@ -96,7 +103,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
     if not (report.skipped and required()) or hasattr(report, "wasxfail"):
         return
     reason = _reason(report.longrepr)
-    entry = allowed(item.nodeid)
+    entry = allowed(item.nodeid, reason)
     if entry is not None:
         _taken(item.config).append((item.nodeid, entry, reason))
         return
@@ -109,9 +116,12 @@ def pytest_make_collect_report(collector: pytest.Collector):
     """A module skipped at collection (``pytest.importorskip`` at import) fails the same way."""
     outcome = yield
     report = outcome.get_result()
-    if report.skipped and required() and allowed(collector.nodeid) is None:
+    if not (report.skipped and required()):
+        return
+    reason = _reason(report.longrepr)
+    if allowed(collector.nodeid, reason) is None:
         report.outcome = "failed"
-        report.longrepr = _failure(collector.nodeid, _reason(report.longrepr))
+        report.longrepr = _failure(collector.nodeid, reason)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

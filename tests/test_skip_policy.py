@@ -34,7 +34,10 @@ def test_fine():
 def inner(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
     pytester.makepyfile(test_inner=INNER)
     pytester.makepyfile(test_missing_dep="import pytest\npytest.importorskip('no_such_module_here')\n")
-    allowed = (skip_policy.AllowedSkip("test_inner.py::test_opt_in", "opt-in by design"),)
+    allowed = (
+        skip_policy.AllowedSkip("test_inner.py::test_opt_in", "ALPR_SLOW_TESTS", "opt-in by design"),
+        skip_policy.AllowedSkip("test_inner.py::test_needs_server", "ALPR_SLOW_TESTS", "allowed for another reason"),
+    )
     monkeypatch.setattr(skip_policy, "ALLOWED", allowed)
     return pytester
 
