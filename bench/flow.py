@@ -498,12 +498,15 @@ class _TimedEvents:
 
 
 def bench_tracks(
-    s: Settings, n_crops: int, rng: random.Random, images: Sequence[bytes]
-) -> tuple[list[str], list[tuple[bytes, bytes]]]:
-    """Fresh topics with ``n_crops`` crops (tracks of 10, 8 cameras) and a watchlist wanting 1% of
-    their plates among 1000 entries; returns (plates, encoded messages)."""
+    settings: Settings, workers: int, n_crops: int, rng: random.Random, images: Sequence[bytes]
+) -> tuple[Settings, list[str], list[tuple[bytes, bytes]]]:
+    """Fresh topics (the crops topic with a partition per worker), ``n_crops`` crops for them (tracks of
+    10, 8 cameras) and a watchlist wanting 1% of their plates among 1000 entries; returns (settings
+    with those topics, plates, encoded messages)."""
     from flows.watchlists import add_entry, create_watchlist
 
+    s = with_topics(settings, secrets.token_hex(3), input={"stop_at_end": True})
+    create_topics(s, workers)
     n_tracks = max(1, n_crops // CROPS_PER_TRACK)
     t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
     plates = [random_plate(rng) for _ in range(n_tracks)]
@@ -515,7 +518,7 @@ def bench_tracks(
         wl = create_watchlist(conn, f"bench-{secrets.token_hex(3)}", channels=())
         for p in rng.sample(plates, max(1, n_tracks // 100)) + [random_plate(rng) for _ in range(1000)]:
             add_entry(conn, wl, p)
-    return plates, encode_all(s, crops)
+    return s, plates, encode_all(s, crops)
 
 
 def replay(s: Settings, n: int, workers: int, reader: CropReader | None = None, **parts: Any) -> tuple[float, Any]:
@@ -543,9 +546,7 @@ def throughput(
     """Phase 1 + 3: raw consume vs the whole flow (OCR excluded), and the flow's DB writes vs a raw COPY."""
     from flows.parts import S3_UPLOAD_THREADS, events_without_crops
 
-    s = with_topics(settings, secrets.token_hex(3), input={"stop_at_end": True})
-    create_topics(s, workers)
-    plates, messages = bench_tracks(s, n_crops, rng, images)
+    s, plates, messages = bench_tracks(settings, workers, n_crops, rng, images)
     n_tracks = len(plates)
     url = s.database.url.get_secret_value()
     log.warning("throughput: %d crops in %d tracks", len(messages), n_tracks)
@@ -640,9 +641,7 @@ def real_ocr_throughput(
     settings: Settings, n_crops: int, workers: int, rng: random.Random, images: Sequence[bytes]
 ) -> dict[str, Any]:
     """Phase 2: the whole flow, S3 uploads included, with the configured OCR engine reading every kept crop."""
-    s = with_topics(settings, secrets.token_hex(3), input={"stop_at_end": True})
-    create_topics(s, workers)
-    _, messages = bench_tracks(s, n_crops, rng, images)
+    s, _, messages = bench_tracks(settings, workers, n_crops, rng, images)
     produce(s, messages)
     from ocr.base import load_engine
 
