@@ -648,12 +648,20 @@ def real_ocr_throughput(
     engine = load_engine(s.ocr)
     reader = CropReader(lambda: engine, s.ocr.batch_size)
     reader.read(encoded_crops(images[:1]))  # warm-up: the model is loaded and run once before timing
+    from prometheus_client import REGISTRY
+
+    def engine_reads() -> float:  # crops the OCR step handed to the engine (flows.metrics)
+        return REGISTRY.get_sample_value("alpr_flow_ocr_batch_size_sum") or 0.0
+
+    before = engine_reads()
     rate, _ = replay(s, len(messages), workers, reader)
-    log.warning("whole flow with %s OCR: %.1f crops/s (%d workers)", s.ocr.type, rate, workers)
+    reads = engine_reads() - before
+    log.warning("whole flow with %s OCR: %.1f crops/s (%d workers), %.0f reads", s.ocr.type, rate, workers, reads)
     return {
         "real_ocr": s.ocr.type,
         "real_ocr_n_crops": len(messages),
         "real_ocr_crops_per_s_per_worker": round(rate / workers, 1),
+        "real_ocr_reads_per_crop": round(reads / len(messages), 2),
     }
 
 
