@@ -119,4 +119,3 @@ def test_accuracy_floor(request, data_dir, floor: Floor):
     assert summary.n >= 150, summary
     assert summary.exact_accuracy >= floor.exact - MARGIN_EXACT, (floor.subset.what, summary)
     assert summary.char_accuracy >= floor.char - MARGIN_CHAR, (floor.subset.what, summary)
-
