@@ -54,8 +54,10 @@ class RateRun:
             "cpu_s": round(self.cpu_s, 2),
             "events": plates,
             "vehicles": [
-                {"plate": e.plate, "type": e.vehicle_type, "colour": e.vehicle_colour} for e in self.events
-            ],
+                {"plate": e.plate, "no_plate": e.no_plate, "type": e.vehicle.type if e.vehicle else None,
+                 "colour": e.vehicle.colour if e.vehicle else None}
+                for e in self.events
+            ],  # fmt: skip
             "ok": plates == sorted(plate_key(p) for p in expected),
         }
 
@@ -191,27 +193,36 @@ def run_rates(
     *,
     progress: Callable[[str], None] | None = None,
     reader=None,  # noqa: ANN001
+    camera_options: dict[str, object] | None = None,
 ) -> list[RateRun]:
-    """Every clip at every rate through the edge, then all their crops through one flow run."""
-    from edge.detect import load_detector
+    """Every clip at every rate through the edge, then each one's crops through the flow.
 
+    The flow runs once per (clip, rate), as at a site with one camera: the OCR ensemble's reads
+    depend a little on which crops share an inference batch (padding to the widest crop), so
+    mixing all cameras in one run would test a batching no single camera sees.
+
+    ``camera_options`` are extra camera settings (e.g. ``{"no_plate_events": True}``).
+    """
+    from edge.detect import load_detector
+    from flows.ocr_step import CropReader
+    from ocr.base import load_engine
+
+    if reader is None:  # one engine for every run
+        reader = CropReader(lambda: load_engine(settings.ocr), settings.ocr.batch_size)
     detector = load_detector(settings.edge.detector)
     vehicles = settings.edge.vehicles
     vehicle_detector = load_detector(vehicles.detector) if vehicles.enabled else None
-    crops: list = []
-    runs: list[tuple[str, float, str, int, int, int, float]] = []
+    out: list[RateRun] = []
     for name, path in clips:
         for fps in rates:
             camera_id = f"{name}-{fps:g}fps"
-            camera = CameraSettings(id=camera_id, url=str(path), fps_cap=fps, loop=False, realtime=False)
+            camera = CameraSettings(
+                id=camera_id, url=str(path), fps_cap=fps, loop=False, realtime=False, **(camera_options or {})
+            )
             got, frames, cpu = edge_crops(camera, settings, detector, vehicle_detector)
-            plate_crops = [c for c in got if not c.no_plate]
-            runs.append((name, fps, camera_id, frames, len({c.track_id for c in plate_crops}), len(got), cpu))
-            crops += got
+            tracks = len({c.track_id for c in got if not c.no_plate})
+            events = tuple(flow_events(settings, got, reader=reader)) if got else ()
+            out.append(RateRun(name, fps, camera_id, frames, tracks, len(got), cpu, events))
             if progress is not None:
-                progress(f"{camera_id}: {frames} frames, {len(got)} crops, {cpu:.1f} s CPU")
-    events = flow_events(settings, crops, reader=reader)
-    return [
-        RateRun(name, fps, cam, frames, tracks, n, cpu, tuple(e for e in events if e.camera_id == cam))
-        for name, fps, cam, frames, tracks, n, cpu in runs
-    ]
+                progress(f"{camera_id}: {frames} frames, {len(got)} crops, {len(events)} event(s), {cpu:.1f} s CPU")
+    return out
