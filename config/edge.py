@@ -197,8 +197,15 @@ class VehicleSettings(_Strict):
         0.2,
         ge=0,
         le=10,
-        description="Run the vehicle detector at most this often (0: every frame); the tracker carries "
-        "vehicle boxes between (at 10 fps: every 2nd frame).",
+        description="While vehicles or plates are in view, run the vehicle detector at most this often "
+        "(0: every frame); the tracker carries vehicle boxes between (at 10 fps: every 2nd frame).",
+    )
+    idle_interval_s: float = Field(
+        1.0,
+        ge=0,
+        le=60,
+        description="On an empty scene (no vehicle tracked, no plate seen), run it this often, to find "
+        "vehicles without plates.",
     )
     colour: bool = Field(True, description="Estimate the body colour of each vehicle (edge/colour.py).")
     make_model: str | None = Field(

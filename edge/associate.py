@@ -81,7 +81,9 @@ class PlateTracker:
     Each frame, detections are matched to open tracks by minimum total cost (Hungarian):
     a detection on the same vehicle as a track always may match it; otherwise the detection must
     lie within ``motion_gate + motion_gate_per_s * dt`` plate widths of the track's predicted
-    centre, and a track tied to one vehicle never takes a plate on another. Detections of at
+    centre, and a track tied to one vehicle takes a plate tied to another only at a higher cost
+    (the vehicle tracker may have lost and re-found the car), so plates of two vehicles side by
+    side never swap. Detections of at
     least ``activation_threshold`` start tracks; weaker ones only continue them. A track is
     confirmed (published) after ``min_consecutive_frames`` sightings.
     """
@@ -173,12 +175,13 @@ class PlateTracker:
                 cx, cy = _centre(box)
                 distance = math.hypot(cx - px, cy - py) / max(width, track.width)
                 vehicle = carriers[di].track_id if carriers[di] is not None else None
-                if track.vehicle is not None and vehicle is not None:
-                    if track.vehicle == vehicle:  # the plate rides its vehicle: no motion gate
-                        cost[ti, di] = distance / (1.0 + distance)
-                    continue
-                if distance <= gate:
-                    cost[ti, di] = 1.0 + distance
+                if track.vehicle is not None and track.vehicle == vehicle:
+                    cost[ti, di] = distance / (1.0 + distance)  # the plate rides its vehicle: no gate
+                elif distance <= gate:
+                    # By motion; across two vehicle ids (the vehicle tracker lost and re-found the
+                    # car) only when no plate of the same vehicle wants the track.
+                    other = track.vehicle is not None and vehicle is not None
+                    cost[ti, di] = (3.0 if other else 1.0) + distance
         rows, cols = linear_sum_assignment(cost)
         return [(int(r), int(c)) for r, c in zip(rows, cols, strict=True) if cost[r, c] < _FORBIDDEN]
 
@@ -209,7 +212,7 @@ class PlateTracker:
         track.centre = (cx, cy)
         track.width = max(box[2] - box[0], 1.0)
         track.hits += 1
-        if track.vehicle is None and carrier is not None:
+        if carrier is not None:  # follows the vehicle's current track id
             track.vehicle = carrier.track_id
         state = track.state
         state.last_ts = ts

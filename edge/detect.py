@@ -296,7 +296,7 @@ class YoloxDetector:
         resized = cv2.resize(frame_bgr, (int(w * r), int(h * r)), interpolation=cv2.INTER_LINEAR)
         canvas = np.full((size, size, 3), 114, np.uint8)
         canvas[: resized.shape[0], : resized.shape[1]] = resized
-        blob = canvas.transpose(2, 0, 1)[None].astype(np.float32)
+        blob = cv2.dnn.blobFromImage(canvas)  # NCHW float32, BGR 0-255 as is
         output = self._session.run(None, {self._input_name: blob})[0][0]
         if output.shape[0] != len(self._grid):
             raise DetectorError(f"yolox detector: expected {len(self._grid)} grid rows, got {output.shape}")

@@ -115,7 +115,7 @@ class CameraPipeline:
         """Records caused by one frame (START events, released crops, END events), in publish order."""
         t0 = time.perf_counter()
         plates = self._plates(frame)
-        vehicles = self._vehicles.update(frame) if self._vehicles is not None else None
+        vehicles = self._vehicles.update(frame, len(plates) > 0) if self._vehicles is not None else None
         t1 = time.perf_counter()
         update, attached = self._tracker.update(plates, frame.ts, vehicles.boxes if vehicles else ())
         t2 = time.perf_counter()

@@ -113,6 +113,11 @@ class Tracker:
         ended = tuple(self.active.pop(k) for k in gone)
         return TrackUpdate(tuple(boxes), tuple(started), ended)
 
+    @property
+    def tracking(self) -> bool:
+        """True while any track is alive, confirmed or still tentative."""
+        return bool(self.active) or bool(getattr(self._bt, "tracks", ()))
+
     def close(self) -> tuple[TrackState, ...]:
         """End every open track (camera closed or process exiting)."""
         ended = tuple(self.active.values())

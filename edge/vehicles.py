@@ -117,10 +117,17 @@ class VehicleStage:
         self._last_run: float | None = None
         self.tracks: dict[str, VehicleTrack] = {}
 
-    def update(self, frame: Frame) -> VehicleUpdate:
-        """Detect (when due) and track the vehicles of one frame; carry the boxes forward otherwise."""
+    def update(self, frame: Frame, plates: bool = True) -> VehicleUpdate:
+        """Detect (when due) and track the vehicles of one frame; carry the boxes forward otherwise.
+
+        The detector runs every ``interval_s`` while a vehicle is tracked or ``plates`` were seen in
+        the frame, and every ``idle_interval_s`` on an empty scene (to find vehicles without plates).
+        """
         ts = frame.ts
-        due = self._last_run is None or ts - self._last_run >= self._settings.interval_s - 1e-6
+        busy = plates or bool(self.tracks) or self._tracker.tracking
+        idle = max(self._settings.interval_s, self._settings.idle_interval_s)
+        every = self._settings.interval_s if busy else idle
+        due = self._last_run is None or ts - self._last_run >= every - 1e-6
         if not due:
             return VehicleUpdate(self._carried(ts))
         self._last_run = ts
