@@ -194,11 +194,11 @@ class VehicleSettings(_Strict):
         description="Detector class id -> vehicle type (voted over the track); other classes are ignored.",
     )
     interval_s: float = Field(
-        0.2,
+        0.25,
         ge=0,
         le=10,
         description="While vehicles or plates are in view, run the vehicle detector at most this often "
-        "(0: every frame); the tracker carries vehicle boxes between (at 10 fps: every 2nd frame).",
+        "(0: every frame); the tracker carries vehicle boxes between (at 10 fps: every 3rd frame).",
     )
     idle_interval_s: float = Field(
         1.0,
