@@ -25,6 +25,7 @@ __all__ = [
     "entry_inputs",
     "get",
     "list_all",
+    "listings",
     "remove",
     "require",
     "update",
@@ -173,3 +174,22 @@ def remove(conn: psycopg.Connection[Any], watchlist_id: int, entry_id: int) -> b
         "SELECT 1 FROM watchlist_entries WHERE id = %s AND watchlist_id = %s", (entry_id, watchlist_id)
     ).fetchone()
     return bool(row) and remove_entry(conn, entry_id)
+
+
+def listings(conn: psycopg.Connection[Any], plate: str) -> list[dict[str, Any]]:
+    """Unexpired exact and fuzzy entries that ``plate`` (normalised) matches, with their list.
+
+    Regex entries are matched by the flow (Python ``re``), not here.
+    """
+    cur = conn.execute(
+        "SELECT w.id AS watchlist_id, w.name AS watchlist, e.id, e.pattern, e.match_type, e.max_distance,"
+        " coalesce(e.severity, w.severity) AS severity, e.note, e.expires_at"
+        " FROM watchlist_entries e JOIN watchlists w ON w.id = e.watchlist_id"
+        " WHERE (e.expires_at IS NULL OR e.expires_at > now())"
+        " AND ((e.match_type = 'exact' AND e.pattern = %(p)s)"
+        "   OR (e.match_type = 'fuzzy' AND levenshtein(e.pattern, %(p)s) <= e.max_distance))"
+        " ORDER BY w.name, e.id",
+        {"p": plate},
+    )
+    names = [d.name for d in cur.description or ()]
+    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
