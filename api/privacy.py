@@ -82,13 +82,22 @@ def erase_plate(
     if not normalised:
         raise ValueError(f"plate {plate!r} has no letters or digits")
     forms = [normalised] + ([hashed_plate(normalised, secret)] if secret else [])
+    # Events corrected to (or from) the plate are about it too (operator corrections, 0007).
+    corrected = [
+        r[0]
+        for r in conn.execute(
+            "SELECT DISTINCT event_id FROM plate_corrections WHERE plate = ANY(%(f)s) OR previous = ANY(%(f)s)",
+            {"f": forms},
+        ).fetchall()
+    ]
     keys = [
         r[0]
         for r in conn.execute(
-            "SELECT crop_key FROM plate_events WHERE plate = ANY(%(forms)s) AND crop_key IS NOT NULL"
+            "SELECT crop_key FROM plate_events WHERE (plate = ANY(%(forms)s) OR event_id = ANY(%(ids)s))"
+            " AND crop_key IS NOT NULL"
             " UNION SELECT crop_key FROM rejected_reads"
             f" WHERE ({_SQL_COMPACT} = %(p)s OR plate_raw = ANY(%(forms)s)) AND crop_key IS NOT NULL",
-            {"p": normalised, "forms": forms},
+            {"p": normalised, "forms": forms, "ids": corrected},
         ).fetchall()
     ]
     objects = images.delete(keys)
@@ -97,9 +106,14 @@ def erase_plate(
         event_ids = [
             r[0]
             for r in conn.execute(
-                "DELETE FROM plate_events WHERE plate = ANY(%s) RETURNING event_id", (forms,)
+                "DELETE FROM plate_events WHERE plate = ANY(%s) OR event_id = ANY(%s) RETURNING event_id",
+                (forms, corrected),
             ).fetchall()
         ]
+        conn.execute(
+            "DELETE FROM plate_corrections WHERE event_id = ANY(%s) OR plate = ANY(%s) OR previous = ANY(%s)",
+            (event_ids, forms, forms),
+        )
         rejected = conn.execute(
             f"DELETE FROM rejected_reads WHERE {_SQL_COMPACT} = %s OR plate_raw = ANY(%s)"
             " OR event_id = ANY(%s)",

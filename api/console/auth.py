@@ -92,7 +92,13 @@ async def checked(request: Request) -> Session:
         value = form.get("csrf")
         sent = value if isinstance(value, str) else None
     if not same_origin(request) or not sessions.csrf_ok(session, sent):
-        log.warning("console: refused %s %s from %s (CSRF)", request.method, request.url.path, session.name)
+        log.warning(
+            "console: refused %s %s from %s (CSRF; origin %s)",
+            request.method,
+            request.url.path,
+            session.name,
+            request.headers.get("origin"),
+        )
         raise HTTPException(403, "this form has expired or did not come from the console; reload the page")
     return session
 

@@ -91,6 +91,9 @@
       holder.innerHTML = msg.html;   /* server-rendered, autoescaped */
       var card = holder.firstElementChild;
       if (!card) { return false; }
+      /* when this event first appeared on the page (the browser tests measure it) */
+      card.setAttribute("data-first-shown",
+        (current && current.getAttribute("data-first-shown")) || String(Date.now()));
       if (current) { current.remove(); }
       var empty = document.getElementById("live-empty");
       if (empty) { empty.remove(); }

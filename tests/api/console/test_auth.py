@@ -56,7 +56,7 @@ def test_every_page_has_the_security_headers(console_reader, api_url, path):
     h = answer.headers
     assert h["content-security-policy"] == CSP and "script-src 'self'" in CSP and "unsafe" not in CSP
     assert h["x-content-type-options"] == "nosniff" and h["x-frame-options"] == "DENY"
-    assert h["referrer-policy"] == "no-referrer" and h["cache-control"] == "no-store"
+    assert h["referrer-policy"] == "same-origin" and h["cache-control"] == "no-store"
     assert "<script>" not in answer.text and " on" + "click=" not in answer.text  # no inline script
 
 
