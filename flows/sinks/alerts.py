@@ -404,6 +404,7 @@ class AlertDispatcher:
     def _run(self) -> None:
         while not self._stopping.is_set():
             try:
+                self._raise_correction_alerts()
                 wait = self._dispatch_due()
             except (psycopg.Error, OSError) as exc:
                 log.warning("%s: cannot read pending deliveries (%s); retrying", self.name, exc)
@@ -413,6 +414,20 @@ class AlertDispatcher:
                 wait = self.settings.poll_s
             self._wake.wait(max(0.0, min(wait, self.settings.poll_s)))
             self._wake.clear()
+
+    def _raise_correction_alerts(self) -> None:
+        """Alerts of operator corrections (:mod:`flows.sinks.corrections`), stored for delivery."""
+        from flows.sinks.corrections import raise_correction_alerts
+
+        try:
+            with self._pool.connection() as conn:
+                created = raise_correction_alerts(conn, self.settings, datetime.now(UTC))
+        except psycopg.Error as exc:  # e.g. a database before migration 0007: deliveries go on
+            log.warning("%s: cannot match corrections: %s", self.name, exc)
+            return
+        for row in created:
+            if row.status == "failed":
+                log.error("alerts: alert %s names channel %s: %s", row.alert_id, row.channel, row.last_error)
 
     def _has_due_now(self) -> bool:
         try:

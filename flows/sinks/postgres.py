@@ -320,11 +320,17 @@ def insert_rejected(conn: psycopg.Connection[Any], reads: Sequence[RejectedRead]
     return cur.rowcount
 
 
-def insert_alerts(conn: psycopg.Connection[Any], records: Sequence[AlertRecord]) -> list[NewDelivery]:
-    """Store alerts (their events upserted first) and delivery rows; returns the new delivery rows."""
+def insert_alerts(
+    conn: psycopg.Connection[Any], records: Sequence[AlertRecord], *, store_events: bool = True
+) -> list[NewDelivery]:
+    """Store alerts (their events upserted first) and delivery rows; returns the new delivery rows.
+
+    ``store_events=False`` leaves the events as stored (alerts of operator corrections).
+    """
     if not records:
         return []
-    upsert_events(conn, [r.hit.event for r in records])
+    if store_events:
+        upsert_events(conn, [r.hit.event for r in records])
     alerts: dict[str, dict[str, Any]] = {}
     deliveries: dict[tuple[str, str], dict[str, Any]] = {}
     for rec in records:

@@ -55,6 +55,19 @@ def _shots_dir(tmp: Path) -> Path:
     return tmp
 
 
+def snap(page: Any, folder: Path, name: str, **options: Any) -> None:
+    """A screenshot; for docs/console/ made small (256-colour PNG) with Pillow when it is there."""
+    path = folder / f"{name}.png"
+    page.screenshot(path=str(path), **options)
+    if os.environ.get("ALPR_CONSOLE_SCREENSHOTS") == "1":
+        try:
+            from PIL import Image
+        except ImportError:
+            return
+        with Image.open(path) as image:
+            image.convert("RGB").quantize(256, method=Image.Quantize.MEDIANCUT).save(path, optimize=True)
+
+
 class Guard:
     """Fails the test on any alert() (a hostile string that ran) or CSP violation in the page."""
 
@@ -276,6 +289,7 @@ def test_watchlist_entry_then_the_clip_hit_shows_live_within_a_second(
     page.get_by_label("Note", exact=True).fill("Case 2026-118: reported stolen at the depot")
     page.get_by_role("button", name="Add entry").click()
     page.wait_for_selector(f"a.plate:text('{CLIP_PLATE}')")
+    snap(page, shots, "watchlist", full_page=True)
 
     # The live page is open; the flow stores the clip's event; its card appears, marked as a hit.
     page.goto(f"{console.url}/console/live?sound=1")
@@ -300,7 +314,7 @@ def test_watchlist_entry_then_the_clip_hit_shows_live_within_a_second(
     assert not flow.is_alive(), "the flow did not finish"
     assert receiver.wait_for(2, timeout=30), "the alert was not delivered on both channels"
     page.wait_for_timeout(300)  # let the crop thumbnails load for the picture
-    page.screenshot(path=str(shots / "live.png"))
+    snap(page, shots, "live")
     guard.check()
 
 
@@ -314,7 +328,7 @@ def test_search_wildcard_and_open_the_event(admin_page: Any, guard: Guard, conso
     row_link = page.locator(f"a.plate[href='/console/events/{state['event_id']}']")
     assert row_link.count() == 1
     page.wait_for_function("Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)")
-    page.screenshot(path=str(shots / "search.png"))
+    snap(page, shots, "search")
     csv_link = page.get_by_role("link", name="Export CSV")
     with page.expect_download() as download:
         csv_link.click()
@@ -328,11 +342,11 @@ def test_search_wildcard_and_open_the_event(admin_page: Any, guard: Guard, conso
     assert "Raw read" in facts and "Confidence" in facts and "Sightings" in facts
     alerts = page.inner_text("section:has(#alerts-title)")
     assert "delivered" in alerts and "stolen-" in alerts
-    page.screenshot(path=str(shots / "event.png"), full_page=True)
+    snap(page, shots, "event", full_page=True)
     page.get_by_role("link", name=CLIP_PLATE).first.click()
     page.wait_for_url(f"**/console/plates/{CLIP_PLATE}")
     assert page.locator("ol.timeline li").count() >= 1 and "On watchlists" in page.content()
-    page.screenshot(path=str(shots / "plate.png"), full_page=True)
+    snap(page, shots, "plate", full_page=True)
     guard.check()
 
 
@@ -358,7 +372,7 @@ def test_redeliver_an_alert(admin_page: Any, guard: Guard, console: ConsoleServe
     page.goto(f"{console.url}/console/alerts?plate={CLIP_PLATE}")
     row = page.locator("tbody tr").first
     assert "delivered" in row.inner_text()
-    page.screenshot(path=str(shots / "alerts.png"))
+    snap(page, shots, "alerts")
     before = len(receiver.deliveries)
     row.get_by_role("button", name="Redeliver").click()
     page.wait_for_selector("p.flash:text('Queued for redelivery')")
@@ -390,7 +404,6 @@ def test_hostile_strings_stay_text(admin_page: Any, guard: Guard, console: Conso
     page.get_by_label("or paste it").fill(f'pattern,note\nAB12CD,"{HOSTILE.replace(chr(34), chr(34) * 2)}"\n')
     page.get_by_role("button", name="Import").click()
     page.wait_for_selector("p.flash:text('Imported')")
-    page.screenshot(path=str(shots / "watchlist.png"), full_page=True)
     page.goto(f"{console.url}/console/search?plate=XSS1")
     assert HOSTILE in page.inner_text("table")
     page.goto(f"{console.url}/console/live")
@@ -429,9 +442,9 @@ def test_pages_for_the_record(admin_page: Any, guard: Guard, browser: Any, conso
             page.wait_for_timeout(500)
             page.reload()
         assert page.locator(".badge.up").count() >= 1 and page.locator(".badge.down").count() >= 1
-    page.screenshot(path=str(shots / "cameras.png"))
+    snap(page, shots, "cameras")
     page.goto(f"{console.url}/console/watchlists")
-    page.screenshot(path=str(shots / "watchlists.png"))
+    snap(page, shots, "watchlists")
     # A phone, in dark mode.
     phone = guard.attach(
         _sign_in(browser, guard, console.url, keys.read, viewport={"width": 390, "height": 844}, color_scheme="dark",
@@ -440,14 +453,14 @@ def test_pages_for_the_record(admin_page: Any, guard: Guard, browser: Any, conso
     phone.wait_for_selector("#live-status[data-state='up']")
     assert phone.get_by_role("link", name="Admin").count() == 0  # a read key sees no admin page
     phone.wait_for_timeout(300)
-    phone.screenshot(path=str(shots / "live-phone-dark.png"))
+    snap(phone, shots, "live-phone-dark")
     phone.goto(f"{console.url}/console/watchlists")
     assert phone.locator("form[action='/console/watchlists']").count() == 0
     phone.context.close()
     login = browser.new_context(viewport={"width": 1000, "height": 600})
     lp = login.new_page()
     lp.goto(f"{console.url}/console/login")
-    lp.screenshot(path=str(shots / "login.png"))
+    snap(lp, shots, "login")
     login.close()
     guard.check()
 
@@ -467,7 +480,7 @@ def test_erase_a_plate(admin_page: Any, guard: Guard, console: ConsoleServer, db
     page.get_by_role("button", name="Erase").click()
     page.wait_for_selector("#report")
     assert "events" in page.inner_text("#report")
-    page.screenshot(path=str(shots / "admin.png"), full_page=True)
+    snap(page, shots, "admin")
     actions = [r[0] for r in db.execute("SELECT action FROM audit_log WHERE action = 'erase' ORDER BY id DESC LIMIT 1")]
     assert actions == ["erase"]
     page.goto(f"{console.url}/console/search?plate={CLIP_PLATE}")
