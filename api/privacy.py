@@ -18,8 +18,8 @@ import hashlib
 import hmac
 import logging
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 
@@ -27,6 +27,9 @@ from api import audit
 from api.storage import CropImages
 from config.api import PrivacySettings, RetentionSettings
 from operators.normalise import compact
+
+if TYPE_CHECKING:
+    from config.settings import Settings
 
 log = logging.getLogger(__name__)
 ERASED = "[erased]"
@@ -261,3 +264,33 @@ def apply_retention(
             conn, actor, "retention", {**report.to_json(), "reads_days": days, "now": now.isoformat()}
         )
     return report
+
+
+def erase_configured(
+    conn: psycopg.Connection[Any], images: CropImages, settings: Settings, plate: str, *, actor: str, reason: str = ""
+) -> ErasureReport:
+    """:func:`erase_plate` with the digest key of ``api.privacy.secret`` (the API's and the console's)."""
+    secret = settings.api.privacy.secret
+    return erase_plate(
+        conn,
+        images,
+        plate,
+        actor=actor,
+        reason=reason,
+        secret=secret.get_secret_value().encode() if secret else None,
+    )
+
+
+def retention_now(
+    conn: psycopg.Connection[Any], images: CropImages, settings: Settings, *, actor: str
+) -> RetentionReport:
+    """:func:`apply_retention` of ``api.retention`` (and ``api.privacy``) as of now."""
+    return apply_retention(
+        conn,
+        images,
+        settings.api.retention,
+        reads_days=settings.database.reads_retention_days,
+        now=datetime.now(UTC),
+        actor=actor,
+        privacy=settings.api.privacy,
+    )

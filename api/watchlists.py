@@ -12,6 +12,7 @@ from typing import Any
 
 import psycopg
 
+from api import audit
 from api.watchlist_csv import EntryInput
 from flows.watchlists import add_entry, remove_entry
 
@@ -19,6 +20,8 @@ __all__ = [
     "WatchlistError",
     "WatchlistRow",
     "add_entries",
+    "add_entry_as",
+    "import_as",
     "create",
     "delete",
     "entries",
@@ -193,3 +196,28 @@ def listings(conn: psycopg.Connection[Any], plate: str) -> list[dict[str, Any]]:
     )
     names = [d.name for d in cur.description or ()]
     return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+
+def add_entry_as(conn: psycopg.Connection[Any], watchlist_id: int, entry: EntryInput, actor: str) -> int:
+    """Add one entry, audited as ``actor`` (``watchlist.entry.add``), in one transaction; its id."""
+    with conn.transaction():
+        (entry_id,) = add_entries(conn, watchlist_id, [entry])
+        audit.record(
+            conn,
+            actor,
+            "watchlist.entry.add",
+            {"watchlist_id": watchlist_id, "entry_id": entry_id, "pattern": entry.pattern},
+        )
+    return entry_id
+
+
+def import_as(
+    conn: psycopg.Connection[Any], watchlist_id: int, new: list[EntryInput], actor: str, *, replace: bool = False
+) -> list[int]:
+    """Import parsed CSV entries, audited as ``actor`` (``watchlist.import``), in one transaction."""
+    with conn.transaction():
+        ids = add_entries(conn, watchlist_id, new, replace=replace)
+        audit.record(
+            conn, actor, "watchlist.import", {"watchlist_id": watchlist_id, "entries": len(ids), "replace": replace}
+        )
+    return ids

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Depends, Form, HTTPException, Query, Request
@@ -15,7 +14,7 @@ from api.console.render import html
 from api.console.sessions import Session
 from api.deps import services
 from api.keys import ApiKeyError, create_key, list_keys, revoke_key
-from api.privacy import apply_retention, erase_plate
+from api.privacy import erase_configured, retention_now
 from api.storage import StorageError
 from operators.normalise import compact
 
@@ -111,16 +110,8 @@ def erase(
     if not compact(plate) or compact(plate) != compact(confirm):
         raise HTTPException(422, "type the plate a second time to confirm the erasure")
     svc = services(request)
-    secret = svc.settings.api.privacy.secret
     try:
-        report = erase_plate(
-            conn,
-            svc.images,
-            plate,
-            actor=session.name,
-            reason=reason,
-            secret=secret.get_secret_value().encode() if secret else None,
-        )
+        report = erase_configured(conn, svc.images, svc.settings, plate, actor=session.name, reason=reason)
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from exc
     except StorageError as exc:
@@ -133,15 +124,7 @@ def retention(request: Request, conn: Conn, session: Annotated[Session, Depends(
     """Apply the retention policy now (audited)."""
     svc = services(request)
     try:
-        report = apply_retention(
-            conn,
-            svc.images,
-            svc.settings.api.retention,
-            reads_days=svc.settings.database.reads_retention_days,
-            now=datetime.now(UTC),
-            actor=session.name,
-            privacy=svc.settings.api.privacy,
-        )
+        report = retention_now(conn, svc.images, svc.settings, actor=session.name)
     except StorageError as exc:
         raise HTTPException(503, str(exc)) from exc
     return _page(request, conn, session, flash_text="Retention applied.", report=report.to_json())

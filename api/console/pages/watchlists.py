@@ -142,14 +142,7 @@ def add_entry(
         )
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from exc
-    with conn.transaction():
-        (entry_id,) = watchlists.add_entries(conn, watchlist_id, [entry])
-        audit.record(
-            conn,
-            session.name,
-            "watchlist.entry.add",
-            {"watchlist_id": watchlist_id, "entry_id": entry_id, "pattern": entry.pattern},
-        )
+    watchlists.add_entry_as(conn, watchlist_id, entry, session.name)
     return RedirectResponse(f"/console/watchlists/{watchlist_id}?msg=entry-added", status_code=303)
 
 
@@ -195,14 +188,7 @@ async def import_csv(
             entries, errors = parse_csv(body)
             if errors:
                 return _with_errors(request, conn, session, row, errors)
-            with conn.transaction():
-                ids = watchlists.add_entries(conn, watchlist_id, entries, replace=replace)
-                audit.record(
-                    conn,
-                    session.name,
-                    "watchlist.import",
-                    {"watchlist_id": watchlist_id, "entries": len(ids), "replace": replace},
-                )
+            watchlists.import_as(conn, watchlist_id, entries, session.name, replace=replace)
         return RedirectResponse(f"/console/watchlists/{watchlist_id}?msg=imported", status_code=303)
 
     return await run_in_threadpool(run)
