@@ -40,9 +40,7 @@ class KafkaDeadLetterPublisher:
                 from schemas.serde import AvroEncoder, shared_registry_client
 
                 k = self._settings.kafka
-                self._encoder = AvroEncoder(
-                    shared_registry_client(k.schema_registry_url), "dead_letter", self._topic
-                )
+                self._encoder = AvroEncoder(shared_registry_client(k.schema_registry_url), "dead_letter", self._topic)
                 self._producer = Producer(
                     {"bootstrap.servers": k.bootstrap_servers, "client.id": "alpr-flow-dead-letters"}
                 )
