@@ -118,6 +118,23 @@ def time_decode(path: Path) -> tuple[float, list[np.ndarray]]:
     return elapsed / max(len(frames), 1), frames
 
 
+def time_pipeline(pipe: CameraPipeline, path: Path, gap: float) -> float:
+    """CPU seconds per frame of decoding ``path`` and running ``pipe`` on it, frames ``gap`` s apart."""
+    cap = open_one_thread(path)
+    n = 0
+    t = time.process_time()
+    while True:
+        ok, img = cap.read()
+        if not ok:
+            break
+        pipe.process(Frame("bench", n, n * gap, img))
+        n += 1
+    pipe.close(n * gap)
+    seconds = (time.process_time() - t) / max(n, 1)
+    cap.release()
+    return seconds
+
+
 def time_stages(
     path: Path, frames: list[np.ndarray], detector_settings: DetectorSettings
 ) -> dict[str, float]:
@@ -149,18 +166,7 @@ def time_stages(
     track = (time.process_time() - t) / len(frames)
 
     pipe = CameraPipeline(camera, edge, site="bench", run_id="e", detector=detector)
-    cap = open_one_thread(path)
-    n = 0
-    t = time.process_time()
-    while True:
-        ok, img = cap.read()
-        if not ok:
-            break
-        pipe.process(Frame("bench", n, n / 30.0, img))
-        n += 1
-    pipe.close(n / 30.0)
-    whole = (time.process_time() - t) / max(n, 1)
-    cap.release()
+    whole = time_pipeline(pipe, path, 1 / 30.0)
     # With the vehicle stage at its defaults, frames spaced as a camera at the default fps_cap gives them.
     vehicles = edge.vehicles
     vehicle_detector = load_detector(
@@ -171,18 +177,7 @@ def time_stages(
     pipe = CameraPipeline(
         camera, edge, site="bench", run_id="v", detector=detector, vehicle_detector=vehicle_detector
     )
-    cap = open_one_thread(path)
-    n = 0
-    t = time.process_time()
-    while True:
-        ok, img = cap.read()
-        if not ok:
-            break
-        pipe.process(Frame("bench", n, n * gap, img))
-        n += 1
-    pipe.close(n * gap)
-    with_vehicles = (time.process_time() - t) / max(n, 1)
-    cap.release()
+    with_vehicles = time_pipeline(pipe, path, gap)
     return {
         "detect": detect, "track": track, "edge": whole, "edge_vehicles": with_vehicles,
         "tracks": pipe.stats.tracks_started,

@@ -198,9 +198,7 @@ class PlateTracker:
         return track
 
     @staticmethod
-    def _observe(
-        track: _Track, box: tuple[float, ...], conf: float, ts: float, carrier: TrackedBox | None
-    ) -> None:
+    def _observe(track: _Track, box: tuple[float, ...], conf: float, ts: float, carrier: TrackedBox | None) -> None:
         cx, cy = _centre(box)
         dt = ts - track.state.last_ts
         if dt > 0:

@@ -157,27 +157,13 @@ class OnnxDetector:
     """YOLOv8-style ONNX model on ONNX Runtime (CPU, or CUDA when available)."""
 
     def __init__(self, settings: DetectorSettings) -> None:
-        import onnxruntime as ort
-
-        available = set(ort.get_available_providers())
-        providers = [p for p in settings.providers if p in available] or ["CPUExecutionProvider"]
         if settings.model is not None:
             path = Path(settings.model)
-        elif providers[0] == "CPUExecutionProvider":
+        elif _providers(settings)[0] == "CPUExecutionProvider":
             path = DEFAULT_PLATE_MODEL_INT8
         else:
             path = DEFAULT_PLATE_MODEL
-        if not path.is_file():
-            raise DetectorError(f"onnx detector: model file {str(path)!r} not found")
-        options = ort.SessionOptions()
-        if settings.threads:
-            options.intra_op_num_threads = settings.threads
-            options.inter_op_num_threads = 1
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        try:
-            self._session = ort.InferenceSession(str(path), options, providers=providers)
-        except Exception as exc:  # onnxruntime raises its own untyped errors
-            raise DetectorError(f"onnx detector: cannot load {str(path)!r}: {exc}") from exc
+        self._session = _onnx_session(path, settings, "onnx")
         model_input = self._session.get_inputs()[0]
         self._input_name = model_input.name
         fixed = [d for d in model_input.shape[2:] if isinstance(d, int)]
@@ -234,12 +220,19 @@ class OnnxDetector:
         return Detections(xyxy.astype(np.float32), scores[keep], class_id[keep])
 
 
+def _providers(settings: DetectorSettings) -> list[str]:
+    """The providers of ``settings.providers`` this ONNX Runtime has, in order (CPU when none)."""
+    import onnxruntime as ort
+
+    available = set(ort.get_available_providers())
+    return [p for p in settings.providers if p in available] or ["CPUExecutionProvider"]
+
+
 def _onnx_session(path: Path, settings: DetectorSettings, kind: str):  # noqa: ANN202
     """An ONNX Runtime session on the first available provider of ``settings.providers``."""
     import onnxruntime as ort
 
-    available = set(ort.get_available_providers())
-    providers = [p for p in settings.providers if p in available] or ["CPUExecutionProvider"]
+    providers = _providers(settings)
     if not path.is_file():
         raise DetectorError(f"{kind} detector: model file {str(path)!r} not found")
     options = ort.SessionOptions()

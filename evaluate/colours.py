@@ -49,9 +49,7 @@ def measure(data: Path = DATA, labels: Path = LABELS) -> dict[str, object]:
         "accuracy_test": accuracy(test),
         "accuracy_all": accuracy(pairs),
         # Chromatic paint (red, blue, ...) told apart from black/grey/white.
-        "chromatic_vs_not_all": round(
-            sum((a in _ACHROMATIC) == (b in _ACHROMATIC) for a, b in pairs) / len(pairs), 4
-        ),
+        "chromatic_vs_not_all": round(sum((a in _ACHROMATIC) == (b in _ACHROMATIC) for a, b in pairs) / len(pairs), 4),
         "labels": dict(Counter(a for a, _ in pairs)),
         "confusions_all": {f"{a}->{b}": n for (a, b), n in Counter(p for p in pairs if p[0] != p[1]).most_common()},
     }

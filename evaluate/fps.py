@@ -54,8 +54,12 @@ class RateRun:
             "cpu_s": round(self.cpu_s, 2),
             "events": plates,
             "vehicles": [
-                {"plate": e.plate, "no_plate": e.no_plate, "type": e.vehicle.type if e.vehicle else None,
-                 "colour": e.vehicle.colour if e.vehicle else None}
+                {
+                    "plate": e.plate,
+                    "no_plate": e.no_plate,
+                    "type": e.vehicle.type if e.vehicle else None,
+                    "colour": e.vehicle.colour if e.vehicle else None,
+                }
                 for e in self.events
             ],  # fmt: skip
             "ok": plates == sorted(plate_key(p) for p in expected),

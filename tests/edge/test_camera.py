@@ -14,15 +14,19 @@ from config.edge import CameraSettings
 from edge.camera import CameraReader, CameraStatus, Frame, FrameSlot, is_live
 
 
-@pytest.fixture(scope="module")
-def clip(tmp_path_factory) -> Path:
-    """A 2 s, 30 fps, 160x120 MJPEG clip whose frame i has brightness i."""
-    path = tmp_path_factory.mktemp("clip") / "clip.avi"
+def _write_clip(path: Path, frames: int, step: int) -> Path:
+    """A 30 fps, 160x120 MJPEG clip whose frame i has brightness i * step."""
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30.0, (160, 120))
-    for i in range(60):
-        writer.write(np.full((120, 160, 3), i * 4, np.uint8))
+    for i in range(frames):
+        writer.write(np.full((120, 160, 3), i * step, np.uint8))
     writer.release()
     return path
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory) -> Path:
+    """A 2 s clip whose frame i has brightness 4 i."""
+    return _write_clip(tmp_path_factory.mktemp("clip") / "clip.avi", 60, 4)
 
 
 def _collect(reader: CameraReader, timeout: float = 30.0) -> list[Frame]:
@@ -69,13 +73,8 @@ def test_loop_keeps_time_increasing(clip: Path) -> None:
 
 @pytest.fixture(scope="module")
 def short_clip(tmp_path_factory) -> Path:
-    """A 0.5 s, 30 fps clip (15 frames)."""
-    path = tmp_path_factory.mktemp("short") / "short.avi"
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30.0, (160, 120))
-    for i in range(15):
-        writer.write(np.full((120, 160, 3), i * 16, np.uint8))
-    writer.release()
-    return path
+    """A 0.5 s clip (15 frames)."""
+    return _write_clip(tmp_path_factory.mktemp("short") / "short.avi", 15, 16)
 
 
 def test_a_realtime_file_keeps_its_pace_and_ends_at_its_end(short_clip: Path) -> None:

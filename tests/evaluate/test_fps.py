@@ -122,4 +122,3 @@ def test_cli_reports_each_rate(tmp_path: Path) -> None:
     assert report["expected"] == [PLATE] and len(report["runs"]) == 1 and report["runs"][0]["fps"] == 10.0
     assert report["ok"] == report["runs"][0]["ok"] == (report["runs"][0]["events"] == [PLATE])
     assert CliRunner().invoke(eval_, ["fps", str(clip), "--expect", PLATE, "--fps", "x"]).exit_code == 2
-

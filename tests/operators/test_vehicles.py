@@ -25,7 +25,9 @@ def _vehicle_crop(n: int, kind: str | None, colour: str | None, **kw):
 
 def test_the_track_vehicle_is_the_newest_crops_with_the_best_crops_box() -> None:
     crops = [
-        make_crop(0, quality=0.2), _vehicle_crop(1, "truck", "grey", quality=0.9), _vehicle_crop(2, "car", "white")
+        make_crop(0, quality=0.2),
+        _vehicle_crop(1, "truck", "grey", quality=0.9),
+        _vehicle_crop(2, "car", "white"),
     ]
     read = vote([make_read(c, "ABC123") for c in crops], crops)
     assert read.best_crop.crop_id == crops[1].crop_id
