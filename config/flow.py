@@ -55,6 +55,12 @@ class AlertSettings(_Strict):
     backoff_jitter: float = Field(0.25, ge=0, le=1, description="Each wait is scaled by 1 +- this fraction.")
     workers: int = Field(4, ge=1, le=64, description="Concurrent deliveries per flow process.")
     poll_s: float = Field(0.5, gt=0, le=60, description="How often pending deliveries are checked (retries).")
+    link_expiry_s: int = Field(
+        7 * 24 * 3600,
+        ge=60,
+        le=7 * 24 * 3600,
+        description="Crop links in alerts are presigned for s3.public_endpoint, valid this long (S3 allows 7 days).",
+    )
 
     @model_validator(mode="after")
     def _channels_known(self) -> AlertSettings:

@@ -45,7 +45,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -59,6 +59,7 @@ from config.flow import AlertChannel, AlertSettings
 from flows.metrics import LATENCY_BUCKETS
 from flows.sinks.postgres import AlertRecord, DeadLetterFn, PostgresWriter
 from operators.records import DeadLetter, WatchlistHit
+from storage.links import CropLinks
 
 log = logging.getLogger(__name__)
 
@@ -101,9 +102,10 @@ class StoredAlert:
     observed_at: datetime
     severity: str
     crop_url: str | None
+    crop_url_expires_at: datetime | None = None
 
     def to_json(self) -> dict[str, Any]:
-        """The webhook body: every field, ``observed_at`` as ISO 8601 UTC."""
+        """The webhook body: every field, times as ISO 8601 UTC."""
         return {
             "alert_id": self.alert_id,
             "event_id": self.event_id,
@@ -117,9 +119,14 @@ class StoredAlert:
             "plate": self.plate,
             "camera_id": self.camera_id,
             "site": self.site,
-            "observed_at": self.observed_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+            "observed_at": _iso(self.observed_at),
             "crop_url": self.crop_url,
+            "crop_url_expires_at": _iso(self.crop_url_expires_at) if self.crop_url_expires_at else None,
         }
+
+
+def _iso(at: datetime) -> str:
+    return at.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def sign(secret: bytes, timestamp: str, body: bytes) -> str:
@@ -264,14 +271,16 @@ SELECT d.status, d.attempts,
        extract(epoch FROM now() - d.updated_at)::float8,
        extract(epoch FROM now() - a.created_at)::float8,
        a.alert_id::text, a.event_id::text, a.entry_id, a.watchlist_id, w.name, e.pattern, e.match_type,
-       e.note, a.plate, a.camera_id, a.site, a.observed_at, a.severity,
-       (SELECT pe.crop_url FROM plate_events pe
-         WHERE pe.event_id = a.event_id AND pe.crop_url IS NOT NULL
-         ORDER BY pe.updated_at DESC LIMIT 1)
+       e.note, a.plate, a.camera_id, a.site, a.observed_at, a.severity, c.crop_url, c.crop_key
 FROM alert_deliveries d
 JOIN alerts a ON a.alert_id = d.alert_id
 LEFT JOIN watchlists w ON w.id = a.watchlist_id
 LEFT JOIN watchlist_entries e ON e.id = a.entry_id
+LEFT JOIN LATERAL (
+    SELECT pe.crop_url, pe.crop_key FROM plate_events pe
+     WHERE pe.event_id = a.event_id AND pe.crop_key IS NOT NULL
+     ORDER BY pe.updated_at DESC LIMIT 1
+) c ON true
 WHERE d.alert_id = %s AND d.channel = %s
 FOR UPDATE OF d SKIP LOCKED
 """
@@ -296,8 +305,10 @@ WHERE alert_id = %s AND channel = %s
 class AlertDispatcher:
     """Delivers pending ``alert_deliveries`` rows in background threads (see the module doc).
 
-    ``clock`` gives the unix time stamped in webhook signatures. Use as a context manager or
-    call :meth:`start` / :meth:`close`.
+    ``clock`` gives the unix time stamped in webhook signatures. ``links`` presigns the crop's
+    key at each attempt for the public S3 endpoint (:class:`storage.links.CropLinks`), valid
+    ``settings.link_expiry_s``; without it the stored (unsigned) ``crop_url`` is sent. Use as a
+    context manager or call :meth:`start` / :meth:`close`.
     """
 
     def __init__(
@@ -310,11 +321,17 @@ class AlertDispatcher:
         name: str = "alpr-alerts",
         clock: Callable[[], float] = time.time,
         client: httpx.Client | None = None,
+        links: CropLinks | None = None,
     ) -> None:
         self.settings = settings
+        self._links = links
         self.name = name
         self._channels = {c.name: c for c in settings.channels}
         self._channel_names = list(self._channels)
+        for channel in self._channel_names:  # series at 0 until the first delivery
+            for outcome in ("delivered", "retry", "failed"):
+                ALERT_DELIVERIES.labels(channel, outcome)
+            FRAME_TO_DELIVERED_SECONDS.labels(channel)
         self._dead_letters = dead_letters
         self._alerts_topic = alerts_topic
         self._clock = clock
@@ -477,7 +494,7 @@ class AlertDispatcher:
             _, attempts, since_s, age_s, *fields = row
             if since_s < backoff_s(self.settings, attempts, f"{alert_id}\x1f{channel}"):
                 return None  # another process attempted it a moment ago
-            alert = StoredAlert(*fields)
+            alert = self._with_link(StoredAlert(*fields[:-1]), fields[-1])
             config = self._channels.get(channel)
             if config is None:
                 result = Attempt(
@@ -528,6 +545,13 @@ class AlertDispatcher:
                 result.error,
             )
         return status
+
+    def _with_link(self, alert: StoredAlert, crop_key: str | None) -> StoredAlert:
+        """``alert`` with a fresh presigned link to its crop (when there are links and a crop)."""
+        if self._links is None or crop_key is None:
+            return alert
+        link = self._links.link(crop_key, self.settings.link_expiry_s)
+        return replace(alert, crop_url=link.url, crop_url_expires_at=link.expires_at)
 
     def _dead_letter(self, alert: StoredAlert, channel: str, attempts: int, error: str) -> DeadLetter:
         return DeadLetter(
@@ -621,16 +645,22 @@ class AlertSink(DynamicSink[WatchlistHit]):
         *,
         dead_letters: DeadLetterFn | None = None,
         alerts_topic: str = "alpr.alerts",
+        links: CropLinks | None = None,
     ) -> None:
         self.url = url
         self.settings = settings
         self._dead_letters = dead_letters
         self._alerts_topic = alerts_topic
+        self._links = links
 
     def dispatcher(self) -> AlertDispatcher:
         """A new, not started dispatcher for this sink's database and settings."""
         return AlertDispatcher(
-            self.url, self.settings, dead_letters=self._dead_letters, alerts_topic=self._alerts_topic
+            self.url,
+            self.settings,
+            dead_letters=self._dead_letters,
+            alerts_topic=self._alerts_topic,
+            links=self._links,
         )
 
     def store(self, writer: PostgresWriter, hits: Sequence[WatchlistHit]) -> None:
