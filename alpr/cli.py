@@ -11,6 +11,7 @@ import click
 # name -> "module:attribute" of a click command or group.
 SUBCOMMANDS: dict[str, str] = {
     "demo": "alpr.demo:demo",
+    "init": "alpr.init:init",
     "services": "services.cli:services",
     "db": "db.cli:db",
     "eval": "evaluate.cli:eval_",

@@ -25,9 +25,10 @@ _STANDARD = frozenset(vars(logging.LogRecord("x", logging.INFO, "x", 0, "x", Non
     "message",
     "asctime",
     "taskName",
+    "color_message",  # uvicorn's message with terminal colours
 }
 #: Libraries that log every HTTP request at INFO: kept at WARNING unless the level is DEBUG.
-_CHATTY = ("httpx", "httpcore", "urllib3", "minio")
+_CHATTY = ("httpx", "httpx2", "httpcore", "urllib3", "minio")
 
 _verbosity = 0
 
