@@ -31,11 +31,17 @@ def _file_variables(environ: dict[str, str]) -> dict[str, str]:
     }
 
 
-def read_secret_files(environ: dict[str, str]) -> dict[str, Any]:
-    """Nested settings data (``{"database": {"password": ...}}``) from the ``ALPR_*_FILE`` variables."""
+def read_secret_files(environ: dict[str, str], sections: frozenset[str] | None = None) -> dict[str, Any]:
+    """Nested settings data (``{"database": {"password": ...}}``) from the ``ALPR_*_FILE`` variables.
+
+    With ``sections``, variables whose first key is not one of them are left alone, as the
+    environment source ignores ``ALPR_*`` variables that name no setting.
+    """
     plain = {name.upper() for name in environ}
     data: dict[str, Any] = {}
     for name, path in sorted(_file_variables(environ).items()):
+        if sections is not None and name[len(PREFIX) :].lower().split("__")[0] not in sections:
+            continue
         if name in plain:
             raise SecretFileError(f"{name} and {name}{SUFFIX} are both set; keep one of them")
         try:
@@ -68,4 +74,4 @@ class SecretFilesSource(PydanticBaseSettingsSource):
         return None, field_name, False
 
     def __call__(self) -> dict[str, Any]:
-        return read_secret_files(dict(os.environ))
+        return read_secret_files(dict(os.environ), frozenset(self.settings_cls.model_fields))

@@ -45,6 +45,7 @@ COMPOSE_FILE = ROOT / "deploy" / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
 #: Ports the infrastructure images listen on inside the compose network.
 INFRA_PORTS = {"kafka": 9092, "schema-registry": 8081, "minio": 9000, "timescaledb": 5432}
+_TIMESCALE_URL = re.compile(r"postgres(?:ql)?://[^/@\s]*@timescaledb:5432/[\w-]+")
 
 
 class ServiceFailed(RuntimeError):
@@ -176,10 +177,6 @@ class Twin:
 
     def _replacements(self, service: str) -> list[tuple[str, str]]:
         pairs: list[tuple[str, str]] = []
-        db = self.service("timescaledb").get("environment", {}) if "timescaledb" in self.config["services"] else {}
-        user, dbname = db.get("POSTGRES_USER", "postgres"), db.get("POSTGRES_DB", "postgres")
-        local_db = re.sub(r"^postgresql://", "", self.database_url)
-        pairs.append((f"{user}@timescaledb:5432/{dbname}", local_db))
         for name, port in INFRA_PORTS.items():
             if name in self.infra:
                 pairs.append((f"{name}:{port}", self.infra[name]))
@@ -199,7 +196,12 @@ class Twin:
         return sorted(pairs, key=lambda kv: -len(kv[0]))
 
     def map_value(self, service: str, value: str) -> str:
-        """``value`` of ``service`` with addresses and container paths replaced (one pass)."""
+        """``value`` of ``service`` with addresses and container paths replaced (one pass).
+
+        A database URL naming timescaledb (any user, password and database) becomes the test
+        database's URL; its password, if any, comes back from the settings' password file.
+        """
+        value = _TIMESCALE_URL.sub(self.database_url, value)
         pairs = self._replacements(service)
         pattern = re.compile("|".join(re.escape(old) for old, _ in pairs))
         lookup = dict(pairs)

@@ -8,7 +8,7 @@ evaluating the alert rules. A receiver outside the stack gets the watchlist aler
 crop link. Then the flow is stopped and started again on the same recovery directory, as
 ``docker compose up`` does after ``init``. The tests below check what each part left behind.
 
-``ALPR_COMPOSE_FILE=/path/to/docker-compose.yml`` runs the same checks on another compose file
+``ALPR_TEST_COMPOSE=/path/to/docker-compose.yml`` runs the same checks on another compose file
 (the pre-issue-14 file fails them: no recovery partitions, spool outside the volume, no healthchecks).
 """
 
@@ -43,12 +43,14 @@ from tests.fixtures.stack import STACK_SERVICES, start_stack
 
 pytestmark = pytest.mark.integration
 
-COMPOSE = Path(os.environ.get("ALPR_COMPOSE_FILE", COMPOSE_FILE))
+COMPOSE = Path(os.environ.get("ALPR_TEST_COMPOSE", COMPOSE_FILE))
 DASHBOARDS = ROOT / "deploy" / "grafana" / "dashboards"
 RULES = ROOT / "deploy" / "prometheus" / "rules"
 PLATE = "LZW9715"  # the sample clip's plate
 WEBHOOK_SECRET = "compose-test-" + secrets.token_hex(8)
 RATE_INTERVAL = "1m"  # what Grafana's $__rate_interval stands for in the panel queries
+# What deploy/.env would hold (the pre-issue-14 file wanted its passwords there).
+RENDER_ENV = {"S3_PUBLIC_ENDPOINT": "localhost:9000", "POSTGRES_PASSWORD": "x", "MINIO_ROOT_PASSWORD": "secret123"}
 
 
 # --- a receiver outside the stack ------------------------------------------------------------
@@ -193,6 +195,7 @@ class Run:
     variables: list[tuple[str, str, list[str]]] = field(default_factory=list)
     rules: list[dict[str, Any]] = field(default_factory=list)
     dead_letters_seen: bool = False
+    process_jobs: dict[str, set[str]] = field(default_factory=dict)  # metric -> jobs that exported it
 
 
 def _recovery_parts(twin: Twin) -> dict[str, int]:
@@ -279,7 +282,7 @@ def run(tmp_path_factory: pytest.TempPathFactory, make_database) -> Iterator[Run
     db_host = re.search(r"@([^/]+)/", database)
     channels = [{"name": "receiver", "type": "webhook", "url": receiver.url, "secret": WEBHOOK_SECRET, "timeout_s": 5}]
     twin = Twin(
-        config=render(COMPOSE, {"S3_PUBLIC_ENDPOINT": "localhost:9000"}),
+        config=render(COMPOSE, RENDER_ENV),
         root=root,
         infra={
             "kafka": settings.kafka.bootstrap_servers,
@@ -347,6 +350,9 @@ def run(tmp_path_factory: pytest.TempPathFactory, make_database) -> Iterator[Run
             values = httpx.get(f"{prometheus.url}/api/v1/label/{label}/values", params={"match[]": metric}).json()
             result.variables.append((board, name, values.get("data", [])))
         result.rules = httpx.get(f"{prometheus.url}/api/v1/rules").json()["data"]["groups"]
+        for metric in ("alpr_build_info", "process_cpu_seconds_total", "process_resident_memory_bytes"):
+            series = prometheus.query_range(f"count by (job) ({metric})", started, end, 1.0)
+            result.process_jobs[metric] = {s["metric"]["job"] for s in series["data"]["result"]}
 
         # `docker compose stop flow` then `up`: init runs again, the flow restarts on its volume.
         flow.stop(grace_s=10)
@@ -428,6 +434,28 @@ def test_alert_rules_evaluate_on_the_live_metrics(run: Run) -> None:
     assert run.dead_letters_seen
 
 
+def test_every_process_reports_its_build_and_process_metrics(run: Run) -> None:
+    for metric, jobs in run.process_jobs.items():
+        assert {"alpr-edge", "alpr-flow", "alpr-api"} <= jobs, metric
+
+
+def test_every_process_logs_time_level_logger_and_message(run: Run) -> None:
+    """The compose file asks for JSON logs: every line the edge, flow and API wrote is one record."""
+    checked = 0
+    for log in run.twin.logs:
+        service = log.stem.split("-", 1)[1]
+        if service not in ("edge", "flow", "api") or "keys" in log.read_text().splitlines()[0]:
+            continue
+        for line in log.read_text().splitlines()[1:]:  # the first line is the command
+            record = json.loads(line)
+            assert {"time", "level", "logger", "message"} <= record.keys(), line
+            assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", record["time"]), line
+            checked += 1
+    assert checked > 20
+    access = [json.loads(x) for x in run.twin.logs[1].read_text().splitlines()[1:] if '"api.access"' in x]
+    assert access and {"method", "path", "status", "duration_ms"} <= access[0].keys()
+
+
 # --- the check fails when the compose file is wrong -----------------------------------------------
 
 
@@ -444,7 +472,7 @@ def _offline_twin(tmp_path: Path, config: dict[str, Any]) -> Twin:
 
 
 def test_a_broken_flow_command_fails_the_check(tmp_path: Path) -> None:
-    config = render(COMPOSE)
+    config = render(COMPOSE, RENDER_ENV)
     command = config["services"]["flow"]["command"]
     config["services"]["flow"]["command"] = [("flows.no_such_flow" if a == "flows.plates" else a) for a in command]
     twin = _offline_twin(tmp_path, config)
@@ -458,7 +486,7 @@ def test_a_broken_flow_command_fails_the_check(tmp_path: Path) -> None:
 
 def test_the_flow_without_init_fails_on_its_empty_recovery_volume(tmp_path: Path) -> None:
     # What the compose file before issue 14 did: no partitions, Bytewax stops at start.
-    twin = _offline_twin(tmp_path, render(COMPOSE))
+    twin = _offline_twin(tmp_path, render(COMPOSE, RENDER_ENV))
     proc = twin.start("flow")
     try:
         with pytest.raises(ServiceFailed, match="NoPartitionsError|[Nn]o recovery partitions"):
