@@ -8,9 +8,11 @@
 set -eu
 
 PACKAGES="postgresql-15 postgresql-15-partman postgresql-15-cron prometheus"
-# The tests also start a real RTSP server (GStreamer rtsp-server through the system python3-gi).
+# The tests also start a real RTSP server (GStreamer rtsp-server through the system python3-gi),
+# and check deploy/alertmanager/alertmanager.yml with amtool (prometheus-alertmanager).
 if [ "${ALPR_WITH_TEST_DEPS:-0}" = "1" ]; then
     PACKAGES="$PACKAGES python3-gi gstreamer1.0-rtsp gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-good"
+    PACKAGES="$PACKAGES prometheus-alertmanager"
 fi
 
 installed() {
