@@ -97,6 +97,8 @@ def serve(config_files: tuple[Path, ...], host: str | None, port: int | None) ->
             log_config=None,
             log_level=settings.log.level.lower(),
             access_log=False,
+            # Open live streams (the console) would hold a shutdown forever; they resume by themselves.
+            timeout_graceful_shutdown=5,
         )
     finally:
         loop.stop()

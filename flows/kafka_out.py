@@ -199,16 +199,15 @@ def alerts_topic_sink(
     settings: Settings, dead_letters: DeadLetterFn | None = None
 ) -> AvroKafkaSink[WatchlistHit]:
     """Watchlist alerts on ``kafka.topics.alerts``, key = camera id; ``crop_url`` presigned for
-    ``s3.public_endpoint``, valid ``flow.alerts.link_expiry_s`` (consumers outside the stack open it)."""
-    from storage.links import CropLinks
+    ``s3.public_endpoint``, valid ``flow.alerts.image_link_s`` (consumers outside the stack open it)."""
+    from flows.sinks.s3 import crop_presigner
 
-    links = CropLinks(settings.s3)
-    expiry_s = settings.flow.alerts.link_expiry_s
+    presign = crop_presigner(settings.s3, settings.flow.alerts.image_link_s)
 
     def value(hit: WatchlistHit) -> dict[str, Any]:
         record = hit.to_avro()
         if hit.event.crop_key:
-            record["crop_url"] = links.url(hit.event.crop_key, expiry_s)
+            record["crop_url"] = presign(hit.event.crop_key)
         return record
 
     return AvroKafkaSink(

@@ -196,7 +196,7 @@ class FlowSinks:
         from flows.sinks.alerts import AlertSink
         from flows.sinks.dead_letters import KafkaDeadLetterPublisher
         from flows.sinks.postgres import PlateEventSink, RejectedReadSink
-        from storage.links import CropLinks
+        from flows.sinks.s3 import crop_presigner
 
         url = settings.database.url.get_secret_value()
         dead = KafkaDeadLetterPublisher(settings)
@@ -210,7 +210,7 @@ class FlowSinks:
                 settings.flow.alerts,
                 dead_letters=dead,
                 alerts_topic=settings.kafka.topics.alerts,
-                links=CropLinks(settings.s3),
+                presign=crop_presigner(settings.s3, settings.flow.alerts.image_link_s),
             ),
             alerts_topic=alerts_topic_sink(settings, dead),
         )

@@ -408,7 +408,6 @@ def test_receiver_outside_the_stack_opens_the_crop_link_of_its_alert(run: Run) -
     link = urllib.parse.urlsplit(alert["crop_url"])
     assert link.netloc.startswith("localhost:")  # the public endpoint, not the internal one
     assert "X-Amz-Signature" in link.query and "X-Amz-Expires" in link.query
-    assert alert["crop_url_expires_at"]
     assert run.crop is not None and run.crop.status_code == 200, run.crop.text if run.crop else None
     assert run.crop.content[:3] == b"\xff\xd8\xff"  # a JPEG
     assert run.unsigned_crop is not None and run.unsigned_crop.status_code == 403  # the bucket is private
