@@ -167,8 +167,15 @@ class KafkaSettings(_Strict):
     )
 
 
-def _path(value: Path | None) -> str | None:
-    return None if value is None else str(value)
+def _tls_files(tls: TlsSettings) -> dict[str, str]:
+    """The ``ssl.*`` file properties (and key password) that ``tls`` sets; both clients name them alike."""
+    given = {
+        "ssl.ca.location": tls.ca_location,
+        "ssl.certificate.location": tls.certificate_location,
+        "ssl.key.location": tls.key_location,
+        "ssl.key.password": tls.key_password.get_secret_value() if tls.key_password else None,
+    }
+    return {key: str(value) for key, value in given.items() if value is not None}
 
 
 def client_config(kafka: KafkaSettings, **overrides: Any) -> dict[str, Any]:
@@ -201,15 +208,8 @@ def client_config(kafka: KafkaSettings, **overrides: Any) -> dict[str, Any]:
         if o.extensions:
             conf["sasl.oauthbearer.extensions"] = o.extensions
     if sec.protocol.endswith("SSL"):
-        tls = sec.tls
-        optional = {
-            "ssl.ca.location": _path(tls.ca_location),
-            "ssl.certificate.location": _path(tls.certificate_location),
-            "ssl.key.location": _path(tls.key_location),
-            "ssl.key.password": tls.key_password.get_secret_value() if tls.key_password else None,
-        }
-        conf.update({k: v for k, v in optional.items() if v is not None})
-        conf["ssl.endpoint.identification.algorithm"] = "https" if tls.verify_hostname else "none"
+        conf.update(_tls_files(sec.tls))
+        conf["ssl.endpoint.identification.algorithm"] = "https" if sec.tls.verify_hostname else "none"
     conf.update(overrides)
     return conf
 
@@ -226,12 +226,5 @@ def registry_config(kafka: KafkaSettings) -> dict[str, Any]:
         conf["bearer.auth.logical.cluster"] = reg.bearer_logical_cluster
         if reg.bearer_identity_pool:
             conf["bearer.auth.identity.pool.id"] = reg.bearer_identity_pool
-    tls = reg.tls
-    optional = {
-        "ssl.ca.location": _path(tls.ca_location),
-        "ssl.certificate.location": _path(tls.certificate_location),
-        "ssl.key.location": _path(tls.key_location),
-        "ssl.key.password": tls.key_password.get_secret_value() if tls.key_password else None,
-    }
-    conf.update({k: v for k, v in optional.items() if v is not None})
+    conf.update(_tls_files(reg.tls))
     return conf

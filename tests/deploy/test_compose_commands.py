@@ -472,28 +472,27 @@ def _offline_twin(tmp_path: Path, config: dict[str, Any]) -> Twin:
     )
 
 
+def _flow_fails_at_start(twin: Twin, reason: str) -> None:
+    proc = twin.start("flow")
+    try:
+        with pytest.raises(ServiceFailed, match=reason):
+            twin.wait_healthy(proc, 120)
+    finally:
+        proc.stop(grace_s=2)
+
+
 def test_a_broken_flow_command_fails_the_check(tmp_path: Path) -> None:
     config = render(COMPOSE, RENDER_ENV)
     command = config["services"]["flow"]["command"]
     config["services"]["flow"]["command"] = [("flows.no_such_flow" if a == "flows.plates" else a) for a in command]
-    twin = _offline_twin(tmp_path, config)
-    proc = twin.start("flow")
-    try:
-        with pytest.raises(ServiceFailed, match="exited with"):
-            twin.wait_healthy(proc, 120)
-    finally:
-        proc.stop(grace_s=2)
+    _flow_fails_at_start(_offline_twin(tmp_path, config), "exited with")
 
 
 def test_the_flow_without_init_fails_on_its_empty_recovery_volume(tmp_path: Path) -> None:
     # What the compose file before issue 14 did: no partitions, Bytewax stops at start.
-    twin = _offline_twin(tmp_path, render(COMPOSE, RENDER_ENV))
-    proc = twin.start("flow")
-    try:
-        with pytest.raises(ServiceFailed, match="NoPartitionsError|[Nn]o recovery partitions"):
-            twin.wait_healthy(proc, 120)
-    finally:
-        proc.stop(grace_s=2)
+    _flow_fails_at_start(
+        _offline_twin(tmp_path, render(COMPOSE, RENDER_ENV)), "NoPartitionsError|[Nn]o recovery partitions"
+    )
 
 
 def test_webhook_examples_of_operate_md_verify_the_real_delivery(run: Run, tmp_path: Path) -> None:
