@@ -9,12 +9,11 @@ import psycopg
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import AwareDatetime
 
-from api import audit
+from api import audit, events
 from api.deps import Services, connection, reader, services
 from api.keys import ApiKey
 from api.models import EventDetail, EventPage
-from api.routes.alerts import alerts_of_events
-from api.search import EVENT_COLUMNS, Cursor, EventQuery, Match, SearchError, run_search
+from api.search import Cursor, EventQuery, Match, SearchError, run_search
 
 router = APIRouter(prefix="/events", tags=["events"])
 Conn = Annotated[psycopg.Connection[Any], Depends(connection)]
@@ -64,6 +63,18 @@ def search_events(
     watchlist_id: Annotated[
         int | None, Query(ge=1, le=2**31 - 1, description="Only events that hit this watchlist.")
     ] = None,
+    vehicle_type: Annotated[
+        str | None, Query(max_length=32, description="Vehicle type: car, truck, bus or motorcycle.")
+    ] = None,
+    vehicle_colour: Annotated[
+        str | None,
+        Query(max_length=32, description="Vehicle colour: black, blue, brown, green, grey, orange, purple, red, "
+              "white or yellow."),
+    ] = None,
+    no_plate: Annotated[
+        bool | None,
+        Query(description="Only vehicles that passed with no plate seen (true) / only plate reads (false)."),
+    ] = None,
     cursor: Annotated[
         str | None, Query(max_length=200, description="next_cursor of the previous page.")
     ] = None,
@@ -71,7 +82,8 @@ def search_events(
         int | None, Query(ge=1, le=1000, description="Rows per page (<= api.max_page_size).")
     ] = None,
 ) -> dict[str, Any]:
-    """Search by plate (exact, prefix, fuzzy, confusion-aware), camera, site, region, time, watchlist hit."""
+    """Search by plate (exact, prefix, fuzzy, confusion-aware), camera, site, region, time, watchlist hit,
+    vehicle type and colour, and no-plate vehicles."""
     svc = services(request)
     try:
         query = EventQuery(
@@ -85,6 +97,9 @@ def search_events(
             end=end,
             watchlist_hit=watchlist_hit,
             watchlist_id=watchlist_id,
+            vehicle_type=vehicle_type.lower() if vehicle_type else None,
+            vehicle_colour=vehicle_colour.lower() if vehicle_colour else None,
+            no_plate=no_plate,
             cursor=Cursor.decode(cursor) if cursor else None,
             limit=page_limit(svc, limit),
             aliases=_hashed_forms(svc, plate, match),
@@ -103,18 +118,11 @@ def get_event(
 ) -> dict[str, Any]:
     """The latest version of an event, a presigned crop URL (when a crop is stored) and its alerts."""
     svc = services(request)
-    cur = conn.execute(
-        f"SELECT {', '.join(EVENT_COLUMNS)} FROM plate_events WHERE event_id = %s"
-        " ORDER BY updated_at DESC LIMIT 1",
-        (event_id,),
-    )
-    row = cur.fetchone()
-    if row is None:
+    event = events.find(conn, event_id)
+    if event is None:
         raise HTTPException(404, f"no event {event_id}")
-    event: dict[str, Any] = dict(zip(EVENT_COLUMNS, row, strict=True))
     audit.record(conn, key.name, "events.get", {"event_id": str(event_id), "plate": event["plate"]})
     if event["crop_key"]:
         event["crop_url"] = svc.images.presigned_url(event["crop_key"])
         event["crop_url_expires_s"] = svc.images.presign_seconds
-    event["alerts"] = alerts_of_events(conn, [event_id])
-    return event
+    return events.with_alerts(conn, event)

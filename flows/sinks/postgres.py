@@ -44,6 +44,9 @@ log = logging.getLogger(__name__)
 DB_ROWS = Counter("alpr_flow_db_rows", "Rows inserted or changed by the PostgreSQL sinks.", ["table"])
 DB_RETRIES = Counter("alpr_flow_db_retries", "Failed database attempts that were retried.", ["sink"])
 DB_REFUSED = Counter("alpr_flow_db_refused_rows", "Rows the database refused (dead-lettered).", ["table"])
+for _table in ("plate_events", "rejected_reads", "alerts"):  # series exist at 0 from the start
+    DB_ROWS.labels(_table)
+    DB_REFUSED.labels(_table)
 
 T = TypeVar("T")
 DeadLetterFn = Callable[[DeadLetter], None]
@@ -159,6 +162,12 @@ _EVENT_COLUMNS = (
     "crop_key",
     "crop_url",
     "provisional",
+    "vehicle_type",
+    "vehicle_colour",
+    "vehicle_make",
+    "vehicle_model",
+    "vehicle_bbox",
+    "no_plate",
 )
 _EVENT_TYPES = (
     "uuid",
@@ -176,6 +185,12 @@ _EVENT_TYPES = (
     "text",
     "text",
     "bool",
+    "text",
+    "text",
+    "text",
+    "text",
+    "int4[]",
+    "bool",
 )
 # Columns an update may change (never the identity: id, first seen, camera, track, site).
 _EVENT_MUTABLE = (
@@ -187,6 +202,11 @@ _EVENT_MUTABLE = (
     "confidence",
     "sightings",
     "provisional",
+    "vehicle_type",
+    "vehicle_colour",
+    "vehicle_make",
+    "vehicle_model",
+    "vehicle_bbox",
 )
 
 
@@ -274,6 +294,7 @@ def _columns(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> dict[str
 
 
 def _event_row(e: PlateEvent) -> tuple[Any, ...]:
+    v = e.vehicle
     return (
         uuid.UUID(e.event_id),
         e.first_seen,
@@ -290,6 +311,12 @@ def _event_row(e: PlateEvent) -> tuple[Any, ...]:
         e.crop_key,
         e.crop_url,
         e.provisional,
+        v.type if v else None,
+        v.colour if v else None,
+        v.make if v else None,
+        v.model if v else None,
+        [v.bbox.x, v.bbox.y, v.bbox.w, v.bbox.h] if v and v.bbox else None,
+        e.no_plate,
     )
 
 
@@ -320,11 +347,17 @@ def insert_rejected(conn: psycopg.Connection[Any], reads: Sequence[RejectedRead]
     return cur.rowcount
 
 
-def insert_alerts(conn: psycopg.Connection[Any], records: Sequence[AlertRecord]) -> list[NewDelivery]:
-    """Store alerts (their events upserted first) and delivery rows; returns the new delivery rows."""
+def insert_alerts(
+    conn: psycopg.Connection[Any], records: Sequence[AlertRecord], *, store_events: bool = True
+) -> list[NewDelivery]:
+    """Store alerts (their events upserted first) and delivery rows; returns the new delivery rows.
+
+    ``store_events=False`` leaves the events as stored (alerts of operator corrections).
+    """
     if not records:
         return []
-    upsert_events(conn, [r.hit.event for r in records])
+    if store_events:
+        upsert_events(conn, [r.hit.event for r in records])
     alerts: dict[str, dict[str, Any]] = {}
     deliveries: dict[tuple[str, str], dict[str, Any]] = {}
     for rec in records:
@@ -383,6 +416,7 @@ class PostgresWriter:
         connect_timeout_s: float = 5.0,
     ) -> None:
         self.name = name
+        DB_RETRIES.labels(name)  # at 0 until a retry
         self._dead_letters = dead_letters
         self._retry = retry or RetryPolicy()
         self._sleep = sleep
@@ -503,9 +537,7 @@ class PostgresWriter:
     ) -> int:
         step = f"postgres:{table}"
         if self._dead_letters is None:
-            raise SinkError(
-                f"{self.name}: {table} refused a row ({type(exc).__name__}: {exc}): {item!r}"
-            ) from exc
+            raise SinkError(f"{self.name}: {table} refused a row ({type(exc).__name__}: {exc}): {item!r}") from exc
         log.error("%s: %s refused a row, sent to the dead-letter topic: %s", self.name, table, exc)
         DB_REFUSED.labels(table).inc()
         self._dead_letters(to_dead_letter(item, exc, step))
@@ -587,6 +619,4 @@ class RejectedReadSink(DynamicSink[RejectedRead]):
 
     def build(self, step_id: str, worker_index: int, worker_count: int) -> _RejectedPartition:
         name = f"alpr-flow-{step_id}-{worker_index}"
-        return _RejectedPartition(
-            PostgresWriter(self._url, max_size=1, name=name, dead_letters=self._dead_letters)
-        )
+        return _RejectedPartition(PostgresWriter(self._url, max_size=1, name=name, dead_letters=self._dead_letters))

@@ -136,13 +136,15 @@ def test_health_ready_and_metrics(api_url, api_settings, reader):
     ready = httpx.get(api_url + "/ready")
     assert ready.status_code == 200, ready.text
     assert ready.json()["checks"] == {"database": "ok", "s3": "ok", "broker": "ok"}
-    labels = {"route": "/events/{event_id}", "method": "GET", "status": "404"}
+    labels = {"route": "/events/{event_id}", "method": "GET", "code": "404"}
     before = REGISTRY.get_sample_value("alpr_api_requests_total", labels) or 0
     reader.get("/events/00000000-0000-0000-0000-000000000000")
 
     def counted() -> bool:
         requests = REGISTRY.get_sample_value("alpr_api_requests_total", labels) or 0
-        timed = REGISTRY.get_sample_value("alpr_api_request_seconds_count", {"route": labels["route"], "method": "GET"})
+        timed = REGISTRY.get_sample_value(
+            "alpr_api_request_duration_seconds_count", {"route": labels["route"], "method": "GET"}
+        )
         return requests >= before + 1 and (timed or 0) >= 1
 
     # The middleware counts once the response has been sent, so the client may see it first.
