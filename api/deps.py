@@ -19,7 +19,23 @@ from api.storage import CropImages
 from config.settings import Settings
 
 API_KEY_HEADER = "X-API-Key"
-_header = APIKeyHeader(name=API_KEY_HEADER, auto_error=False, description="API key (`alpr api keys create`).")
+# One header, two security schemes, so that the OpenAPI document says which role each route needs
+# (a route under ``AdminKey`` answers 403 to a read key; tests/api/test_auth.py derives its checks
+# from this).
+_HEADERS: dict[Role, APIKeyHeader] = {
+    "read": APIKeyHeader(
+        name=API_KEY_HEADER,
+        scheme_name="ReadKey",
+        auto_error=False,
+        description="A read or admin API key (`alpr api keys create NAME`).",
+    ),
+    "admin": APIKeyHeader(
+        name=API_KEY_HEADER,
+        scheme_name="AdminKey",
+        auto_error=False,
+        description="An admin API key (`alpr api keys create NAME --role admin`); a read key gets 403.",
+    ),
+}
 
 
 @dataclass(slots=True)
@@ -51,7 +67,7 @@ def require(role: Role) -> Callable[..., Awaitable[ApiKey]]:
     key's rate -> 429 with Retry-After.
     """
 
-    async def caller(request: Request, token: str | None = Security(_header)) -> ApiKey:
+    async def caller(request: Request, token: str | None = Security(_HEADERS[role])) -> ApiKey:
         # async: a cached key costs no thread hop; a lookup runs in the thread pool.
         if not token:
             raise HTTPException(

@@ -1,36 +1,45 @@
-"""Benchmark of the plates dataflow on the real local services.
+"""Benchmark of the plates dataflow on the real local services, with real-size JPEG crops.
 
-    python bench/flow.py [--quick] [--json] [--crops N] [--workers W] [--reuse]
+    python bench/flow.py [--quick] [--json] [--crops N] [--workers W] [--crop-source clip|openalpr]
+                         [--ocr-crops N] [--reuse]
 
 Starts its own broker (memory), S3 store and schema registry on free loopback ports (or,
 with ``--reuse``, uses the stack of the default settings), and a fresh, migrated database
-on the configured PostgreSQL server (dropped at the end). Then, in one run:
+on the configured PostgreSQL server (dropped at the end).
 
-1. **Throughput**: N synthetic crops (tracks of 10) are produced to a fresh topic; a raw
-   confluent-kafka consumer reads the topic end to end (``raw_consume_per_s``), then again
-   decoding each message with the flow's own decoder (``consume_decode_per_s``: the ceiling
-   of any Python flow that decodes every crop, as a ratio to the raw rate); then the
-   whole flow (``flows.plates.build_flow``: decode, best shot, OCR step, vote, validate,
-   S3 crop upload, dedup, watchlist, PostgreSQL, Kafka and alert sinks) replays the same
-   topic (``crops_per_s_per_worker``, and its ratio to the raw consume rate), then again
-   without S3 (``no_s3_*``). The raw PUT rate of the S3 store in the same run
-   (``raw_s3_put_per_s``) times the crops per track (one upload per track: final reads, and
-   provisional ones on watchlist hits only) bounds the first figure (``s3_bound_*``). OCR is
-   excluded: the bench crops carry their plate text as their image bytes (format ``txt``)
-   and the OCR step runs the bench-only reader :class:`TextReader`, which returns that text
-   as each crop's read; image decoding and recognition, the OCR work, are measured apart
-   (phase 4). Everything else runs as in production: each kept crop of each track goes
-   through the OCR step, its batching and its read cache.
-2. **DB writes**: upserted rows per second of write time in the flow's PostgreSQL event
-   sink, against a raw ``COPY`` of as many rows into ``plate_events`` in the same run.
-3. **Latency**: the flow runs as a tailing process; tracks are produced in real time
-   (10 crops per track at 30 fps, every plate on a watchlist); a local webhook receiver
-   records each alert. Frame-to-alert = receipt time minus the frame time of the crop
-   that made the provisional read (``flow.provisional.min_crops``-th crop).
-4. **OCR** alone, with the configured real engine, on real crops from
-   ``../shared/data/us-plates-ocr`` when present: ms per crop.
+The crops are real JPEGs cut by the edge's own code: by default the crops ``alpr edge``
+publishes for the sample clip (samples/alizahidraja_70.mp4: detector, tracker, crop selection,
+JPEG at the edge's quality); with ``--crop-source openalpr``, the labelled plates of the
+openalpr-us photos in ``../shared/data`` cut with the edge's padding and JPEG encoding (read
+at run time, never copied). Each bench track of 10 crops cycles through them
+(``crop_bytes_mean`` in the JSON). Then, in one run:
 
-``--json`` prints one JSON object on stdout; progress goes to stderr.
+1. **Throughput, OCR excluded** (``ocr: "excluded"``): N crops (tracks of 10) are produced to a
+   fresh topic; a raw confluent-kafka consumer reads the topic end to end
+   (``raw_consume_per_s``), then again decoding each message with the flow's own decoder
+   (``consume_decode_per_s``: the ceiling of any Python flow that decodes every crop); then the
+   whole flow (``flows.plates.build_flow``: decode, best shot, OCR step, vote, validate, S3
+   crop upload, dedup, watchlist, PostgreSQL, Kafka and alert sinks) replays the same topic
+   (``crops_per_s_per_worker``), then again without S3 (``no_s3_*``). The raw PUT rate of the
+   S3 store for the same crops (``raw_s3_put_per_s``) times the crops per track bounds the first
+   figure (``s3_bound_*``). "OCR excluded": the OCR step runs the bench-only reader
+   :class:`LabelReader`, which returns the plate the bench gave the track instead of reading
+   the image; every other step, the OCR step's batching and image bytes included, is the
+   production one.
+2. **Throughput with real OCR**: the same flow with the configured engine (``ocr.type``, the
+   default unless overridden by ``ALPR_OCR__TYPE``) on fewer crops (``--ocr-crops``):
+   ``real_ocr_crops_per_s_per_worker``, its engine in ``real_ocr``.
+3. **DB writes**: upserted rows per second of write time in the flow's PostgreSQL event
+   sink (phase 1), against a raw ``COPY`` of as many rows into ``plate_events`` in the same run.
+4. **Latency, OCR excluded**: the flow runs as a tailing process; tracks are produced in real
+   time (10 crops per track at 30 fps, every plate on a watchlist); a local webhook receiver
+   records each alert. Frame-to-alert = receipt time minus the frame time of the crop that
+   made the provisional read (``flow.provisional.min_crops``-th crop).
+5. **OCR alone**: the configured engine through the OCR step's reader on the same crops:
+   ``ocr_crops_per_s_per_core`` (crops per CPU second of this process) and ms per crop.
+
+``targets_met`` names what each target was measured on. ``--json`` prints one JSON object on
+stdout; progress goes to stderr.
 """
 
 from __future__ import annotations
@@ -51,6 +60,7 @@ import sys
 import tempfile
 import threading
 import time
+import zlib
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -58,8 +68,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT))  # first: bench/edge.py must not shadow the edge package
 
 import cv2  # noqa: E402
 import psycopg  # noqa: E402
@@ -74,15 +83,17 @@ log = logging.getLogger("bench.flow")
 
 CROPS_PER_TRACK = 10
 CAMERAS = 8
-DATA = ROOT / ".." / "shared" / "data" / "us-plates-ocr"
+SAMPLE = ROOT / "samples" / "alizahidraja_70.mp4"
+SHARED_DATA = Path(os.environ.get("ALPR_SHARED_DATA") or ROOT / ".." / "shared" / "data")
 
 
 # --- the bench-only OCR step reader -----------------------------------------------------------
 
 
-class TextReader(CropReader):
-    """BENCH ONLY: the OCR step's reader without OCR. A bench crop's image bytes are its plate
-    text (ASCII, format ``txt``); the read is that text, confidence 0.99 per character."""
+class LabelReader(CropReader):
+    """BENCH ONLY: the OCR step's reader without OCR. The bench names each track ``...-PLATE``;
+    the read of each of its crops is that plate, confidence 0.99 per character (the image bytes
+    still travel through every step, and are uploaded to S3)."""
 
     def __init__(self) -> None:
         super().__init__(lambda: None, batch_size=64)  # type: ignore[arg-type,return-value]
@@ -90,7 +101,7 @@ class TextReader(CropReader):
     def read(self, crops: Sequence[PlateCrop]) -> list[OcrRead]:
         out = []
         for c in crops:
-            text = c.image.decode("ascii", "replace")
+            text = c.track_id.rsplit("-", 1)[-1]
             out.append(
                 OcrRead.make(c.crop_id, text, 0.99, (0.99,) * len(text))
                 if text.isalnum()
@@ -192,6 +203,56 @@ def bench_database(settings: Settings) -> Iterator[str]:
 # --- data -------------------------------------------------------------------------------------
 
 
+def clip_crops(first: int = 50, last: int = 120) -> list[bytes]:
+    """The JPEG crops ``alpr edge`` publishes for frames ``first..last`` of the sample clip (the car
+    passes in frames 60-105): the edge's own detector, tracker, crop selection and encoding."""
+    from config.edge import CameraSettings, DetectorSettings, EdgeSettings
+    from edge.camera import Frame
+    from edge.detect import load_detector
+    from edge.pipeline import CameraPipeline
+
+    detector = DetectorSettings(threads=1, providers=("CPUExecutionProvider",))
+    camera = CameraSettings(id="bench", url=str(SAMPLE), fps_cap=30)
+    pipe = CameraPipeline(
+        camera, EdgeSettings(cameras=(camera,), detector=detector), site="bench", run_id="clip",
+        detector=load_detector(detector),
+    )  # fmt: skip
+    cap = cv2.VideoCapture(str(SAMPLE))
+    cap.set(cv2.CAP_PROP_POS_FRAMES, first)
+    records = []
+    for i in range(first, last):
+        ok, image = cap.read()
+        if not ok:
+            break
+        records += pipe.process(Frame("bench", i, i / 30.0, image))
+    records += pipe.close(last / 30.0)
+    cap.release()
+    images = [r.image for r in records if getattr(r, "image", None)]
+    if not images:
+        raise RuntimeError(f"bench: the edge published no crop for {SAMPLE}")
+    return images
+
+
+def openalpr_crops() -> list[bytes]:
+    """The labelled plate of each openalpr-us photo, padded and JPEG-encoded as the edge does."""
+    import csv
+
+    from config.edge import CropSettings
+    from edge.crops import encode_jpeg, pad_box
+
+    folder = SHARED_DATA / "openalpr-us"
+    if not (folder / "labels.csv").is_file():
+        raise SystemExit(f"bench: --crop-source openalpr needs {folder}/labels.csv")
+    crop = CropSettings()
+    images = []
+    for row in csv.DictReader((folder / "labels.csv").open(encoding="utf-8")):
+        frame = cv2.imread(str(folder / row["image"]))
+        x, y, w, h = (float(row[k]) for k in "xywh")
+        x1, y1, x2, y2 = pad_box((x, y, x + w, y + h), crop.padding, frame.shape[1], frame.shape[0])
+        images.append(encode_jpeg(frame[y1:y2, x1:x2], crop.jpeg_quality))
+    return images
+
+
 def random_plate(rng: random.Random) -> str:
     """A 7-character US-style plate: LLL NNNN."""
     return "".join(rng.choices(string.ascii_uppercase.replace("O", "").replace("I", ""), k=3)) + "".join(
@@ -199,17 +260,20 @@ def random_plate(rng: random.Random) -> str:
     )
 
 
-def track_crops(plate: str, camera: str, track: str, start: datetime, site: str = "bench") -> list[Any]:
-    """One vehicle pass: CROPS_PER_TRACK crops at 30 fps, quality rising."""
+def track_crops(
+    plate: str, camera: str, track: str, start: datetime, images: Sequence[bytes], site: str = "bench"
+) -> list[Any]:
+    """One vehicle pass: CROPS_PER_TRACK real crops at 30 fps, quality rising; the track id ends in
+    ``-PLATE`` (what :class:`LabelReader` reads)."""
     from operators.records import Box, PlateCrop
 
-    image = plate.encode("ascii")
+    offset = zlib.crc32(track.encode()) % len(images)
     return [
         PlateCrop(
             camera_id=camera,
             site=site,
-            track_id=track,
-            crop_id=f"{camera}:{track}:{i}",
+            track_id=f"{track}-{plate}",
+            crop_id=f"{camera}:{track}-{plate}:{i}",
             frame_index=i,
             frame_ts=start + timedelta(milliseconds=33 * i),
             published_ts=start + timedelta(milliseconds=33 * i + 5),
@@ -219,8 +283,8 @@ def track_crops(plate: str, camera: str, track: str, start: datetime, site: str 
             det_confidence=0.9,
             quality=min(1.0, 0.3 + 0.05 * i),
             sharpness=100.0,
-            image=image,
-            image_format="txt",
+            image=images[(offset + i) % len(images)],
+            image_format="jpg",
         )
         for i in range(CROPS_PER_TRACK)
     ]
@@ -340,8 +404,8 @@ def raw_consume(settings: Settings, expect: int, partitions: int, decode: bool =
     return n / seconds
 
 
-def raw_s3_put(settings: Settings, n: int, threads: int) -> float:
-    """Raw PUT rate of small crops to the S3 store: the flow's own client (``CropStore.put_object``)
+def raw_s3_put(settings: Settings, n: int, threads: int, images: Sequence[bytes]) -> float:
+    """Raw PUT rate of the bench's crops to the S3 store: the flow's own client (``CropStore.put_object``)
     from ``threads`` threads, without the flow.
 
     The flow uploads one crop per track (final reads; provisional ones only on watchlist
@@ -353,11 +417,10 @@ def raw_s3_put(settings: Settings, n: int, threads: int) -> float:
 
     store = CropStore(settings.s3, workers=threads)
     store.ensure_bucket()
-    image = b"ABC1234"
     tag = secrets.token_hex(3)
 
     def put(i: int) -> None:
-        store.put_object(f"bench/{tag}/{i}.txt", image, {"Content-Type": "text/plain"})
+        store.put_object(f"bench/{tag}/{i}.jpg", images[i % len(images)], {"Content-Type": "image/jpeg"})
 
     with ThreadPoolExecutor(threads) as pool:
         list(pool.map(put, range(min(50, n))))  # warm-up: connections
@@ -434,12 +497,12 @@ class _TimedEvents:
         self.sink = Sink()
 
 
-def throughput(settings: Settings, n_crops: int, workers: int, rng: random.Random) -> dict[str, Any]:
-    """Phase 1 + 2: raw consume vs the whole flow, and the flow's DB writes vs a raw COPY."""
-    from bytewax.testing import cluster_main, run_main
-
-    from flows.parts import FlowParts, FlowSinks, events_without_crops
-    from flows.plates import build_flow
+def bench_tracks(
+    settings: Settings, workers: int, n_crops: int, rng: random.Random, images: Sequence[bytes]
+) -> tuple[Settings, list[str], list[tuple[bytes, bytes]]]:
+    """Fresh topics (the crops topic with a partition per worker), ``n_crops`` crops for them (tracks of
+    10, 8 cameras) and a watchlist wanting 1% of their plates among 1000 entries; returns (settings
+    with those topics, plates, encoded messages)."""
     from flows.watchlists import add_entry, create_watchlist
 
     s = with_topics(settings, secrets.token_hex(3), input={"stop_at_end": True})
@@ -450,13 +513,42 @@ def throughput(settings: Settings, n_crops: int, workers: int, rng: random.Rando
     crops = []
     for i, plate in enumerate(plates):
         cam = f"bench-cam-{i % CAMERAS}"
-        crops += track_crops(plate, cam, f"run-{i}", t0 + timedelta(seconds=0.5 * (i // CAMERAS)))
-    url = s.database.url.get_secret_value()
-    with psycopg.connect(url, autocommit=True) as conn:  # 1% of the plates wanted, among 1000 entries
+        crops += track_crops(plate, cam, f"run-{i}", t0 + timedelta(seconds=0.5 * (i // CAMERAS)), images)
+    with psycopg.connect(s.database.url.get_secret_value(), autocommit=True) as conn:
         wl = create_watchlist(conn, f"bench-{secrets.token_hex(3)}", channels=())
         for p in rng.sample(plates, max(1, n_tracks // 100)) + [random_plate(rng) for _ in range(1000)]:
             add_entry(conn, wl, p)
-    messages = encode_all(s, crops)
+    return s, plates, encode_all(s, crops)
+
+
+def replay(s: Settings, n: int, workers: int, reader: CropReader | None = None, **parts: Any) -> tuple[float, Any]:
+    """Crops/s of the whole flow replaying the crops topic (``reader=None``: the configured OCR engine)."""
+    from bytewax.testing import cluster_main, run_main
+
+    from flows.parts import FlowParts, FlowSinks
+    from flows.plates import build_flow
+
+    sinks = FlowSinks.from_settings(s)
+    timed = _TimedEvents(sinks.events)
+    sinks = FlowSinks(**{**sinks.__dict__, "events": timed.sink})
+    flow = build_flow(s, sinks=sinks, parts=FlowParts.from_settings(s, reader=reader, **parts))
+    t = time.perf_counter()
+    if workers == 1:
+        run_main(flow)
+    else:
+        cluster_main(flow, [], 0, worker_count_per_proc=workers)
+    return n / (time.perf_counter() - t), timed
+
+
+def throughput(
+    settings: Settings, n_crops: int, workers: int, rng: random.Random, images: Sequence[bytes]
+) -> dict[str, Any]:
+    """Phase 1 + 3: raw consume vs the whole flow (OCR excluded), and the flow's DB writes vs a raw COPY."""
+    from flows.parts import S3_UPLOAD_THREADS, events_without_crops
+
+    s, plates, messages = bench_tracks(settings, workers, n_crops, rng, images)
+    n_tracks = len(plates)
+    url = s.database.url.get_secret_value()
     log.warning("throughput: %d crops in %d tracks", len(messages), n_tracks)
     produce_rate = produce(s, messages)
     raw = raw_consume(s, len(messages), workers)
@@ -464,27 +556,13 @@ def throughput(settings: Settings, n_crops: int, workers: int, rng: random.Rando
     log.warning(
         "produce %.0f msg/s, raw consume %.0f msg/s, consume + decode %.0f msg/s", produce_rate, raw, decode_only
     )
-    from flows.parts import S3_UPLOAD_THREADS
-
-    s3_rate = raw_s3_put(s, max(200, n_tracks), S3_UPLOAD_THREADS)
+    s3_rate = raw_s3_put(s, max(200, n_tracks), S3_UPLOAD_THREADS, images)
     log.warning("raw S3 PUT %.0f/s (%d threads)", s3_rate, S3_UPLOAD_THREADS)
 
-    def replay(**parts: Any) -> tuple[float, _TimedEvents]:
-        sinks = FlowSinks.from_settings(s)
-        timed = _TimedEvents(sinks.events)
-        sinks = FlowSinks(**{**sinks.__dict__, "events": timed.sink})
-        flow = build_flow(s, sinks=sinks, parts=FlowParts.from_settings(s, reader=TextReader(), **parts))
-        t = time.perf_counter()
-        if workers == 1:
-            run_main(flow)
-        else:
-            cluster_main(flow, [], 0, worker_count_per_proc=workers)
-        return len(messages) / (time.perf_counter() - t), timed
-
-    rate, timed = replay()
+    rate, timed = replay(s, len(messages), workers, LabelReader())
     log.warning("whole flow: %.0f crops/s (%d workers)", rate, workers)
     # The same replay without object storage: the S3 store (one PUT per read) is the bottleneck.
-    rate_no_s3, _ = replay(store_crops=events_without_crops)
+    rate_no_s3, _ = replay(s, len(messages), workers, LabelReader(), store_crops=events_without_crops)
     log.warning("whole flow without S3 uploads: %.0f crops/s", rate_no_s3)
     seconds = len(messages) / rate
     with psycopg.connect(url) as conn:
@@ -492,6 +570,7 @@ def throughput(settings: Settings, n_crops: int, workers: int, rng: random.Rando
     copy_rate = raw_copy(url, max(timed.rows, 1000))
     db_rate = timed.rows / timed.seconds if timed.seconds else 0.0
     return {
+        "ocr": "excluded",
         "n_crops": len(messages),
         "n_tracks": n_tracks,
         "workers": workers,
@@ -558,7 +637,37 @@ def raw_copy(url: str, rows: int) -> float:
     return rows / seconds
 
 
-def latency(settings: Settings, n_tracks: int, rng: random.Random, tmp: Path) -> dict[str, Any]:
+def real_ocr_throughput(
+    settings: Settings, n_crops: int, workers: int, rng: random.Random, images: Sequence[bytes]
+) -> dict[str, Any]:
+    """Phase 2: the whole flow, S3 uploads included, with the configured OCR engine reading every kept crop."""
+    s, _, messages = bench_tracks(settings, workers, n_crops, rng, images)
+    produce(s, messages)
+    from ocr.base import load_engine
+
+    engine = load_engine(s.ocr)
+    reader = CropReader(lambda: engine, s.ocr.batch_size)
+    reader.read(encoded_crops(images[:1]))  # warm-up: the model is loaded and run once before timing
+    from prometheus_client import REGISTRY
+
+    def engine_reads() -> float:  # crops the OCR step handed to the engine (flows.metrics)
+        return REGISTRY.get_sample_value("alpr_flow_ocr_batch_size_sum") or 0.0
+
+    before = engine_reads()
+    rate, _ = replay(s, len(messages), workers, reader)
+    reads = engine_reads() - before
+    log.warning("whole flow with %s OCR: %.1f crops/s (%d workers), %.0f reads", s.ocr.type, rate, workers, reads)
+    return {
+        "real_ocr": s.ocr.type,
+        "real_ocr_n_crops": len(messages),
+        "real_ocr_crops_per_s_per_worker": round(rate / workers, 1),
+        "real_ocr_reads_per_crop": round(reads / len(messages), 2),
+    }
+
+
+def latency(
+    settings: Settings, n_tracks: int, rng: random.Random, tmp: Path, images: Sequence[bytes]
+) -> dict[str, Any]:
     """Phase 3: frame-to-alert through a tailing flow process and a real webhook receiver."""
     from config.flow import AlertChannel, AlertSettings
     from flows.watchlists import add_entry, create_watchlist
@@ -597,7 +706,7 @@ def latency(settings: Settings, n_tracks: int, rng: random.Random, tmp: Path) ->
         def send_track(plate: str, i: int) -> datetime:
             """Produce a track's crops in real time; return the frame time of the trigger crop."""
             start = datetime.now(UTC)
-            crops = track_crops(plate, f"live-cam-{i % CAMERAS}", f"live-{i}", start)
+            crops = track_crops(plate, f"live-cam-{i % CAMERAS}", f"live-{i}", start, images)
             for c in crops:
                 delay = (c.frame_ts - datetime.now(UTC)).total_seconds()
                 if delay > 0:
@@ -642,6 +751,7 @@ def latency(settings: Settings, n_tracks: int, rng: random.Random, tmp: Path) ->
     if not lat:
         raise RuntimeError("bench: no alert arrived in the latency phase")
     return {
+        "latency_ocr": "excluded",
         "alerts_expected": len(frame_of),
         "alerts_received": len(lat),
         "p50_frame_to_alert_ms": round(statistics.median(lat), 1),
@@ -650,52 +760,49 @@ def latency(settings: Settings, n_tracks: int, rng: random.Random, tmp: Path) ->
     }
 
 
-def ocr_alone(settings: Settings, n: int) -> dict[str, Any]:
-    """Phase 4: the configured real engine on real crops, ms per crop (batched)."""
-    import csv
+def encoded_crops(images: Sequence[bytes]) -> list[PlateCrop]:
+    """Bare :class:`PlateCrop` records around JPEG ``images`` (for the OCR step's reader alone)."""
+    from operators.records import Box
 
-    from flows.ocr_step import CropReader
+    now = datetime.now(UTC)
+    return [
+        PlateCrop(
+            camera_id="ocr",
+            site="bench",
+            track_id="t",
+            crop_id=f"ocr:t:{i}",
+            frame_index=i,
+            frame_ts=now,
+            published_ts=now,
+            bbox=Box(0, 0, 1, 1),
+            frame_width=1,
+            frame_height=1,
+            det_confidence=1.0,
+            quality=1.0,
+            sharpness=1.0,
+            image=image,
+        )
+        for i, image in enumerate(images)
+    ]
+
+
+def ocr_alone(settings: Settings, n: int, images: Sequence[bytes]) -> dict[str, Any]:
+    """Phase 5: the configured engine through the OCR step's reader on ``n`` of the bench crops
+    (cycled), in its batches: crops per CPU second of this process, and wall ms per crop."""
+    crops = encoded_crops([images[i % len(images)] for i in range(n)])
     from ocr.base import load_engine
 
-    labels = DATA / "labels.csv"
-    if not labels.is_file():
-        return {"ocr_engine": settings.ocr.type, "ocr_ms_per_crop": None, "ocr_note": f"{DATA} absent"}
-    from operators.records import Box, PlateCrop
-
-    rows = [r for r in csv.DictReader(labels.open(encoding="utf-8")) if r["plate"] != "0"][:n]
-    now = datetime.now(UTC)
-    crops = []
-    for i, r in enumerate(rows):
-        ok, buf = cv2.imencode(".jpg", cv2.imread(str(DATA / r["image"])))
-        crops.append(
-            PlateCrop(
-                camera_id="ocr",
-                site="bench",
-                track_id="t",
-                crop_id=f"ocr:t:{i}",
-                frame_index=i,
-                frame_ts=now,
-                published_ts=now,
-                bbox=Box(0, 0, 1, 1),
-                frame_width=1,
-                frame_height=1,
-                det_confidence=1.0,
-                quality=1.0,
-                sharpness=1.0,
-                image=buf.tobytes(),
-            )
-        )
     reader = CropReader(lambda: load_engine(settings.ocr), settings.ocr.batch_size)
-    reader.read(crops[: settings.ocr.batch_size])  # warm-up
-    t0 = time.perf_counter()
-    reads = reader.read(crops)
-    ms = (time.perf_counter() - t0) * 1000 / len(crops)
-    exact = sum(r.text == row["plate"] for r, row in zip(reads, rows, strict=True)) / len(rows)
+    reader.read(crops[: settings.ocr.batch_size])  # warm-up: the model loads
+    cpu, wall = time.process_time(), time.perf_counter()
+    reader.read(crops)
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
     return {
         "ocr_engine": settings.ocr.type,
+        "ocr_threads": settings.ocr.threads,
         "ocr_crops": len(crops),
-        "ocr_ms_per_crop": round(ms, 1),
-        "ocr_exact": round(exact, 3),
+        "ocr_crops_per_s_per_core": round(len(crops) / cpu, 2),
+        "ocr_ms_per_crop": round(wall * 1000 / len(crops), 1),
     }
 
 
@@ -709,7 +816,7 @@ def serve(config: str) -> None:
 
     settings = load_settings(config)
     with contextlib.suppress(KeyboardInterrupt):
-        run_main(build_flow(settings, parts=FlowParts.from_settings(settings, reader=TextReader())))
+        run_main(build_flow(settings, parts=FlowParts.from_settings(settings, reader=LabelReader())))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -719,6 +826,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--crops", type=int, default=None, help="Crops in the throughput phase.")
     parser.add_argument("--workers", type=int, default=1, help="Bytewax workers (threads) in the throughput phase.")
     parser.add_argument("--live-tracks", type=int, default=None, help="Tracks in the latency phase.")
+    parser.add_argument("--ocr-crops", type=int, default=None, help="Crops in the real-OCR throughput phase.")
+    parser.add_argument(
+        "--crop-source",
+        choices=("clip", "openalpr"),
+        default="clip",
+        help="Crops the edge publishes for the sample clip (default), or openalpr-us plates cut as the edge does.",
+    )
     parser.add_argument("--reuse", action="store_true", help="Use the running stack of the default settings.")
     parser.add_argument("--serve", metavar="CONFIG", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -728,18 +842,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     n_crops = args.crops or (10_000 if args.quick else 50_000)
     n_live = args.live_tracks or (50 if args.quick else 200)
+    n_ocr = args.ocr_crops or (50 if args.quick else 500)
     rng = random.Random(7)
-    result: dict[str, Any] = {"quick": args.quick}
+    images = clip_crops() if args.crop_source == "clip" else openalpr_crops()
+    result: dict[str, Any] = {
+        "quick": args.quick,
+        "crop_source": "samples/alizahidraja_70.mp4 through the edge" if args.crop_source == "clip" else
+        "openalpr-us plates cut as the edge does",
+        "crop_images": len(images),
+        "crop_bytes_mean": round(statistics.mean(len(i) for i in images)),
+    }  # fmt: skip
+    log.warning("%d crop images, %d bytes on average", len(images), result["crop_bytes_mean"])
     with services(args.reuse) as settings, tempfile.TemporaryDirectory(prefix="alpr-bench-") as tmp:
         with bench_database(settings) as url:
             s = settings.model_copy(update={"database": settings.database.model_copy(update={"url": SecretStr(url)})})
-            result |= throughput(s, n_crops, args.workers, rng)
-            result |= latency(s, n_live, rng, Path(tmp))
-            result |= ocr_alone(s, 16 if args.quick else 64)
+            result |= throughput(s, n_crops, args.workers, rng, images)
+            result |= real_ocr_throughput(s, n_ocr, args.workers, rng, images)
+            result |= latency(s, n_live, rng, Path(tmp), images)
+            result |= ocr_alone(s, 32 if args.quick else 128, images)
     result["targets_met"] = {
-        "crops_per_s_per_worker>=20000": result["crops_per_s_per_worker"] >= 20_000,
-        "ratio_vs_raw_consume>=0.5": result["ratio_vs_raw_consume"] >= 0.5,
-        "p99_frame_to_alert_ms<1000": result["p99_frame_to_alert_ms"] < 1000,
+        "crops_per_s_per_worker>=20000 (ocr excluded, S3 uploads)": result["crops_per_s_per_worker"] >= 20_000,
+        f"real_ocr_crops_per_s_per_worker>=20000 ({result['real_ocr']} OCR, S3 uploads)": (
+            result["real_ocr_crops_per_s_per_worker"] >= 20_000
+        ),
+        "ratio_vs_raw_consume>=0.5 (ocr excluded)": result["ratio_vs_raw_consume"] >= 0.5,
+        "p99_frame_to_alert_ms<1000 (ocr excluded)": result["p99_frame_to_alert_ms"] < 1000,
     }
     if args.json:
         print(json.dumps(result))

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,7 +29,8 @@ import numpy as np
 
 from ocr.plate_rec import CHARSET, plate_lines
 
-DATA_ROOT = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+#: ``../shared/data`` beside the repository, or ``$ALPR_SHARED_DATA`` (as the tests: tests/shared_data.py).
+DATA_ROOT = Path(os.environ.get("ALPR_SHARED_DATA") or Path(__file__).resolve().parents[1] / ".." / "shared" / "data")
 SPECIMEN_LABEL = "0"
 
 

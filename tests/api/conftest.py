@@ -182,3 +182,47 @@ def insert_alert(
             ),
         )
     return alert_id
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One operation of the OpenAPI document: method, path template and the security scheme it names."""
+
+    method: str
+    path: str
+    scheme: str | None  # "ReadKey", "AdminKey", or None for public routes
+    params: dict[str, dict[str, Any]]
+
+    @property
+    def id(self) -> str:
+        return f"{self.method} {self.path}"
+
+    def sample_path(self) -> str:
+        """The path with each parameter filled by a value of its type (one that names nothing stored)."""
+        values = {
+            name: "00000000-0000-0000-0000-000000000000"
+            if schema.get("format") == "uuid"
+            else "987654321"
+            if schema.get("type") == "integer"
+            else "x"
+            for name, schema in self.params.items()
+        }
+        return self.path.format(**values)
+
+
+def openapi_document() -> dict[str, Any]:
+    """The API's OpenAPI document (building the app opens no connection)."""
+    from api.app import create_app
+
+    return create_app(Settings()).openapi()
+
+
+def operations() -> list[Operation]:
+    """Every operation of the OpenAPI document, so that tests cover new routes by themselves."""
+    found = []
+    for path, ops in openapi_document()["paths"].items():
+        for method, op in ops.items():
+            schemes = [name for requirement in op.get("security", []) for name in requirement]
+            params = {p["name"]: p.get("schema", {}) for p in op.get("parameters", []) if p["in"] == "path"}
+            found.append(Operation(method.upper(), path, schemes[0] if schemes else None, params))
+    return found

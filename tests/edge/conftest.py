@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -14,14 +15,28 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE_CLIP = REPO / "samples" / "alizahidraja_70.mp4"
-SHARED_DATA = REPO / ".." / "shared" / "data"
+
+
+def _ephemeral_low() -> int:
+    """The first port of the kernel's ephemeral range (``bind(0)`` and outgoing connections use it)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
 
 
 def free_port() -> int:
-    """A free loopback TCP port."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A free loopback TCP port below the ephemeral range, for servers these tests stop and restart on
+    the same port: while one is down, no ``bind(0)`` or outgoing connection of another process on the
+    machine (other test sessions start services all the time) can take its port."""
+    from services.process import port_in_use
+
+    high = _ephemeral_low()
+    for _ in range(500):
+        port = random.randrange(max(1024, high - 12000), high)
+        if not port_in_use(port):
+            return port
+    raise RuntimeError(f"no free loopback port below {high}")
 
 
 class TansuBroker:
@@ -65,12 +80,12 @@ class TansuBroker:
                 stderr=subprocess.STDOUT,
             )
         deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and self.proc.poll() is None:
             with socket.socket() as sock:
-                if sock.connect_ex(("127.0.0.1", self.port)) == 0:
-                    return
+                if sock.connect_ex(("127.0.0.1", self.port)) == 0 and self.proc.poll() is None:
+                    return  # our broker listens (not something else that took the port)
             time.sleep(0.1)
-        raise RuntimeError(f"tansu did not listen on {self.port}; see {self.log_path}")
+        raise RuntimeError(f"tansu did not listen on {self.port} (exit {self.proc.poll()}); see {self.log_path}")
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

@@ -121,23 +121,30 @@ def test_missing_and_corrupt_files_end_the_camera_cleanly(tmp_path: Path) -> Non
 
 
 def test_unreachable_stream_reconnects_with_exponential_backoff() -> None:
+    """The delays the reader announces double up to the cap, and it really waits at least that long
+    between attempts (lower bounds only: a loaded machine may wait longer, never shorter)."""
     attempts: list[float] = []
+    enough = threading.Event()
 
     def opener(settings):
         attempts.append(time.monotonic())
+        if len(attempts) >= 5:
+            enough.set()
         return cv2.VideoCapture(), "cpu"  # never opens, like an unreachable RTSP server
 
     statuses = []
-    cam = CameraSettings(id="c", url="rtsp://127.0.0.1:9/x", reconnect_min_s=0.05, reconnect_max_s=0.4)
+    cam = CameraSettings(id="c", url="rtsp://127.0.0.1:9/x", reconnect_min_s=0.1, reconnect_max_s=0.4)
     reader = CameraReader(cam, opener=opener, on_status=lambda *a: statuses.append((a[1], a[2])))
     reader.start()
-    time.sleep(1.6)
+    assert enough.wait(30), f"only {len(attempts)} attempts"
     reader.stop()
     reader.join(5)
-    gaps = np.diff(attempts)
-    assert len(attempts) >= 4
-    assert gaps[1] > gaps[0] * 1.5 and gaps.max() < 0.6, f"doubling up to the cap: {gaps}"
-    assert statuses[0][0] == CameraStatus.RECONNECTING and statuses[-1][0] == CameraStatus.STOPPED
+    assert not reader.is_alive()
+    retries = [detail for status, detail in statuses if status == CameraStatus.RECONNECTING]
+    assert retries[:4] == [f"cannot open, retry in {d}s" for d in ("0.1", "0.2", "0.4", "0.4")]
+    gaps = np.diff(attempts[:5])
+    assert all(gap >= delay * 0.95 for gap, delay in zip(gaps, (0.1, 0.2, 0.4, 0.4), strict=True)), gaps
+    assert statuses[-1][0] == CameraStatus.STOPPED
     assert reader.slot.closed
 
 

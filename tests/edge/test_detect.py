@@ -14,7 +14,7 @@ import pytest
 from config.edge import DEFAULT_PLATE_MODEL, DEFAULT_PLATE_MODEL_INT8, DetectorSettings
 from config.settings import Settings
 from edge.detect import DETECTORS, Detections, DetectorError, decode_yolo, letterbox, load_detector, nms
-from tests.edge.conftest import SHARED_DATA
+from tests.shared_data import require_data
 
 
 @pytest.fixture(scope="module")
@@ -130,9 +130,7 @@ def test_detects_the_plate_in_the_sample_clip(detector, sample_clip: Path) -> No
 
 def test_recall_on_openalpr_us_subset(detector) -> None:
     """Every 4th labelled image of openalpr-us: plate found with IoU > 0.4 (full set: bench/edge.py)."""
-    root = SHARED_DATA / "openalpr-us"
-    if not (root / "labels.csv").is_file():
-        pytest.skip("shared evaluation data not present")
+    root = require_data("openalpr-us/labels.csv") / "openalpr-us"
     rows = list(csv.DictReader((root / "labels.csv").open()))[::4]
     hits = 0
     for row in rows:
@@ -192,9 +190,7 @@ def test_ultralytics_backend_finds_what_the_onnx_backend_finds(detector) -> None
     if not weights:
         pytest.skip("set ALPR_TEST_ULTRALYTICS_WEIGHTS to safelicensing's best.pt (and install ultralytics)")
     pytest.importorskip("ultralytics")
-    root = SHARED_DATA / "openalpr-us"
-    if not (root / "labels.csv").is_file():
-        pytest.skip("shared evaluation data not present")
+    root = require_data("openalpr-us/labels.csv") / "openalpr-us"
     ul = load_detector(DetectorSettings(type="ultralytics", model=Path(weights), input_size=640, device="cpu"))
     onnx = load_detector(DetectorSettings(model=DEFAULT_PLATE_MODEL, input_size=640, threads=2))
     rows = list(csv.DictReader((root / "labels.csv").open()))[::11]

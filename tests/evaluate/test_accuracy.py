@@ -1,32 +1,33 @@
-"""Regression guard for the whole reading path (detector -> crop -> OCR -> normalise).
+"""Accuracy floor of the whole reading path (detector -> crop -> OCR -> normalise) on all 222
+openalpr-us photos, default settings (``alpr eval images ../shared/data/openalpr-us --json``).
 
-Every 11th openalpr-us photo (21 images). Measured: detection recall 0.952, exact 0.762, char
-accuracy 0.878 with rapidocr OCR (when written), 0.952 / 0.714 / 0.856 with the ensemble engine
-(the default since; on all 222 images both read 0.766 exactly); shipped detector at 512 px. The
-floors allow one or two more misses. Skipped when ../shared/data is absent.
+openalpr-us is **not held out** (docs/accuracy.md, "Splits"): the detector's input size was
+chosen on its recall, and the ensemble's test-time variants were left off because of it. The
+floor guards against regressions. As in tests/ocr/test_accuracy.py the figures are the measured
+ones and the margins fixed, so a deliberate change is a one-line change of :data:`MEASURED`
+(``pytest tests/evaluate/test_accuracy.py -s`` prints what it measures). The arithmetic: the path
+is deterministic, so the margin only has to take a deliberate change; 2 points of 222 images
+allow 4 more misses, and a 5-point loss (about 11 images) fails.
 """
 
 from __future__ import annotations
-
-from pathlib import Path
-
-import pytest
 
 from config.settings import Settings
 from evaluate.labels import read_labels
 from evaluate.metrics import summarise
 from evaluate.pipeline import ImageReader
 from evaluate.run import eval_images
+from tests.shared_data import require_data
 
-DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "openalpr-us"
+# Measured 2026-12-06 on all 222 photos: detection recall, exact, char accuracy.
+MEASURED = {"detection_recall": 0.946, "exact_accuracy": 0.802, "char_accuracy": 0.906}
+MARGIN = {"detection_recall": 0.02, "exact_accuracy": 0.02, "char_accuracy": 0.01}
 
 
-def test_openalpr_subset_floor():
-    if not (DATA / "labels.csv").is_file():
-        pytest.skip(f"openalpr-us data not found at {DATA}")
-    rows = read_labels(DATA)[::11]
-    summary = summarise(eval_images(rows, ImageReader.from_settings(Settings())))
-    assert summary.n == 21
-    assert summary.detection_recall >= 0.85, summary
-    assert summary.exact_accuracy >= 0.66, summary
-    assert summary.char_accuracy >= 0.82, summary
+def test_openalpr_floor():
+    folder = require_data("openalpr-us/labels.csv") / "openalpr-us"
+    summary = summarise(eval_images(read_labels(folder), ImageReader.from_settings(Settings())))
+    print(f"\nmeasured openalpr-us (222 photos): {summary.as_dict()}")
+    assert summary.n == 222
+    for figure, measured in MEASURED.items():
+        assert getattr(summary, figure) >= measured - MARGIN[figure], (figure, summary)

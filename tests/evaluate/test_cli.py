@@ -15,9 +15,9 @@ from click.testing import CliRunner
 from evaluate.cli import eval_
 from evaluate.labels import EvalError, read_labels
 from tests.ocr.test_preprocess import plate
+from tests.shared_data import require_data
 
 REPO = Path(__file__).resolve().parents[2]
-DATA = REPO / ".." / "shared" / "data"
 
 
 @pytest.fixture(scope="module")
@@ -94,11 +94,10 @@ def test_missing_labels_file(tmp_path: Path):
 
 def test_images_on_real_photos(tmp_path: Path):
     """The detector -> crop -> OCR path on three openalpr-us photos."""
-    if not (DATA / "openalpr-us" / "labels.csv").is_file():
-        pytest.skip("openalpr-us data not found")
+    data = require_data("openalpr-us/labels.csv")
     out = tmp_path / "pred.csv"
     result = CliRunner().invoke(
-        eval_, ["images", str(DATA / "openalpr-us"), "--limit", "3", "--json", "--out", str(out)]
+        eval_, ["images", str(data / "openalpr-us"), "--limit", "3", "--json", "--out", str(out)]
     )
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)

@@ -17,12 +17,18 @@ def test_commands_reproduce_each_row():
     assert split in commands
 
 
+def test_every_row_says_what_its_split_is():
+    """No row is held out (docs/accuracy.md, "Splits"); each says so, or that it is training data."""
+    for case in CASES:
+        assert "not held out" in case.what or "training-set figure" in case.what, case.what
+
+
 def test_table_rows():
     from config.settings import Settings
 
     block = table([(CASES[0], Summary(222, 0.9459, 0.7658, 0.8937, 268.1)), (CASES[1], None)], Settings())
     assert block.startswith(BEGIN) and block.endswith(END)
-    assert "| openalpr-us | 222 US photos, detector + OCR | 222 | 0.946 | 0.766 | 0.894 | 268 |" in block
+    assert f"| openalpr-us | {CASES[0].what} | 222 | 0.946 | 0.766 | 0.894 | 268 |" in block
     assert "| us-plates-ocr |" in block and "data absent" in block
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,8 +10,7 @@ import pytest
 from evaluate.labels import read_labels
 from evaluate.valsets import exact_reads, val_crops, val_sets
 from ocr.base import OcrResult
-
-DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
+from tests.shared_data import require_data
 
 
 class Answers:
@@ -43,13 +41,12 @@ def test_exact_reads(reads, labels, expected):
 
 
 def test_val_sets_are_the_906_val_reads():
-    if not (DATA / "README.md").is_file():
-        pytest.skip(f"evaluation data not found at {DATA}")
-    crops = val_crops(DATA)
+    data = require_data("us-plates-ocr/labels.csv", "uc3m-ocr/labels.csv", "openalpr-us/labels.csv")
+    crops = val_crops(data)
     assert {name: len(c) for name, c in crops.items()} == {"us": 77, "uc3m": 187, "two_row": 38}
-    test_images = {row.image.resolve() for row in read_labels(DATA / "uc3m-ocr", split="test")}
+    test_images = {row.image.resolve() for row in read_labels(data / "uc3m-ocr", split="test")}
     assert test_images and not any(path.resolve() in test_images for c in crops.values() for path, _ in c)
-    sets = val_sets(DATA)
+    sets = val_sets(data)
     assert sum(len(labels) for _, labels in sets.values()) == 906
     assert all(image.shape[0] == 40 for image in sets["two_row@40"][0])
 

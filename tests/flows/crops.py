@@ -10,14 +10,12 @@ import csv
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
-from pathlib import Path
 
 import cv2
-import pytest
 
 from operators.records import Box, PlateCrop
+from tests.shared_data import require_data
 
-DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "us-plates-ocr"
 T0 = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 
@@ -34,15 +32,14 @@ class LabelledCrop:
 @cache
 def labelled_crops(limit: int = 12) -> tuple[LabelledCrop, ...]:
     """The first ``limit`` crops that the default OCR engine is known to read (plate labels != '0')."""
-    labels = DATA / "labels.csv"
-    if not labels.is_file():
-        pytest.skip(f"evaluation data absent: {labels}")
+    folder = require_data("us-plates-ocr/labels.csv") / "us-plates-ocr"
+    labels = folder / "labels.csv"
     out = []
     with labels.open(newline="", encoding="utf-8") as fh:
         for row in csv.DictReader(fh):
             if row["plate"] == "0":
                 continue
-            image = cv2.imread(str(DATA / row["image"]))
+            image = cv2.imread(str(folder / row["image"]))
             ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 90])
             assert ok
             out.append(LabelledCrop(row["plate"], buf.tobytes(), image.shape[1], image.shape[0]))

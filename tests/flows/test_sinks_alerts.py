@@ -32,6 +32,7 @@ from flows.sinks.postgres import PostgresWriter
 from operators.records import DeadLetter
 from tests.flows import receiver as rx
 from tests.flows.sink_records import make_event, make_hit, unique_camera
+from tests.waiting import wait_until
 
 SECRET = "s3cr3t-for-tests"
 
@@ -203,7 +204,7 @@ def test_webhook_and_slack_deliveries_arrive_once_signed_and_valid(database_url,
         dispatcher.wake()
         assert dispatcher.drain(10)
         _store(database_url, settings, hits)  # replayed hits: nothing new to send
-        time.sleep(0.5)
+    # close() delivers whatever is due before it returns: a replay that made new deliveries shows below.
     assert receiver.rejected == []
     expected = sorted(h.alert_id for h in hits)
     assert sorted(receiver.alert_ids("/webhook")) == expected
@@ -307,7 +308,12 @@ def test_restart_resumes_pending_deliveries_and_never_resends_delivered_ones(dat
     run2 = AlertDispatcher(database_url, settings).start()  # run 2 stores more, cannot deliver, "dies"
     _store(database_url, settings, second)
     run2.wake()
-    time.sleep(1.0)
+
+    def all_tried() -> list:
+        pending = [r for r in _deliveries(database_url, settings) if r[2] == "pending" and r[3] >= 1]
+        return pending if len(pending) == 4 else []
+
+    wait_until(all_tried, "run 2 to try (and fail) each of its 4 deliveries")
     run2.close(flush_s=0)
     pending = [r for r in _deliveries(database_url, settings) if r[2] == "pending"]
     assert len(pending) == 4 and all(r[3] >= 1 for r in pending)
@@ -316,7 +322,7 @@ def test_restart_resumes_pending_deliveries_and_never_resends_delivered_ones(dat
         _store(database_url, settings, first + second)  # the flow replays its last batch
         run3.wake()
         assert run3.drain(15)
-        time.sleep(0.5)
+    # Closed: its threads have ended, so any resend of a delivered alert would have arrived.
     counts = Counter(receiver.alert_ids())
     assert sorted(counts) == sorted(h.alert_id for h in first + second) and set(counts.values()) == {2}
 

@@ -7,8 +7,7 @@ from pathlib import Path
 import pytest
 
 from config.ocr import OcrSettings
-
-DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
+from tests.shared_data import require_data
 
 
 @pytest.fixture(scope="session")
@@ -40,9 +39,7 @@ def variants_engine():
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     """``../shared/data`` beside the repository; the test is skipped when it is absent."""
-    if not (DATA / "README.md").is_file():
-        pytest.skip(f"evaluation data not found at {DATA}")
-    return DATA
+    return require_data("us-plates-ocr/labels.csv", "uc3m-ocr/labels.csv")
 
 
 @pytest.fixture(scope="session")

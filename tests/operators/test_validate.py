@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -16,8 +15,7 @@ from operators.plate_formats import PRESETS, expand_template, preset_formats
 from operators.records import PlateRead, RejectedRead
 from operators.validate import PlateValidator
 from tests.operators.builders import make_track_read
-
-DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
+from tests.shared_data import require_data
 
 
 def validator(*presets: str, **rules) -> PlateValidator:
@@ -209,9 +207,7 @@ def test_settings_errors_name_the_key(rules, message):
 
 def test_us_crops_labels_mostly_fit_their_state():
     """Real US plates (openalpr benchmark labels) are accepted, rarely with a wrong state."""
-    labels = DATA / "us-plates-ocr" / "labels.csv"
-    if not labels.exists():
-        pytest.skip(f"evaluation data not found at {labels}")
+    labels = require_data("us-plates-ocr/labels.csv") / "us-plates-ocr" / "labels.csv"
     v = validator("US")
     rows = [r for r in csv.DictReader(labels.open()) if r["plate"] != "0"]
     regions = []
@@ -271,9 +267,7 @@ def test_matching_is_idempotent_and_canonical(text):
 
 def test_spanish_labels_fit_the_es_preset():
     """Real Spanish plates (UC3M-LP; two characters hidden as '?') fit an ES shape."""
-    labels = DATA / "uc3m-ocr" / "labels.csv"
-    if not labels.exists():
-        pytest.skip(f"evaluation data not found at {labels}")
+    labels = require_data("uc3m-ocr/labels.csv") / "uc3m-ocr" / "labels.csv"
     shapes = {c for spec in PRESETS["ES"] for t in spec.templates for c in expand_template(t, spec.max_len)}
 
     def fits(plate: str) -> bool:

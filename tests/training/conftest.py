@@ -6,15 +6,13 @@ from pathlib import Path
 
 import pytest
 
-DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
+from tests.shared_data import require_data
 
 
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     """``../shared/data`` beside the repository; the test is skipped when it is absent."""
-    if not (DATA / "us-plates-ocr" / "labels.csv").is_file() or not (DATA / "uc3m-ocr" / "labels.csv").is_file():
-        pytest.skip(f"evaluation data not found at {DATA}")
-    return DATA
+    return require_data("us-plates-ocr/labels.csv", "uc3m-ocr/labels.csv")
 
 
 @pytest.fixture(scope="session")
