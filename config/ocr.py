@@ -91,6 +91,36 @@ class PaddleSettings(_Strict):
     )
 
 
+class SyntaxSettings(_Strict):
+    """Decoding reads under the enabled plate formats (ocr/syntax.py; formats: flow.plates)."""
+
+    enabled: bool = Field(
+        True,
+        description="Read the most probable string that fits an enabled plate format (flow.plates.presets "
+        "and template custom_formats) from the recognisers' character probabilities; a read that fits "
+        "none keeps its raw text (docs/accuracy.md, 'Syntax-constrained decoding').",
+    )
+    scale: float = Field(1.0, gt=0, le=10, description="Weight of the recognisers' log-probabilities against the formats' priors.")
+    extra_cost: float = Field(
+        8.0, ge=0, le=100, description="Cost (nats) of each character read before or after the plate and left out as extra text."
+    )
+    catch_all_penalty: float = Field(
+        4.0, ge=0, le=100, description="Prior penalty (nats) of catch-all formats such as the generic US pattern."
+    )
+    unknown_penalty: float = Field(
+        0.0, ge=0, le=100, description="Prior penalty (nats) of a read that fits no format (kept as read, flagged)."
+    )
+    unknown_char_cost: float = Field(
+        2.3, ge=0, le=10, description="Prior cost (nats) per character of a read that fits no format."
+    )
+    layout_weight: float = Field(
+        1.0, ge=0, le=10, description="Weight of a line layout's own doubt (its best path's -log-probability)."
+    )
+    member_scales: dict[str, Annotated[float, Field(gt=0, le=10)]] = Field(
+        default_factory=dict, description="Ensemble member -> its own scale (default: scale)."
+    )
+
+
 class OcrSettings(_Strict):
     """Which OCR engine reads plate crops, and how."""
 
@@ -155,4 +185,7 @@ class OcrSettings(_Strict):
     )
     deskew: DeskewSettings = Field(
         default_factory=DeskewSettings, description="Turning skewed crops level before reading."
+    )
+    syntax: SyntaxSettings = Field(
+        default_factory=SyntaxSettings, description="Decoding reads under the enabled plate formats."
     )

@@ -108,9 +108,9 @@ class FlowParts:
         if decode is None:
             decode = CropDecoder.from_settings(settings)
         if reader is None:
-            from ocr.base import load_engine
+            from ocr.syntax import load_reader
 
-            reader = CropReader(lambda: load_engine(settings.ocr), settings.ocr.batch_size)
+            reader = CropReader(lambda: load_reader(settings), settings.ocr.batch_size)
         if watchlist is None:
             watchlist = _db_watchlist(settings)
         match = WatchlistMatcher(watchlist)
