@@ -92,7 +92,10 @@ class PaddleSettings(_Strict):
 
 
 class SyntaxSettings(_Strict):
-    """Decoding reads under the enabled plate formats (ocr/syntax.py; formats: flow.plates)."""
+    """Decoding reads under the enabled plate formats (ocr/syntax.py; formats: flow.plates).
+
+    Weights in nats (natural log); chosen on val splits and our us-plates-ocr train split
+    (docs/accuracy.md, "Syntax-constrained decoding")."""
 
     enabled: bool = Field(
         True,
@@ -100,21 +103,23 @@ class SyntaxSettings(_Strict):
         "and template custom_formats) from the recognisers' character probabilities; a read that fits "
         "none keeps its raw text (docs/accuracy.md, 'Syntax-constrained decoding').",
     )
-    scale: float = Field(1.0, gt=0, le=10, description="Weight of the recognisers' log-probabilities against the formats' priors.")
+    scale: float = Field(
+        2.0, gt=0, le=10, description="Weight of the recognisers' log-probabilities against the formats' priors."
+    )
     extra_cost: float = Field(
-        8.0, ge=0, le=100, description="Cost (nats) of each character read before or after the plate and left out as extra text."
+        16.0, ge=0, le=100, description="Prior cost of extra text before or after the plate (frame, dealer, emblem)."
+    )
+    extra_char_cost: float = Field(
+        3.58, ge=0, le=100, description="... and of each of its characters (log 36)."
     )
     catch_all_penalty: float = Field(
-        4.0, ge=0, le=100, description="Prior penalty (nats) of catch-all formats such as the generic US pattern."
+        3.0, ge=0, le=100, description="Prior penalty of catch-all formats such as the generic US pattern."
     )
     unknown_penalty: float = Field(
-        0.0, ge=0, le=100, description="Prior penalty (nats) of a read that fits no format (kept as read, flagged)."
+        0.0, ge=0, le=100, description="Prior penalty of a read that fits no format (kept as read, no format)."
     )
     unknown_char_cost: float = Field(
-        2.3, ge=0, le=10, description="Prior cost (nats) per character of a read that fits no format."
-    )
-    layout_weight: float = Field(
-        1.0, ge=0, le=10, description="Weight of a line layout's own doubt (its best path's -log-probability)."
+        3.58, ge=0, le=10, description="Prior cost per character of a read that fits no format (log 36)."
     )
     member_scales: dict[str, Annotated[float, Field(gt=0, le=10)]] = Field(
         default_factory=dict, description="Ensemble member -> its own scale (default: scale)."

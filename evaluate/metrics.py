@@ -129,10 +129,11 @@ def score(image: str, label: str, read: str, confidence: float, best_iou: float,
 #: Error classes of a wrong read, in the order they are tested.
 ERROR_CLASSES = ("undetected", "not_read", "look_alike", "extra_text", "missing_character", "misread")
 
-# Characters one glyph apart on plates, folded to one representative.
-_LOOK_ALIKE = str.maketrans(
-    {"O": "0", "Q": "0", "D": "0", "U": "0", "I": "1", "L": "1", "J": "1", "T": "1", "B": "8", "S": "5",
-     "Z": "2", "G": "6", "A": "4", "E": "F", "H": "W", "M": "W", "N": "W", "V": "Y", "K": "X", "R": "P"}
+# Pairs of characters that look alike on plates (one glyph apart at a reader's resolution).
+_LOOK_ALIKE = frozenset(
+    frozenset(p)
+    for p in ("O0", "Q0", "D0", "U0", "OD", "OQ", "I1", "L1", "J1", "T1", "7T", "IL", "4A", "4L", "B8", "S5",
+              "Z2", "G6", "CG", "EF", "HW", "HN", "MN", "MW", "VY", "KX", "RP", "8S", "B3", "3E")
 )  # fmt: skip
 
 
@@ -145,7 +146,7 @@ def _subsequence(short: str, long: str) -> bool:
 def error_class(read: str, label: str, detected: bool = True) -> str:
     """Why a read is not the label: ``undetected`` (the detector missed the labelled plate),
     ``not_read`` (nothing read), ``look_alike`` (same length, every difference a look-alike pair
-    such as O/0, I/1, 4/A, B/8), ``extra_text`` (the label plus characters: frames, stickers,
+    such as O/0, I/1, 4/L, B/8, E/F, H/W), ``extra_text`` (the label plus characters: frames, stickers,
     emblems), ``missing_character`` (the label with characters left out), else ``misread``.
     ``?`` in a label matches any character (it is masked in the pixels)."""
     r, lab = plate_key(read), label_key(label)
@@ -154,7 +155,7 @@ def error_class(read: str, label: str, detected: bool = True) -> str:
     if not r:
         return "not_read"
     if len(r) == len(lab) and all(
-        a == b or b == WILDCARD or a.translate(_LOOK_ALIKE) == b.translate(_LOOK_ALIKE)
+        a == b or b == WILDCARD or frozenset((a, b)) in _LOOK_ALIKE
         for a, b in zip(r, lab, strict=True)
     ):
         return "look_alike"

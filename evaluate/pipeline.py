@@ -59,7 +59,9 @@ class Normaliser:
     @classmethod
     def from_settings(cls, settings: Settings, fix_formats: bool = True) -> Normaliser:
         """The flow's validator built from ``settings.flow.plates``; ``fix_formats=False``: compact only."""
-        return cls(PlateValidator.from_settings(settings.flow.plates) if fix_formats else None)
+        if not fix_formats:
+            return cls(None)
+        return cls(PlateValidator.from_settings(settings.flow.plates, decoded=settings.ocr.syntax.enabled))
 
     def __call__(self, result: OcrResult) -> PlateText:
         """The normalised plate of one engine result."""

@@ -123,7 +123,7 @@ class FlowParts:
             window=WindowConfig.from_settings(flow),
             ocr=OcrStep(reader),
             vote=Voter(flow.best_shot.align_off_by_one),
-            validate=PlateValidator.from_settings(flow.plates).validate,
+            validate=PlateValidator.from_settings(flow.plates, decoded=settings.ocr.syntax.enabled).validate,
             store_crops=store_crops,
             dedup=DedupRules.from_settings(flow),
             match=match,

@@ -58,6 +58,24 @@ class Lattice:
         """The same lattice attributed to ``source``."""
         return Lattice(self.layout, self.lines, source, self.chosen)
 
+    def greedy(self) -> tuple[str, float]:
+        """The greedy read of the lattice (masked characters left out) and its mean character
+        probability (0 for an empty read)."""
+        frames = self.frames()
+        best = frames.argmax(axis=1)
+        chars: list[str] = []
+        probs: list[float] = []
+        previous = BLANK
+        for t, column in enumerate(best.tolist()):
+            if column not in (BLANK, previous):
+                chars.append(CHARS[column - 1] if column != MASKED else "")
+                probs.append(float(np.exp(frames[t, column])))
+            elif column != BLANK:
+                probs[-1] = max(probs[-1], float(np.exp(frames[t, column])))
+            previous = column
+        kept = [p for c, p in zip(chars, probs, strict=True) if c]
+        return "".join(chars), float(np.mean(kept)) if kept else 0.0
+
     def masked(self) -> bool:
         """Some frame's likeliest class is *masked*: a character the engine saw but could not read."""
         return any(bool((line.argmax(axis=1) == MASKED).any()) for line in self.lines)

@@ -2,30 +2,37 @@
 
 A CTC recogniser's output (:class:`ocr.lattice.Lattice`) says, frame by frame, how likely each
 character is. Greedy decoding takes the likeliest character of every frame, so a Californian
-``4YTD483`` whose first glyph looks a little more like ``L`` comes out ``LYTD483``, a plate
-format cannot hold. Here the read is instead the string ``s`` and format ``f`` with the highest
+``4YTD483`` whose first glyph looks a little more like ``L`` comes out ``LYTD483``, which no
+Californian format holds. Here the read is instead the string ``s`` of format ``f`` with the
+highest
 
-    score(s, f) = -scale * cost(s) + prior(f)
+    score(s, f) = -scale * cost(s) - extra(s) + prior(f, s)
 
-- ``cost(s)`` is how much less likely the recogniser's best path that spells ``s`` is than its
+- ``cost(s)``: how much less likely the recogniser's best path that spells ``s`` is than its
   best path overall (natural log; 0 for the greedy read). The lattice is first reduced to
   *slots*: each run of frames the greedy path gives to one character, and the gaps between
-  runs. A run can be read as any character (its cost: the log-probability lost by the frames
-  of the run), dropped (noise: its frames read as nothing), or left out as *extra text* before
-  or after the plate (a frame, a dealer's name, an emblem or band: ``extra_cost`` per run); a
-  gap can receive one missed character (the cost of its likeliest frame saying it).
-- ``prior(f) = -log |f|``, ``|f|`` the number of strings the format allows (a specific format
-  fits a read by chance less often than a loose one), minus ``catch_all_penalty`` for catch-all
-  formats such as the generic US pattern (vanity plates).
+  runs. A run can be read as any character (the log-probability its frames lose), or as nothing
+  (noise: its frames read as blank); a gap can receive one missed character (the cost of its
+  likeliest frame saying it).
+- ``extra(s)``: runs before or after the plate may be *extra text* (a frame, a dealer's name, an
+  emblem): ``extra_cost`` once, plus ``extra_char_cost`` (log 36) per character.
+- ``prior(f, s) = -log(shapes of f) - log |shape|``: each shape (class string) of a format equally
+  likely, each string of a shape equally likely, so a specific format fits a read by chance less
+  often than a loose one; catch-all formats (the generic US pattern) pay ``catch_all_penalty``.
 
-A read that fits no format well enough, i.e. whose best fit scores below the raw read as an
-*unknown* string (``-log 36`` per character minus ``unknown_penalty``), keeps its raw text and
-``format_name`` None. Several engines (an ensemble) are weighed together: every engine's best
-fits are candidates, and each candidate is scored by the sum over engines of their costs (each
-engine's cheapest line layout), a product of the engines' probabilities.
+The raw read may also be a plate of no enabled format, with prior ``-unknown_char_cost`` (log 36)
+per character minus ``unknown_penalty``; when that wins, the read keeps its raw text and
+``format_name`` is None (``alpr eval`` and the flow then file it as fitting no format, never
+dropping it). A read in which an engine saw a *masked* character (``plate_rec``: greyed out or
+hidden) is kept as read: a partly hidden plate cannot be fitted.
 
-The decoder only picks the string; the region is that string's (``operators.validate``).
-Parameters were chosen on val splits (docs/accuracy.md, "Syntax-constrained decoding").
+Each engine's chosen line layout is decoded (the one its own read came from). Several engines
+(the ensemble) are weighed together: every engine's best fits are candidates, and each candidate
+is scored by the sum of the engines' costs (a product of their probabilities).
+
+The decoder only picks the string; its region is the string's (``operators.validate``).
+Parameters were chosen on val splits and our us-plates-ocr train split (docs/accuracy.md,
+"Syntax-constrained decoding").
 """
 
 from __future__ import annotations
@@ -59,20 +66,20 @@ _N_CHARS = len(CHARS)
 class SyntaxParams:
     """Weights of the decoder (see the module docstring); chosen on val splits."""
 
-    scale: float = 1.0
-    extra_cost: float = 6.0
-    extra_char_cost: float = 3.3
+    scale: float = 2.0
+    extra_cost: float = 16.0
+    extra_char_cost: float = 3.58
     catch_all_penalty: float = 3.0
-    unknown_penalty: float = 1.0
-    unknown_char_cost: float = math.log(36)
-    layout_weight: float = 1.0
-    split_penalty: float = 0.0
+    unknown_penalty: float = 0.0
+    unknown_char_cost: float = 3.58
     member_scales: tuple[tuple[str, float], ...] = ()
 
-    @property
-    def extra(self) -> tuple[float, float]:
-        """Cost of the first and of each further run of extra text."""
-        return self.extra_cost, self.extra_char_cost
+    def extra(self, source: str, sources: int = 1) -> tuple[float, float]:
+        """Cost of the first and of each further run of extra text, in one engine's units: extra
+        text is a prior, not the engine's evidence, so it is divided by the engine's scale and
+        shared by the ``sources`` engines weighed together."""
+        share = self.scale_of(source) * sources
+        return (self.extra_cost + self.extra_char_cost) / share, self.extra_char_cost / share
 
     def scale_of(self, source: str) -> float:
         """The cost scale of one engine (an ensemble member), default :attr:`scale`."""
@@ -222,22 +229,25 @@ def align(s: Slots, symbols: np.ndarray, lengths: np.ndarray, emit: np.ndarray, 
     first, further = extra
     rows, width = symbols.shape
     every = np.arange(rows)
+    gaps_at = insert[:, symbols]  # (runs + 1, rows, width): one gather for every slot
+    runs_at = emit[:, symbols]
     cost = np.full((rows, width + 1), _INF, dtype=np.float32)  # cost[:, j]: j characters placed
     cost[:, 0] = 0.0
     before = np.full(rows, _INF, dtype=np.float32)  # extra text read, nothing placed yet
     after = np.full(rows, _INF, dtype=np.float32)  # plate complete, extra text read after it
-    for i in range(len(s.drop) + 1):
-        placed = cost[:, :-1].copy()
-        placed[:, 0] = np.minimum(cost[:, 0], before)
-        np.minimum(cost[:, 1:], placed + insert[i][symbols], out=cost[:, 1:])
-        if i == len(s.drop):
+    placed = np.empty((rows, width), dtype=np.float32)  # where the next character may start from
+    for i, noise in enumerate([*s.drop.tolist(), None]):
+        np.minimum(cost[:, 0], before, out=placed[:, 0])
+        placed[:, 1:] = cost[:, 1:-1]
+        np.minimum(cost[:, 1:], placed + gaps_at[i], out=cost[:, 1:])  # a missed character
+        if noise is None:
             break
-        noise = float(s.drop[i])
+        placed[:, 1:] = cost[:, 1:-1]
+        skip = min(further, noise)
+        after = np.minimum(after + skip, cost[every, lengths] + first)
+        before = np.minimum(before + skip, cost[:, 0] + first)
         new = cost + noise
-        np.minimum(new[:, 1:], placed + emit[i][symbols], out=new[:, 1:])
-        before = np.minimum(np.minimum(before + further, before + noise), cost[:, 0] + first)
-        done = cost[every, lengths]
-        after = np.minimum(np.minimum(after + further, after + noise), done + first)
+        np.minimum(new[:, 1:], placed + runs_at[i], out=new[:, 1:])
         cost = new
     return np.minimum(cost[every, lengths], after)
 
@@ -327,11 +337,11 @@ class SyntaxDecoder:
         t = self.table
         emit = _class_costs(s.emit, t.member)
         insert = _class_costs(s.insert, t.member)
-        costs = align(s, t.classes, t.lengths, emit[0], insert[0], p.extra)
+        costs = align(s, t.classes, t.lengths, emit[0], insert[0], p.extra(lattice.source))
         scores = -p.scale_of(lattice.source) * costs + t.priors
         order = np.argsort(-scores)[: self._top]
         return [
-            Fit(spell(s, t.classes[i, : t.lengths[i]].tolist(), emit, insert, p.extra), t.names[i],
+            Fit(spell(s, t.classes[i, : t.lengths[i]].tolist(), emit, insert, p.extra(lattice.source)), t.names[i],
                 float(scores[i]), float(costs[i]))  # fmt: skip
             for i in order
             if costs[i] < _INF / 2
@@ -355,30 +365,32 @@ class SyntaxDecoder:
         lattices = chosen_layouts(lattices)
         if any(lattice.masked() for lattice in lattices):
             return Fit(raw, None, 0.0, 0.0)
-        candidates: dict[str, str | None] = {}
-        seen = [(lattice, lattice.frames()) for lattice in lattices]
-        reduced = [slots(frames) for _, frames in seen]
-        for (lattice, _), s in zip(seen, reduced, strict=True):
+        reduced = [(lattice, slots(lattice.frames())) for lattice in lattices]
+        fits: dict[str, Fit] = {}
+        for lattice, s in reduced:
             for fit in self.fits(lattice, s):
-                candidates.setdefault(fit.text, fit.format_name)
-        if raw:
-            candidates.setdefault(raw, None)
-        if not candidates:
+                fits.setdefault(fit.text, fit)
+        texts = list(dict.fromkeys([*fits, *([raw] if raw else [])]))
+        if not texts:
             return None
-        texts = list(candidates)
-        by_source: dict[str, list[tuple[Slots, float]]] = {}
-        for (lattice, frames), s in zip(seen, reduced, strict=True):
-            # A layout whose own best reading is doubtful (the rows of a one-row plate, a line
-            # cut through the characters) weighs less: its greedy path's -log-probability.
-            doubt = -float(frames.max(axis=1).sum()) * p.layout_weight
-            doubt += p.split_penalty if lattice.layout == "split" else 0.0
-            by_source.setdefault(lattice.source, []).append((s, doubt))
-        total = np.zeros(len(texts), dtype=np.float64)
-        for source, layouts in by_source.items():
-            per_layout = np.stack([string_costs(s, texts, p.extra) + doubt for s, doubt in layouts])
-            total -= p.scale_of(source) * (per_layout.min(axis=0) - min(doubt for _, doubt in layouts))
+        if len(reduced) == 1:  # one engine, one layout: the fits' own costs
+            lattice, s = reduced[0]
+            others = [t for t in texts if t not in fits]
+            extra = p.extra(lattice.source)
+            known = dict(zip(others, string_costs(s, others, extra).tolist(), strict=True)) if others else {}
+            scale = p.scale_of(lattice.source)
+            total = [-scale * (fits[t].cost if t in fits else known[t]) for t in texts]
+        else:  # every engine's cheapest layout for each candidate, summed over engines
+            by_source: dict[str, list[Slots]] = {}
+            for lattice, s in reduced:
+                by_source.setdefault(lattice.source, []).append(s)
+            sums = np.zeros(len(texts), dtype=np.float64)
+            for source, layouts in by_source.items():
+                extra = p.extra(source, len(by_source))
+                sums -= p.scale_of(source) * np.min([string_costs(s, texts, extra) for s in layouts], axis=0)
+            total = sums.tolist()
         best_fit: Fit | None = None
-        for text, score in zip(texts, total.tolist(), strict=True):
+        for text, score in zip(texts, total, strict=True):
             prior, name = self.table.best_prior(text)
             if text == raw:  # the raw read may also be a plate of no enabled format
                 unknown = -len(text.replace(WILDCARD, "")) * p.unknown_char_cost - p.unknown_penalty
@@ -427,7 +439,7 @@ def load_reader(settings: Settings) -> OcrEngine:
         catch_all_penalty=syntax.catch_all_penalty,
         unknown_penalty=syntax.unknown_penalty,
         unknown_char_cost=syntax.unknown_char_cost,
-        layout_weight=syntax.layout_weight,
+        extra_char_cost=syntax.extra_char_cost,
         member_scales=tuple(sorted(syntax.member_scales.items())),
     )
     return SyntaxReader(engine, SyntaxDecoder(preset_formats(rules.presets), params, custom=custom))

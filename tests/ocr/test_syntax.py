@@ -75,11 +75,26 @@ def test_o_and_zero_follow_the_format():
 
 
 def test_extra_text_around_the_plate_is_left_out():
-    # A dealer's frame under a Californian plate, read into the same line.
-    lattice = Lattice("detect", (frames("3", "V", "M", "T", "9", "4", "7", "S", "H", "A", "R", "K", "S"),))
+    # A dealer's frame under a Californian plate, read into the same line in small print.
+    weak = [{c: 0.55, "-": 0.45} for c in "SHARKS"]
+    lattice = Lattice("detect", (frames("3", "V", "M", "T", "9", "4", "7", *weak),))
     assert read(decoder("US"), lattice, raw="3VMT947SHARKS") == "3VMT947"
-    emblem = Lattice("band", (frames("M", "R", "K", "6", "1", "2", "A", "L"),))
+    # An emblem before a French plate, read as a doubtful M.
+    emblem = Lattice("band", (frames({"M": 0.6, "-": 0.4}, "R", "K", "6", "1", "2", "A", "L"),))
     assert read(decoder("FR", "IT", "ES", "DE"), emblem, raw="MRK612AL") == "RK612AL"
+
+
+def test_confident_text_is_not_cut_to_fit_a_shorter_format():
+    # W16627 fits no specific US format; 16627 (Delaware) would, by dropping a certain W.
+    lattice = Lattice("band", (frames("W", "1", "6", "6", "2", "7"),))
+    assert read(decoder("US"), lattice, raw="W16627") == "W16627"
+
+
+def test_in_an_ensemble_the_extra_text_one_engine_reads_is_left_out():
+    # rapidocr reads a frame's text the other engine does not see at all.
+    a = Lattice("detect", (frames("3", "V", "M", "T", "9", "4", "7", "S", "H", "A", "R", "K", "S"),), source="a")
+    b = Lattice("band", (frames("3", "V", "M", "T", "9", "4", "7"),), source="b")
+    assert read(decoder("US"), a, b, raw="3VMT947SHARKS") == "3VMT947"
 
 
 def test_a_read_that_fits_no_format_keeps_its_text_and_has_no_format():
