@@ -73,11 +73,16 @@ class Normaliser:
         return PlateText(plate, result.text, result.confidence)
 
     def format_of(self, label: str) -> str | None:
-        """The enabled format a label fits as it is (no fixes), or None."""
+        """The enabled format a label fits as it is (no fixes), or None; when formats of several
+        countries fit it, its shape (``L`` letter, ``N`` digit per character, e.g. ``NNNLLL``)."""
         if self._validator is None or "?" in label:
             return None
         match = self._validator.match(label)
-        return match.format_name if match is not None and match.fixes == 0 and match.plate == compact(label) else None
+        if match is None or match.fixes or match.plate != compact(label):
+            return None
+        if match.region is None:
+            return "".join("N" if c.isdigit() else "L" for c in match.plate)
+        return match.format_name
 
 
 class CropReader:
