@@ -341,8 +341,12 @@ class SyntaxDecoder:
         scores = -p.scale_of(lattice.source) * costs + t.priors
         order = np.argsort(-scores)[: self._top]
         return [
-            Fit(spell(s, t.classes[i, : t.lengths[i]].tolist(), emit, insert, p.extra(lattice.source)), t.names[i],
-                float(scores[i]), float(costs[i]))  # fmt: skip
+            Fit(
+                spell(s, t.classes[i, : t.lengths[i]].tolist(), emit, insert, p.extra(lattice.source)),
+                t.names[i],
+                float(scores[i]),
+                float(costs[i]),
+            )  # fmt: skip
             for i in order
             if costs[i] < _INF / 2
         ]
@@ -405,9 +409,8 @@ class SyntaxDecoder:
 
 def chosen_layouts(lattices: Sequence[Lattice]) -> list[Lattice]:
     """Per engine (``source``), the lattices of the layout it chose, or all of them if it marks none."""
-    sources = {lattice.source for lattice in lattices}
     marked = {lattice.source for lattice in lattices if lattice.chosen}
-    return [lattice for lattice in lattices if lattice.chosen or lattice.source not in marked and lattice.source in sources]
+    return [lattice for lattice in lattices if lattice.chosen or lattice.source not in marked]
 
 
 class SyntaxReader:
