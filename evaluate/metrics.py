@@ -173,8 +173,8 @@ class Summary:
 
     ``region_accuracy``: among samples whose label names a region, the share whose read has the
     same country (ISO 3166-1: ``US-CA`` counts as ``US``); None when no label names one.
-    ``errors``: wrong reads per :data:`ERROR_CLASSES` entry; ``formats``: per plate format of
-    the label (``-`` for none), ``[exact reads, samples]``."""
+    ``errors``: wrong reads per :data:`ERROR_CLASSES` entry; ``formats``: per region and shape of
+    the label (``-`` when no enabled format holds it), ``[exact reads, samples]``."""
 
     n: int
     detection_recall: float

@@ -73,16 +73,16 @@ class Normaliser:
         return PlateText(plate, result.text, result.confidence)
 
     def format_of(self, label: str) -> str | None:
-        """The enabled format a label fits as it is (no fixes), or None; when formats of several
-        countries fit it, its shape (``L`` letter, ``N`` digit per character, e.g. ``NNNLLL``)."""
+        """What the label fits as it is (no fixes): its region and shape (``L`` letter, ``N``
+        digit), e.g. ``US-CA NLLLNNN``, ``US NNNLLL`` (a series of several states), ``? LLNNNLL``
+        (formats of several countries); None when no enabled format holds it."""
         if self._validator is None or "?" in label:
             return None
         match = self._validator.match(label)
         if match is None or match.fixes or match.plate != compact(label):
             return None
-        if match.region is None:
-            return "".join("N" if c.isdigit() else "L" for c in match.plate)
-        return match.format_name
+        shape = "".join("N" if c.isdigit() else "L" for c in match.plate)
+        return f"{match.region or '?'} {shape}"
 
 
 class CropReader:

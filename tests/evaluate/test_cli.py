@@ -133,10 +133,10 @@ def test_out_adds_error_classes_and_formats_and_a_region_column_gives_region_acc
     assert summary["region_n"] == 1  # b.png names no region
     assert set(summary["errors"]) == {"undetected", "not_read", "look_alike", "extra_text", "missing_character",
                                       "misread"}  # fmt: skip
-    assert summary["formats"]["ES"][1] == 1
+    assert summary["formats"]["ES NNNNLLL"][1] == 1
     rows = list(csv.DictReader(out.open(encoding="utf-8")))
     assert [r["label_region"] for r in rows] == ["ES", ""]
-    assert rows[0]["label_format"] == "ES"
+    assert rows[0]["label_format"] == "ES NNNNLLL"
     assert summary["region_accuracy"] == (1.0 if rows[0]["region"] == "ES" else 0.0)
     assert all(r["error"] == ("" if r["exact"] == "True" else r["error"]) for r in rows)
     assert sum(summary["errors"].values()) == sum(r["exact"] == "False" for r in rows)
