@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import urllib3
 from minio import Minio
@@ -12,6 +12,7 @@ from minio.deleteobjects import DeleteObject
 from minio.error import S3Error
 
 from config.settings import S3Settings
+from storage.links import CropLinks
 
 log = logging.getLogger(__name__)
 CROP_PREFIX = "crops/"
@@ -37,12 +38,11 @@ class CropImages:
                 timeout=urllib3.Timeout(connect=timeout_s, read=timeout_s), retries=urllib3.Retry(total=0)
             ),
         )
+        self._links = CropLinks(s3)
 
     def presigned_url(self, key: str) -> str:
-        """A GET URL for ``key`` valid for ``s3.presign_seconds`` (computed locally)."""
-        return self.client.presigned_get_object(
-            self.bucket, key, expires=timedelta(seconds=self.presign_seconds)
-        )
+        """A GET URL for ``key`` on ``s3.public_endpoint``, valid ``s3.presign_seconds`` (computed locally)."""
+        return self._links.url(key, self.presign_seconds)
 
     def ready(self) -> None:
         """Raise :class:`StorageError` unless the bucket answers."""
@@ -66,6 +66,25 @@ class CropImages:
                 f"deleting objects: {errors[0].code} {errors[0].message} ({len(errors)} failed)"
             )
         return len(keys)
+
+    def read(self, key: str, *, max_bytes: int = 8 * 1024 * 1024) -> tuple[bytes, str] | None:
+        """The object's bytes and content type, or None when it is not stored (larger: StorageError)."""
+        try:
+            response = self.client.get_object(self.bucket, key)
+        except S3Error as exc:
+            if exc.code in ("NoSuchKey", "NoSuchObject", "ResourceNotFound"):
+                return None
+            raise StorageError(f"get {key}: {exc}") from exc
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise StorageError(f"get {key}: {exc}") from exc
+        try:
+            data = response.read(max_bytes + 1)
+            if len(data) > max_bytes:
+                raise StorageError(f"{key} is larger than {max_bytes} bytes")
+            return data, response.headers.get("Content-Type") or "application/octet-stream"
+        finally:
+            response.close()
+            response.release_conn()
 
     def exists(self, key: str) -> bool:
         """True when ``key`` is stored."""

@@ -44,6 +44,9 @@ log = logging.getLogger(__name__)
 DB_ROWS = Counter("alpr_flow_db_rows", "Rows inserted or changed by the PostgreSQL sinks.", ["table"])
 DB_RETRIES = Counter("alpr_flow_db_retries", "Failed database attempts that were retried.", ["sink"])
 DB_REFUSED = Counter("alpr_flow_db_refused_rows", "Rows the database refused (dead-lettered).", ["table"])
+for _table in ("plate_events", "rejected_reads", "alerts"):  # series exist at 0 from the start
+    DB_ROWS.labels(_table)
+    DB_REFUSED.labels(_table)
 
 T = TypeVar("T")
 DeadLetterFn = Callable[[DeadLetter], None]
@@ -320,11 +323,17 @@ def insert_rejected(conn: psycopg.Connection[Any], reads: Sequence[RejectedRead]
     return cur.rowcount
 
 
-def insert_alerts(conn: psycopg.Connection[Any], records: Sequence[AlertRecord]) -> list[NewDelivery]:
-    """Store alerts (their events upserted first) and delivery rows; returns the new delivery rows."""
+def insert_alerts(
+    conn: psycopg.Connection[Any], records: Sequence[AlertRecord], *, store_events: bool = True
+) -> list[NewDelivery]:
+    """Store alerts (their events upserted first) and delivery rows; returns the new delivery rows.
+
+    ``store_events=False`` leaves the events as stored (alerts of operator corrections).
+    """
     if not records:
         return []
-    upsert_events(conn, [r.hit.event for r in records])
+    if store_events:
+        upsert_events(conn, [r.hit.event for r in records])
     alerts: dict[str, dict[str, Any]] = {}
     deliveries: dict[tuple[str, str], dict[str, Any]] = {}
     for rec in records:
@@ -383,6 +392,7 @@ class PostgresWriter:
         connect_timeout_s: float = 5.0,
     ) -> None:
         self.name = name
+        DB_RETRIES.labels(name)  # at 0 until a retry
         self._dead_letters = dead_letters
         self._retry = retry or RetryPolicy()
         self._sleep = sleep
@@ -503,9 +513,7 @@ class PostgresWriter:
     ) -> int:
         step = f"postgres:{table}"
         if self._dead_letters is None:
-            raise SinkError(
-                f"{self.name}: {table} refused a row ({type(exc).__name__}: {exc}): {item!r}"
-            ) from exc
+            raise SinkError(f"{self.name}: {table} refused a row ({type(exc).__name__}: {exc}): {item!r}") from exc
         log.error("%s: %s refused a row, sent to the dead-letter topic: %s", self.name, table, exc)
         DB_REFUSED.labels(table).inc()
         self._dead_letters(to_dead_letter(item, exc, step))
@@ -587,6 +595,4 @@ class RejectedReadSink(DynamicSink[RejectedRead]):
 
     def build(self, step_id: str, worker_index: int, worker_count: int) -> _RejectedPartition:
         name = f"alpr-flow-{step_id}-{worker_index}"
-        return _RejectedPartition(
-            PostgresWriter(self._url, max_size=1, name=name, dead_letters=self._dead_letters)
-        )
+        return _RejectedPartition(PostgresWriter(self._url, max_size=1, name=name, dead_letters=self._dead_letters))

@@ -186,9 +186,7 @@ class CropStore:
         except CropStoreError as exc:
             if self._dead_letters is None:
                 raise
-            log.error(
-                "%s; event %s goes on without a crop, the crop to the dead-letter topic", exc, event.event_id
-            )
+            log.error("%s; event %s goes on without a crop, the crop to the dead-letter topic", exc, event.event_id)
             self._dead_letters(
                 DeadLetter(
                     source_topic="",
@@ -250,3 +248,12 @@ class CropStore:
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
+
+
+def crop_presigner(s3: S3Settings, expires_s: int) -> Callable[[str], str]:
+    """``key -> GET URL`` presigned for ``s3.public_endpoint`` (where people and alert receivers
+    reach S3), valid ``expires_s`` seconds (signed locally, no request)."""
+    from storage.links import CropLinks
+
+    links = CropLinks(s3)
+    return lambda key: links.url(key, expires_s)
