@@ -436,13 +436,6 @@ def load_reader(settings: Settings) -> OcrEngine:
         return engine
     rules = settings.flow.plates
     custom = [FormatSpec(f.name, f.region, (f.template,)) for f in rules.custom_formats if f.template is not None]
-    params = SyntaxParams(
-        scale=syntax.scale,
-        extra_cost=syntax.extra_cost,
-        catch_all_penalty=syntax.catch_all_penalty,
-        unknown_penalty=syntax.unknown_penalty,
-        unknown_char_cost=syntax.unknown_char_cost,
-        extra_char_cost=syntax.extra_char_cost,
-        member_scales=tuple(sorted(syntax.member_scales.items())),
-    )
+    weights = syntax.model_dump(exclude={"enabled", "member_scales"})
+    params = SyntaxParams(**weights, member_scales=tuple(sorted(syntax.member_scales.items())))
     return SyntaxReader(engine, SyntaxDecoder(preset_formats(rules.presets), params, custom=custom))
