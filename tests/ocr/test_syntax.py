@@ -208,3 +208,10 @@ def test_every_preset_compiles_for_decoding():
     dec = SyntaxDecoder(preset_formats(["ALL"]))
     assert len(dec.table) > 100
     assert dec.table.best_prior("7ABC123")[1] is not None
+
+
+def test_the_decoder_defaults_are_the_settings_defaults():
+    from config.ocr import SyntaxSettings
+
+    weights = SyntaxSettings().model_dump(exclude={"enabled", "member_scales"})
+    assert SyntaxParams(**weights) == SyntaxParams()
