@@ -121,6 +121,10 @@ class SyntaxSettings(_Strict):
     unknown_char_cost: float = Field(
         3.58, ge=0, le=10, description="Prior cost per character of a read that fits no format (log 36)."
     )
+    max_edits: int = Field(
+        2, ge=0, le=20, description="A decoded read is the raw read with at most this many characters changed, "
+        "added or left out, or with extra text around it left out (a correction, never another read).",
+    )
     member_scales: dict[str, Annotated[float, Field(gt=0, le=10)]] = Field(
         default_factory=dict, description="Ensemble member -> its own scale (default: scale)."
     )

@@ -43,6 +43,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
+from rapidfuzz.distance import Levenshtein
 
 from ocr.base import OcrEngine, OcrResult
 from ocr.lattice import BLANK, CHARS, Lattice
@@ -72,6 +73,7 @@ class SyntaxParams:
     catch_all_penalty: float = 3.0
     unknown_penalty: float = 0.0
     unknown_char_cost: float = 3.58
+    max_edits: int = 2
     member_scales: tuple[tuple[str, float], ...] = ()
 
     def extra(self, source: str, sources: int = 1) -> tuple[float, float]:
@@ -395,6 +397,8 @@ class SyntaxDecoder:
             total = sums.tolist()
         best_fit: Fit | None = None
         for text, score in zip(texts, total, strict=True):
+            if not near(text, raw, p.max_edits):
+                continue
             prior, name = self.table.best_prior(text)
             if text == raw:  # the raw read may also be a plate of no enabled format
                 unknown = -len(text.replace(WILDCARD, "")) * p.unknown_char_cost - p.unknown_penalty
@@ -405,6 +409,12 @@ class SyntaxDecoder:
             if best_fit is None or score + prior > best_fit.score:
                 best_fit = Fit(text, name, score + prior, -score)
         return best_fit
+
+
+def near(text: str, raw: str, max_edits: int) -> bool:
+    """``text`` is a correction of the raw read, not another read: the raw read with at most
+    ``max_edits`` characters changed, added or left out, or with extra text around it left out."""
+    return not raw or text in raw or Levenshtein.distance(text, raw, score_cutoff=max_edits) <= max_edits
 
 
 def chosen_layouts(lattices: Sequence[Lattice]) -> list[Lattice]:

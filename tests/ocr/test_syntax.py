@@ -17,6 +17,7 @@ from ocr.syntax import (
     SyntaxReader,
     chosen_layouts,
     load_reader,
+    near,
     slots,
     string_costs,
 )
@@ -208,6 +209,15 @@ def test_every_preset_compiles_for_decoding():
     dec = SyntaxDecoder(preset_formats(["ALL"]))
     assert len(dec.table) > 100
     assert dec.table.best_prior("7ABC123")[1] is not None
+
+
+def test_a_decoded_read_corrects_the_raw_read_and_never_replaces_it():
+    # One engine reads the plate, the other something else entirely (a close-up cut through).
+    a = Lattice("band", (frames("L", "Z", "W", "9", "7", "1", "5"),), source="a")
+    b = Lattice("band", (frames("H", "7"),), source="b")
+    fit = decoder("US", "PK").best([a, b], "LZW9715")
+    assert fit is not None and fit.text == "LZW9715"
+    assert near("4YTD483", "LYTD483", 2) and near("RK612AL", "MRK612AL", 2) and not near("H7", "LZW9715", 2)
 
 
 def test_the_decoder_defaults_are_the_settings_defaults():
