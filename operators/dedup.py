@@ -109,6 +109,8 @@ def dedup(
     window = timedelta(seconds=rules.window_s)
     if state is None:
         state = DedupState((), (), (), {}, candidate.first_seen)
+    if candidate.no_plate:  # no plate to compare: every vehicle without one is its own event
+        return state, candidate
     # Event time advances with the candidates' first_seen: a later candidate can still
     # merge with any event whose last_seen is within the window before its first_seen.
     now = max(candidate.first_seen, state.watermark)
@@ -208,6 +210,7 @@ def _merge(r: _Recent, c: PlateEvent) -> _Recent:
         frame_ts=best.frame_ts,
         crop_key=best.crop_key,
         crop_url=best.crop_url,
+        vehicle=best.vehicle or ev.vehicle,
         last_seen=max(ev.last_seen, c.last_seen),
         sightings=max(1, sightings),
         provisional=ev.provisional and c.provisional,
