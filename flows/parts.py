@@ -107,6 +107,9 @@ class FlowParts:
         flow = settings.flow
         if decode is None:
             decode = CropDecoder.from_settings(settings)
+        # Reads decoded under the plate formats get no confusion fixes afterwards; a reader given
+        # by the caller may be a raw engine, so its reads keep them.
+        decoded = reader is None and settings.ocr.syntax.enabled
         if reader is None:
             from ocr.syntax import load_reader
 
@@ -123,7 +126,7 @@ class FlowParts:
             window=WindowConfig.from_settings(flow),
             ocr=OcrStep(reader),
             vote=Voter(flow.best_shot.align_off_by_one),
-            validate=PlateValidator.from_settings(flow.plates, decoded=settings.ocr.syntax.enabled).validate,
+            validate=PlateValidator.from_settings(flow.plates, decoded=decoded).validate,
             store_crops=store_crops,
             dedup=DedupRules.from_settings(flow),
             match=match,
