@@ -176,7 +176,10 @@ class PlateRulesSettings(_Strict):
     min_confidence: float = Field(0.0, ge=0, le=1, description="Voted reads below this are rejected.")
     min_length: int = Field(2, ge=1, le=20, description="Plates shorter than this are rejected.")
     max_length: int = Field(10, ge=1, le=20, description="Plates longer than this are rejected.")
-    max_fixes: int = Field(2, ge=0, le=8, description="Most OCR confusions fixed by position in one plate.")
+    max_fixes: int = Field(
+        2, ge=0, le=8, description="Most OCR confusions fixed by position in one plate (only when ocr.syntax "
+        "is off: decoded reads already weighed each character's evidence).",
+    )
     to_digit: dict[str, str] = Field(
         default_factory=_default_to_digit, description="Letter read where a format wants a digit -> digit."
     )

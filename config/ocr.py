@@ -91,6 +91,45 @@ class PaddleSettings(_Strict):
     )
 
 
+class SyntaxSettings(_Strict):
+    """Decoding reads under the enabled plate formats (ocr/syntax.py; formats: flow.plates).
+
+    Weights in nats (natural log); chosen on val splits and our us-plates-ocr train split
+    (docs/accuracy.md, "Syntax-constrained decoding")."""
+
+    enabled: bool = Field(
+        True,
+        description="Read the most probable string that fits an enabled plate format (flow.plates.presets "
+        "and template custom_formats) from the recognisers' character probabilities; a read that fits "
+        "none keeps its raw text (docs/accuracy.md, 'Syntax-constrained decoding').",
+    )
+    scale: float = Field(
+        2.0, gt=0, le=10, description="Weight of the recognisers' log-probabilities against the formats' priors."
+    )
+    extra_cost: float = Field(
+        16.0, ge=0, le=100, description="Prior cost of extra text before or after the plate (frame, dealer, emblem)."
+    )
+    extra_char_cost: float = Field(
+        3.58, ge=0, le=100, description="... and of each of its characters (log 36)."
+    )
+    catch_all_penalty: float = Field(
+        3.0, ge=0, le=100, description="Prior penalty of catch-all formats such as the generic US pattern."
+    )
+    unknown_penalty: float = Field(
+        0.0, ge=0, le=100, description="Prior penalty of a read that fits no format (kept as read, no format)."
+    )
+    unknown_char_cost: float = Field(
+        3.58, ge=0, le=10, description="Prior cost per character of a read that fits no format (log 36)."
+    )
+    max_edits: int = Field(
+        2, ge=0, le=20, description="A decoded read is the raw read with at most this many characters changed, "
+        "added or left out, or with extra text around it left out (a correction, never another read).",
+    )
+    member_scales: dict[str, Annotated[float, Field(gt=0, le=10)]] = Field(
+        default_factory=dict, description="Ensemble member -> its own scale (default: scale)."
+    )
+
+
 class OcrSettings(_Strict):
     """Which OCR engine reads plate crops, and how."""
 
@@ -155,4 +194,7 @@ class OcrSettings(_Strict):
     )
     deskew: DeskewSettings = Field(
         default_factory=DeskewSettings, description="Turning skewed crops level before reading."
+    )
+    syntax: SyntaxSettings = Field(
+        default_factory=SyntaxSettings, description="Decoding reads under the enabled plate formats."
     )

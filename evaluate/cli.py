@@ -25,12 +25,16 @@ _config = click.option(
     help="Settings YAML (repeatable; default $ALPR_CONFIG or config/default.yaml).",
 )  # fmt: skip
 _json = click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
-_out = click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write per-sample CSV here.")
+_out = click.option(
+    "--out", type=click.Path(dir_okay=False, path_type=Path),
+    help="Write per-sample CSV here (read, error class, region, label format) and add the error classes "
+    "and per-format counts to the report.",
+)  # fmt: skip
 _limit = click.option("--limit", type=click.IntRange(min=1), help="Evaluate the first N labelled samples only.")
 _formats = click.option(
     "--formats",
-    help="Plate format presets for the confusion fixes, comma-separated (e.g. US,EU), or 'none'; "
-    "default: flow.plates.presets from the settings.",
+    help="Plate format presets for decoding and validation, comma-separated (e.g. US,EU), or 'none' "
+    "(raw reads); default: flow.plates.presets from the settings.",
 )
 
 
@@ -41,8 +45,11 @@ def _settings(config_paths: tuple[str, ...], formats: str | None):
         settings = load_settings(*config_paths)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
-    if formats is None or formats.lower() == "none":
-        return settings, formats is None
+    if formats is None:
+        return settings, True
+    if formats.lower() == "none":  # no format decoding and no fixes: the engine's raw reads
+        ocr = settings.ocr.model_copy(update={"syntax": settings.ocr.syntax.model_copy(update={"enabled": False})})
+        return settings.model_copy(update={"ocr": ocr}), False
     presets = tuple(p.strip() for p in formats.split(",") if p.strip())
     plates = settings.flow.plates.model_copy(update={"presets": presets})
     flow = settings.flow.model_copy(update={"plates": plates})
@@ -52,9 +59,11 @@ def _settings(config_paths: tuple[str, ...], formats: str | None):
 def _report(results: list[Scored], out: Path | None, as_json: bool, extra: dict[str, object]) -> None:
     from evaluate.run import write_csv
 
+    summary_ = summarise(results)
+    summary = {**summary_.as_dict(), **extra}
     if out is not None:
         write_csv(results, out)
-    summary = {**summarise(results).as_dict(), **extra}
+        summary |= summary_.breakdown()  # what the misses are: error classes, per label format
     if as_json:
         click.echo(json.dumps(summary))
     else:
@@ -119,12 +128,13 @@ def crops(folder: Path, split: str | None, skip: tuple[str, ...], as_json: bool,
     """
     from evaluate.pipeline import CropReader, Normaliser
     from evaluate.run import Progress, eval_crops
-    from ocr.base import OcrError, load_engine
+    from ocr.base import OcrError
+    from ocr.syntax import load_reader
 
     settings, fix = _settings(config_paths, formats)
     try:
         rows = read_labels(folder, split=split, skip_plates=frozenset(skip))[:limit]
-        reader = CropReader(load_engine(settings.ocr), Normaliser.from_settings(settings, fix))
+        reader = CropReader(load_reader(settings), Normaliser.from_settings(settings, fix))
     except (EvalError, OcrError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
     results = eval_crops(rows, reader, settings.ocr.batch_size, Progress(len(rows), "eval crops"))

@@ -167,10 +167,10 @@ def flow_events(settings: Settings, crops: Sequence, *, reader=None) -> list:  #
         KafkaSourceMessage(c.camera_id.encode(), encoder.encode(c.to_avro()), topic=topic, partition=0, offset=i)
         for i, c in enumerate(crops)
     ]
-    if reader is None:
-        from ocr.base import load_engine
+    if reader is None:  # the product's reader: the engine, decoded under the plate formats
+        from ocr.syntax import load_reader
 
-        reader = CropReader(lambda: load_engine(settings.ocr), settings.ocr.batch_size)
+        reader = CropReader(lambda: load_reader(settings), settings.ocr.batch_size)
     parts = FlowParts.from_settings(
         settings,
         decode=CropDecoder(lambda: AvroDecoder(registry, reader_schema="plate_crop"), registry_retry_s=0),
@@ -209,10 +209,10 @@ def run_rates(
     """
     from edge.detect import load_detector
     from flows.ocr_step import CropReader
-    from ocr.base import load_engine
+    from ocr.syntax import load_reader
 
-    if reader is None:  # one engine for every run
-        reader = CropReader(lambda: load_engine(settings.ocr), settings.ocr.batch_size)
+    if reader is None:  # one reader for every run (the engine, decoded under the plate formats)
+        reader = CropReader(lambda: load_reader(settings), settings.ocr.batch_size)
     detector = load_detector(settings.edge.detector)
     vehicles = settings.edge.vehicles
     vehicle_detector = load_detector(vehicles.detector) if vehicles.enabled else None

@@ -1,7 +1,9 @@
 """Reading a labelled data set: a folder of images with a ``labels.csv``.
 
 ``labels.csv`` has at least the columns ``image,x,y,w,h,plate`` (pixel box in the stored
-image, ``x,y`` top-left); extra columns are allowed and ``split`` filters a data set's split.
+image, ``x,y`` top-left); extra columns are allowed, ``split`` filters a data set's split and
+``region`` (ISO 3166-1 country or 3166-2 subdivision, e.g. ``ES``, ``US-CA``; empty: unknown)
+is scored as ``region_accuracy``.
 """
 
 from __future__ import annotations
@@ -20,13 +22,14 @@ class EvalError(ValueError):
 @dataclass(frozen=True, slots=True)
 class Labelled:
     """One labelled plate: image name as in the labels file, its path, plate box ``(x, y, w, h)``
-    in pixels, text and split."""
+    in pixels, text, split and region."""
 
     name: str
     image: Path
     box: tuple[int, int, int, int]
     plate: str
     split: str | None = None
+    region: str | None = None
 
 
 def read_labels(folder: Path, split: str | None = None, skip_plates: frozenset[str] = frozenset()) -> list[Labelled]:
@@ -61,5 +64,6 @@ def read_labels(folder: Path, split: str | None = None, skip_plates: frozenset[s
                 raise EvalError(f"{path}:{line}: box x,y,w,h must be integers, got {row}") from exc
             if box[2] <= 0 or box[3] <= 0 or not row["image"]:
                 raise EvalError(f"{path}:{line}: empty image name or non-positive box size {box}")
-            rows.append(Labelled(row["image"], folder / row["image"], box, row["plate"], row.get("split")))
+            region = (row.get("region") or "").strip().upper() or None
+            rows.append(Labelled(row["image"], folder / row["image"], box, row["plate"], row.get("split"), region))
     return rows

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 IOU_MATCH = 0.4
 WILDCARD = "?"
@@ -82,7 +82,11 @@ def iou(a: Sequence[float], b: Sequence[float]) -> float:
 
 @dataclass(frozen=True, slots=True)
 class Scored:
-    """One evaluated sample: what was read, whether the plate was detected, and the timing."""
+    """One evaluated sample: what was read, whether the plate was detected, and the timing.
+
+    ``error`` is the class of a wrong read (:func:`error_class`), empty when exact; ``region`` the
+    read's region, ``label_region`` the labelled one (empty: unknown), ``label_format`` the plate
+    format the label fits (empty: none)."""
 
     image: str
     label: str
@@ -93,6 +97,10 @@ class Scored:
     exact: bool
     char_accuracy: float
     ms: float
+    error: str = ""
+    region: str = ""
+    label_region: str = ""
+    label_format: str = ""
     #: The labelled plate is tied to a detected vehicle (None: vehicle stage off, or crops only).
     in_vehicle: bool | None = None
 
@@ -103,40 +111,110 @@ def vehicle_association(results: Sequence[Scored]) -> float | None:
     return round(sum(checked) / len(checked), 4) if checked else None
 
 
-def score(image: str, label: str, read: str, confidence: float, best_iou: float, ms: float) -> Scored:
-    """Score one read against its label."""
+def score(image: str, label: str, read: str, confidence: float, best_iou: float, ms: float, *,
+          region: str | None = None, label_region: str | None = None,
+          label_format: str | None = None) -> Scored:  # fmt: skip
+    """Score one read against its label (crops are scored with ``best_iou`` 1: all detected)."""
+    exact = is_exact(read, label)
+    detected = best_iou > IOU_MATCH
     return Scored(
         image=image,
         label=label,
         read=plate_key(read),
         confidence=confidence,
-        detected=best_iou > IOU_MATCH,
+        detected=detected,
         best_iou=best_iou,
-        exact=is_exact(read, label),
+        exact=exact,
         char_accuracy=char_accuracy(read, label),
         ms=ms,
+        error="" if exact else error_class(read, label, detected),
+        region=region or "",
+        label_region=label_region or "",
+        label_format=label_format or "",
     )
+
+
+#: Error classes of a wrong read, in the order they are tested.
+ERROR_CLASSES = ("undetected", "not_read", "look_alike", "extra_text", "missing_character", "misread")
+
+# Pairs of characters that look alike on plates (one glyph apart at a reader's resolution).
+_LOOK_ALIKE = frozenset(
+    frozenset(p)
+    for p in ("O0", "Q0", "D0", "U0", "OD", "OQ", "I1", "L1", "J1", "T1", "7T", "IL", "4A", "4L", "B8", "S5",
+              "Z2", "G6", "CG", "EF", "HW", "HN", "MN", "MW", "VY", "KX", "RP", "8S", "B3", "3E")
+)  # fmt: skip
+
+
+def _subsequence(short: str, long: str) -> bool:
+    """``short`` is ``long`` with characters left out (``?`` in ``long`` may be left out too)."""
+    it = iter(long)
+    return all(any(c == x for x in it) for c in short)
+
+
+def error_class(read: str, label: str, detected: bool = True) -> str:
+    """Why a read is not the label: ``undetected`` (the detector missed the labelled plate),
+    ``not_read`` (nothing read), ``look_alike`` (same length, every difference a look-alike pair
+    such as O/0, I/1, 4/L, B/8, E/F, H/W), ``extra_text`` (the label plus characters: frames, stickers,
+    emblems), ``missing_character`` (the label with characters left out), else ``misread``.
+    ``?`` in a label matches any character (it is masked in the pixels)."""
+    r, lab = plate_key(read), label_key(label)
+    if not detected:
+        return "undetected"
+    if not r:
+        return "not_read"
+    if len(r) == len(lab) and all(
+        a == b or b == WILDCARD or frozenset((a, b)) in _LOOK_ALIKE
+        for a, b in zip(r, lab, strict=True)
+    ):
+        return "look_alike"
+    visible = lab.replace(WILDCARD, "")
+    if len(r) > len(visible) and _subsequence(visible, r):
+        return "extra_text"
+    if len(r) < len(visible) and _subsequence(r, visible):
+        return "missing_character"
+    return "misread"
 
 
 @dataclass(frozen=True, slots=True)
 class Summary:
-    """Aggregate figures of one evaluation run."""
+    """Aggregate figures of one evaluation run.
+
+    ``region_accuracy``: among samples whose label names a region, the share whose read has the
+    same country (ISO 3166-1: ``US-CA`` counts as ``US``); None when no label names one.
+    ``errors``: wrong reads per :data:`ERROR_CLASSES` entry; ``formats``: per region and shape of
+    the label (``-`` when no enabled format holds it), ``[exact reads, samples]``."""
 
     n: int
     detection_recall: float
     exact_accuracy: float
     char_accuracy: float
     ms_per_image: float
+    region_accuracy: float | None = None
+    region_n: int = 0
+    errors: dict[str, int] = field(default_factory=dict)
+    formats: dict[str, list[int]] = field(default_factory=dict)
 
-    def as_dict(self) -> dict[str, float | int]:
-        """Plain numbers, rounded for printing."""
-        return {
+    def as_dict(self) -> dict[str, object]:
+        """Plain numbers, rounded for printing (region figures only when labels name regions)."""
+        out: dict[str, object] = {
             "n": self.n,
             "detection_recall": round(self.detection_recall, 4),
             "exact_accuracy": round(self.exact_accuracy, 4),
             "char_accuracy": round(self.char_accuracy, 4),
             "ms_per_image": round(self.ms_per_image, 2),
         }
+        if self.region_accuracy is not None:
+            out |= {"region_accuracy": round(self.region_accuracy, 4), "region_n": self.region_n}
+        return out
+
+    def breakdown(self) -> dict[str, object]:
+        """Error classes and per-format counts (``alpr eval ... --out``)."""
+        return {"errors": dict(self.errors), "formats": {k: list(v) for k, v in self.formats.items()}}
+
+
+def country(region: str) -> str:
+    """The ISO 3166-1 country of a region (``US-CA`` -> ``US``); empty stays empty."""
+    return region.split("-", 1)[0].upper()
 
 
 def summarise(results: Sequence[Scored]) -> Summary:
@@ -144,10 +222,27 @@ def summarise(results: Sequence[Scored]) -> Summary:
     n = len(results)
     if n == 0:
         return Summary(0, 0.0, 0.0, 0.0, 0.0)
+    regional = [r for r in results if r.label_region]
+    errors = {name: 0 for name in ERROR_CLASSES}
+    formats: dict[str, list[int]] = {}
+    for r in results:
+        if r.error:
+            errors[r.error] += 1
+        counts = formats.setdefault(r.label_format or "-", [0, 0])
+        counts[0] += r.exact
+        counts[1] += 1
     return Summary(
         n=n,
         detection_recall=sum(r.detected for r in results) / n,
         exact_accuracy=sum(r.exact for r in results) / n,
         char_accuracy=sum(r.char_accuracy for r in results) / n,
         ms_per_image=sum(r.ms for r in results) / n,
+        region_accuracy=(
+            sum(bool(r.region) and country(r.region) == country(r.label_region) for r in regional) / len(regional)
+            if regional
+            else None
+        ),
+        region_n=len(regional),
+        errors=errors,
+        formats=dict(sorted(formats.items(), key=lambda kv: (-kv[1][1], kv[0]))),
     )

@@ -1,7 +1,8 @@
 """The product's reading path, as `alpr eval` runs it: detect -> crop -> OCR -> normalise.
 
 Every step is the product's own code: the edge's detector (``edge.detect.load_detector``) and
-crop padding (``edge.crops.pad_box``), the configured OCR engine (``ocr.base.load_engine``),
+crop padding (``edge.crops.pad_box``), the configured OCR engine decoding under the enabled plate
+formats (``ocr.syntax.load_reader``),
 and the flow's normaliser and format validator (``operators.validate.PlateValidator``). A read
 that fits no enabled format is kept in compact form (the flow would file it under
 ``rejected_reads``; scoring it as empty would hide what the reader saw).
@@ -16,18 +17,21 @@ from dataclasses import dataclass
 import numpy as np
 
 from config.settings import Settings
-from ocr.base import OcrEngine, OcrResult, load_engine
+from ocr.base import OcrEngine, OcrResult
 from operators.normalise import compact
 from operators.validate import PlateValidator
 
 
 @dataclass(frozen=True, slots=True)
 class PlateText:
-    """A normalised read: the plate, the engine's raw text and its confidence."""
+    """A normalised read: the plate, the engine's raw text, its confidence, and the region and
+    format of the plate (None when it fits no enabled format)."""
 
     plate: str
     raw: str
     confidence: float
+    region: str | None = None
+    format_name: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +60,9 @@ class Normaliser:
     @classmethod
     def from_settings(cls, settings: Settings, fix_formats: bool = True) -> Normaliser:
         """The flow's validator built from ``settings.flow.plates``; ``fix_formats=False``: compact only."""
-        return cls(PlateValidator.from_settings(settings.flow.plates) if fix_formats else None)
+        if not fix_formats:
+            return cls(None)
+        return cls(PlateValidator.from_settings(settings.flow.plates, decoded=settings.ocr.syntax.enabled))
 
     def __call__(self, result: OcrResult) -> PlateText:
         """The normalised plate of one engine result."""
@@ -64,8 +70,20 @@ class Normaliser:
         if self._validator is not None and plate:
             match = self._validator.match(plate)
             if match is not None:
-                plate = match.plate
+                return PlateText(match.plate, result.text, result.confidence, match.region, match.format_name)
         return PlateText(plate, result.text, result.confidence)
+
+    def format_of(self, label: str) -> str | None:
+        """What the label fits as it is (no fixes): its region and shape (``L`` letter, ``N``
+        digit), e.g. ``US-CA NLLLNNN``, ``US NNNLLL`` (a series of several states), ``? LLNNNLL``
+        (formats of several countries); None when no enabled format holds it."""
+        if self._validator is None or "?" in label:
+            return None
+        match = self._validator.match(label)
+        if match is None or match.fixes or match.plate != compact(label):
+            return None
+        shape = "".join("N" if c.isdigit() else "L" for c in match.plate)
+        return f"{match.region or '?'} {shape}"
 
 
 class CropReader:
@@ -74,6 +92,10 @@ class CropReader:
     def __init__(self, engine: OcrEngine, normalise: Normaliser) -> None:
         self._engine = engine
         self._normalise = normalise
+
+    def format_of(self, label: str) -> str | None:
+        """The enabled format a label fits (:meth:`Normaliser.format_of`)."""
+        return self._normalise.format_of(label)
 
     def read(self, crops: Sequence[np.ndarray]) -> tuple[list[PlateText], float]:
         """Normalised reads of a batch of crops and the milliseconds per crop it took."""
@@ -102,15 +124,20 @@ class ImageReader:
     def from_settings(cls, settings: Settings, fix_formats: bool = True) -> ImageReader:
         """Build the edge's plate detector and the configured OCR engine."""
         from edge.detect import load_detector
+        from ocr.syntax import load_reader
 
         vehicles = settings.edge.vehicles
         return cls(
             load_detector(settings.edge.detector),
-            load_engine(settings.ocr),
+            load_reader(settings),
             Normaliser.from_settings(settings, fix_formats),
             settings.edge.crops.padding,
             load_detector(vehicles.detector) if vehicles.enabled else None,
         )
+
+    def format_of(self, label: str) -> str | None:
+        """The enabled format a label fits (:meth:`Normaliser.format_of`)."""
+        return self._normalise.format_of(label)
 
     def read(self, frame: np.ndarray) -> ImageRead:
         """Read one BGR frame ``(h, w, 3)`` uint8."""

@@ -22,7 +22,7 @@ from evaluate.labels import read_labels
 from evaluate.metrics import Summary, summarise
 from evaluate.pipeline import CropReader, ImageReader, Normaliser, detector_name
 from evaluate.run import Progress, eval_crops, eval_images
-from ocr.base import load_engine
+from ocr.syntax import load_reader
 
 REPO = Path(__file__).resolve().parents[1]
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
@@ -102,7 +102,7 @@ def run_case(case: Case, data: Path, settings) -> Summary:
     progress = Progress(len(rows), f"{case.folder} {case.mode}")
     if case.mode == "images":
         return summarise(eval_images(rows, ImageReader.from_settings(settings), progress))
-    reader = CropReader(load_engine(settings.ocr), Normaliser.from_settings(settings))
+    reader = CropReader(load_reader(settings), Normaliser.from_settings(settings))
     return summarise(eval_crops(rows, reader, settings.ocr.batch_size, progress))
 
 

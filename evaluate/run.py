@@ -85,7 +85,10 @@ def eval_crops(
         crops = [cut(load_image(r.image), r.box) for r in chunk]
         reads, ms = reader.read(crops)
         for row, read in zip(chunk, reads, strict=True):
-            out.append(score(row.name, row.plate, read.plate, read.confidence, 1.0, ms))
+            out.append(
+                score(row.name, row.plate, read.plate, read.confidence, 1.0, ms, region=read.region,
+                      label_region=row.region, label_format=reader.format_of(row.plate))
+            )  # fmt: skip
         if progress is not None:
             progress.update(len(out))
     return out
@@ -124,12 +127,14 @@ def eval_images(rows: Sequence[Labelled], reader: ImageReader, progress: Progres
     out: list[Scored] = []
     for row in rows:
         image = load_image(row.image)
+        fmt = reader.format_of(row.plate)
         if image is None:
-            out.append(score(row.name, row.plate, "", 0.0, 0.0, 0.0))
+            out.append(score(row.name, row.plate, "", 0.0, 0.0, 0.0, label_region=row.region, label_format=fmt))
         else:
             result = reader.read(image)
             read, best_iou = labelled_read(result, row.box, row.plate)
-            scored = score(row.name, row.plate, read.plate, read.confidence, best_iou, result.ms)
+            scored = score(row.name, row.plate, read.plate, read.confidence, best_iou, result.ms,
+                           region=read.region, label_region=row.region, label_format=fmt)  # fmt: skip
             if result.vehicles is not None:
                 scored = replace(scored, in_vehicle=tied_to_vehicle(row.box, result.vehicles))
             out.append(scored)

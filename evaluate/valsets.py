@@ -6,9 +6,11 @@ The 906 val reads of docs/accuracy.md ("Ensemble"): our us-plates-ocr val split 
 uc3m-ocr val part (official train split, plate type A, file-name hash mod 100 >= 90: 187), the
 38 two-row and special plates of the uc3m-ocr official train split, each as stored and made
 detector-like (padded 15%, shrunk to 60 and 40 px high, as ``training.valcheck``). A read counts
-when :func:`evaluate.metrics.is_exact` holds for the raw read (no format fixes). No test split
-and no openalpr-us image is read. ``even`` and ``odd`` count the two halves of the val crops (index
-of the crop in its set), to check that a choice made on val holds on each half.
+when :func:`evaluate.metrics.is_exact` holds for the engine's read (no fixes by the validator; the
+engine decodes under the configured plate formats as the product does, ``ocr.syntax``;
+``ALPR_OCR__SYNTAX__ENABLED=false`` gives the raw reads). No test split and no openalpr-us image is
+read. ``even`` and ``odd`` count the two halves of the val crops (index of the crop in its set), to
+check that a choice made on val holds on each half.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ import numpy as np
 
 from config.load import load_settings
 from evaluate.metrics import is_exact
-from ocr.base import OcrEngine, load_engine
+from ocr.base import OcrEngine
+from ocr.syntax import load_reader
 
 HEIGHTS = (60, 40)  # detector-like copies of every val crop
 
@@ -72,7 +75,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("-c", "--config", type=Path, action="append", help="Settings YAML (repeatable).")
     parser.add_argument("--data-root", type=Path, default=DATA_ROOT)
     args = parser.parse_args(argv)
-    engine = load_engine(load_settings(*(args.config or [])).ocr)
+    engine = load_reader(load_settings(*(args.config or [])))
     out, halves = {}, {"even": [0, 0], "odd": [0, 0]}
     for name, (images, labels) in val_sets(args.data_root).items():
         exact = [is_exact(r.text, label) for r, label in zip(engine.read(images), labels, strict=True)]

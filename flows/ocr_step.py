@@ -6,7 +6,7 @@ a time. A crop that does not decode gets an empty read (it then loses every vote
 track with no readable crop ends as a rejected read), so nothing is silently dropped.
 
 The engine is built lazily, once per process (workers are threads of one process and the
-engines are stateless between calls), from ``settings.ocr`` through ``ocr.load_engine``.
+engines are stateless between calls), from ``settings`` through ``ocr.syntax.load_reader``.
 """
 
 from __future__ import annotations

@@ -107,10 +107,13 @@ class FlowParts:
         flow = settings.flow
         if decode is None:
             decode = CropDecoder.from_settings(settings)
+        # Reads decoded under the plate formats get no confusion fixes afterwards; a reader given
+        # by the caller may be a raw engine, so its reads keep them.
+        decoded = reader is None and settings.ocr.syntax.enabled
         if reader is None:
-            from ocr.base import load_engine
+            from ocr.syntax import load_reader
 
-            reader = CropReader(lambda: load_engine(settings.ocr), settings.ocr.batch_size)
+            reader = CropReader(lambda: load_reader(settings), settings.ocr.batch_size)
         if watchlist is None:
             watchlist = _db_watchlist(settings)
         match = WatchlistMatcher(watchlist)
@@ -123,7 +126,7 @@ class FlowParts:
             window=WindowConfig.from_settings(flow),
             ocr=OcrStep(reader),
             vote=Voter(flow.best_shot.align_off_by_one),
-            validate=PlateValidator.from_settings(flow.plates).validate,
+            validate=PlateValidator.from_settings(flow.plates, decoded=decoded).validate,
             store_crops=store_crops,
             dedup=DedupRules.from_settings(flow),
             match=match,

@@ -11,12 +11,15 @@ A new engine plugs in by adding a factory to :data:`ENGINES` and choosing it wit
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 
 from config.ocr import OcrSettings
+
+if TYPE_CHECKING:
+    from ocr.lattice import Lattice
 
 
 class OcrError(RuntimeError):
@@ -27,12 +30,15 @@ class OcrError(RuntimeError):
 class OcrResult:
     """One read of one crop: raw text, mean confidence and one confidence per character.
 
-    ``char_confidences`` has one entry per non-separator character of ``text``.
+    ``char_confidences`` has one entry per non-separator character of ``text``. ``lattices``
+    (CTC engines) hold what the recogniser saw, every way it cut the crop into lines, for
+    decoding under plate formats (:mod:`ocr.syntax`); they are not part of equality.
     """
 
     text: str
     confidence: float
     char_confidences: tuple[float, ...] = ()
+    lattices: tuple[Lattice, ...] = field(default=(), compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.confidence <= 1.0:

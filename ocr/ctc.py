@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from config.ocr import OcrSettings
 from ocr.base import OcrError, OcrResult
+from ocr.lattice import ColumnMap, Lattice
 from ocr.lines import main_rows
 from ocr.preprocess import as_bgr, pad, row_layouts, strip_side_band, to_input
 
@@ -77,6 +79,7 @@ class CtcRecogniser:
         if self._mask.sum() < 2:
             raise OcrError(f"ocr.alphabet: none of {settings.alphabet!r} is in the model's charset")
         self._keep = np.flatnonzero(self._mask)
+        self._columns = ColumnMap([c if m else "" for c, m in zip(self._labels, self._mask, strict=True)])
 
     def read(self, images: Sequence[np.ndarray]) -> list[OcrResult]:
         """Read each crop. With ``rows="auto"`` a crop is read both as one line and, when it shows
@@ -95,14 +98,20 @@ class CtcRecogniser:
                 for x, y, w, h in layout:
                     lines.append(bgr[y : y + h, x : x + w])
                     owner.append((index, kind))
-        reads = self._recognise(lines)
+        reads, frames = self._recognise(lines)
         layouts_read: list[dict[str, list[tuple[str, list[float]]]]] = [{} for _ in images]
-        for (index, kind), read in zip(owner, reads, strict=True):
+        layouts_seen: list[dict[str, list[np.ndarray]]] = [{} for _ in images]
+        for (index, kind), read, lattice in zip(owner, reads, frames, strict=True):
             layouts_read[index].setdefault(kind, []).append(read)
+            layouts_seen[index].setdefault(kind, []).append(lattice)
         results = []
-        for options in layouts_read:
-            best = _pick({kind: self._combine(parts) for kind, parts in options.items()})
-            results.append(best if best.confidence >= self._settings.min_confidence else OcrResult.empty())
+        for options, seen in zip(layouts_read, layouts_seen, strict=True):
+            chosen, best = _pick({kind: self._combine(parts) for kind, parts in options.items()})
+            if best.confidence < self._settings.min_confidence:
+                results.append(OcrResult.empty())
+            else:
+                found = tuple(Lattice(k, tuple(v), chosen=k == chosen) for k, v in seen.items())
+                results.append(replace(best, lattices=found))
         return results
 
     def _layouts(self, bgr: np.ndarray) -> list[tuple[str, list[tuple[int, int, int, int]]]]:
@@ -130,11 +139,13 @@ class CtcRecogniser:
             return OcrResult.empty()
         return OcrResult(text, float(np.mean(confs)), tuple(confs))
 
-    def _recognise(self, lines: list[np.ndarray]) -> list[tuple[str, list[float]]]:
+    def _recognise(self, lines: list[np.ndarray]) -> tuple[list[tuple[str, list[float]]], list[np.ndarray]]:
+        """Per line: the greedy read and the lattice log-probabilities of its frames."""
         s = self._settings
         tensors = [to_input(line, s.input_height, s.max_width_ratio) for line in lines]
         order = np.argsort([t.shape[2] for t in tensors], kind="stable")
         out: list[tuple[str, list[float]]] = [("", [])] * len(lines)
+        frames: list[np.ndarray] = [np.zeros((0, 0), np.float32)] * len(lines)
         for start in range(0, len(order), s.batch_size):
             chunk = order[start : start + s.batch_size]
             # Lines are padded on the right to a common minimum width, as PaddleOCR recognisers
@@ -145,8 +156,11 @@ class CtcRecogniser:
                 batch[row, :, :, : tensors[i].shape[2]] = tensors[i]
             probs = self._session.run(None, {self._input: batch})[0]
             for row, i in enumerate(chunk):
+                # Frames of the right padding see nothing: cut them off (8 px of input per frame).
+                used = min(probs.shape[1], -(-tensors[i].shape[2] * probs.shape[1] // width) + 1)
                 out[i] = self._decode(probs[row])
-        return out
+                frames[i] = self._columns(probs[row, :used])
+        return out, frames
 
     def _decode(self, probs: np.ndarray) -> tuple[str, list[float]]:
         """Greedy CTC over the allowed classes: ``(text, confidence of each non-separator char)``."""
@@ -174,15 +188,16 @@ class CtcRecogniser:
 SPLIT_MARGIN = 0.05
 
 
-def _pick(candidates: dict[str, OcrResult]) -> OcrResult:
-    """The most confident reading; the two-row split must beat the one-line band by a margin."""
-    band, split, detect = (candidates.get(k) for k in ("band", "split", "detect"))
-    best = band
+def _pick(candidates: dict[str, OcrResult]) -> tuple[str | None, OcrResult]:
+    """The most confident reading and its layout; the two-row split must beat the one-line band
+    by a margin."""
+    kind, best = "band", candidates.get("band")
+    split, detect = candidates.get("split"), candidates.get("detect")
     if split is not None and (best is None or split.confidence > best.confidence + SPLIT_MARGIN):
-        best = split
+        kind, best = "split", split
     if detect is not None and (best is None or detect.confidence > best.confidence):
-        best = detect
-    return best if best is not None else OcrResult.empty()
+        kind, best = "detect", detect
+    return (kind, best) if best is not None else (None, OcrResult.empty())
 
 
 def load_ctc(settings: OcrSettings) -> CtcRecogniser:

@@ -24,6 +24,7 @@ Rules, threshold and variants were chosen on val splits only (docs/accuracy.md, 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 
@@ -108,7 +109,10 @@ def choose(
 
 
 class EnsembleReader:
-    """Reads every batch with each member engine and chooses one read per crop."""
+    """Reads every batch with each member engine and chooses one read per crop.
+
+    The chosen read carries every member's lattices, each attributed to its member (``names``),
+    so that a syntax decoder (:mod:`ocr.syntax`) can weigh what all members saw."""
 
     def __init__(
         self,
@@ -116,10 +120,12 @@ class EnsembleReader:
         min_extra: float,
         min_confidence: float = 0.0,
         calibrations: Sequence[tuple[float, float] | None] = (),
+        names: Sequence[str] = (),
     ) -> None:
         if not members:
             raise OcrError("ocr.ensemble.members: an ensemble needs at least one engine")
         self._members = tuple(members)
+        self._names = tuple(names) + tuple(f"member{i}" for i in range(len(names), len(members)))
         self._min_extra = min_extra
         self._min_confidence = min_confidence
         self._calibrations = tuple(calibrations)
@@ -130,7 +136,15 @@ class EnsembleReader:
         out = []
         for reads in zip(*per_member, strict=True):
             best = choose(reads, self._min_extra, self._calibrations)
-            out.append(best if best.confidence >= self._min_confidence else OcrResult.empty())
+            if best.confidence < self._min_confidence:
+                out.append(OcrResult.empty())
+                continue
+            seen = tuple(
+                lattice.with_source(name)
+                for name, read in zip(self._names, reads, strict=True)
+                for lattice in read.lattices
+            )
+            out.append(replace(best, lattices=seen))
         return out
 
 
@@ -158,4 +172,6 @@ def load_ensemble(settings: OcrSettings) -> EnsembleReader:
     variants = settings.ensemble.variants
     engines = [VotingReader(e, variants[m]) if m in variants else e for m, e in zip(members, engines, strict=True)]
     calibrations = [settings.ensemble.calibration.get(m) for m in members]
-    return EnsembleReader(engines, settings.ensemble.extra_confidence, settings.min_confidence, calibrations)
+    return EnsembleReader(
+        engines, settings.ensemble.extra_confidence, settings.min_confidence, calibrations, names=members
+    )

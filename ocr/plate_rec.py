@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -25,6 +25,7 @@ import numpy as np
 
 from config.ocr import OcrSettings
 from ocr.base import OcrError, OcrResult
+from ocr.lattice import ColumnMap, Lattice
 from ocr.preprocess import as_bgr, pad, row_layouts, strip_side_band
 
 log = logging.getLogger(__name__)
@@ -33,6 +34,7 @@ DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "models" / "plate_rec.onnx
 CHARSET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ?"
 MASKED = "?"
 SPLIT_MARGIN = 0.05  # a two-row reading must be this much more confident than the one-line one
+_LAYOUTS = ("band", "split")  # the layouts of plate_lines, in order
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +124,7 @@ class PlateRecogniser:
         self._settings = settings
         allowed = set(settings.alphabet.upper())
         self._mask = np.array([True] + [c in allowed or c == MASKED for c in charset])
+        self._columns = ColumnMap(["", *charset])
 
     def read(self, images: Sequence[np.ndarray]) -> list[OcrResult]:
         """One result per crop; two-row plates are read row by row, rows joined by a space."""
@@ -136,25 +139,36 @@ class PlateRecogniser:
                 for line in layout:
                     lines.append(line_tensor(line, self._spec))
                     owner.append((index, layout_index))
-        reads = self._recognise(lines)
+        reads, frames = self._recognise(lines)
         per_crop: list[dict[int, list[tuple[str, list[float]]]]] = [{} for _ in images]
-        for (index, layout_index), read in zip(owner, reads, strict=True):
+        seen: list[dict[int, list[np.ndarray]]] = [{} for _ in images]
+        for (index, layout_index), read, lattice in zip(owner, reads, frames, strict=True):
             per_crop[index].setdefault(layout_index, []).append(read)
+            seen[index].setdefault(layout_index, []).append(lattice)
         results = []
-        for options in per_crop:
-            candidates = [_combine(parts) for _, parts in sorted(options.items())]
+        for options, lattices in zip(per_crop, seen, strict=True):
+            keys = sorted(options)
+            candidates = [_combine(options[k]) for k in keys]
             best = _pick(candidates)
-            results.append(best if best.confidence >= s.min_confidence else OcrResult.empty())
+            if best.confidence < s.min_confidence:
+                results.append(OcrResult.empty())
+                continue
+            chosen = next((k for k, c in zip(keys, candidates, strict=True) if c is best), None)
+            found = tuple(Lattice(_LAYOUTS[k], tuple(lattices[k]), chosen=k == chosen) for k in keys)
+            results.append(replace(best, lattices=found))
         return results
 
-    def _recognise(self, lines: list[np.ndarray]) -> list[tuple[str, list[float]]]:
+    def _recognise(self, lines: list[np.ndarray]) -> tuple[list[tuple[str, list[float]]], list[np.ndarray]]:
+        """Per line: the greedy read and the lattice log-probabilities of its frames."""
         out: list[tuple[str, list[float]]] = []
+        frames: list[np.ndarray] = []
         for start in range(0, len(lines), self._settings.batch_size):
             batch = np.stack(lines[start : start + self._settings.batch_size])
             probs = self._session.run(None, {self._input: batch})[0]
             probs = np.where(self._mask, probs, 0.0)
             out.extend(greedy_decode(p, self._charset) for p in probs)
-        return out
+            frames.extend(self._columns(p) for p in probs)
+        return out, frames
 
 
 def _combine(parts: list[tuple[str, list[float]]]) -> OcrResult:

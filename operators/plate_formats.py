@@ -127,6 +127,13 @@ _US_STATES: tuple[FormatSpec, ...] = (
 # Weight 4: a fix to a state format must be worth it (one fix on a 7-character plate).
 _US_GENERIC = FormatSpec("US", "US", ("A{2,8}",), weight=4.0)
 
+def _spec(name: str, *templates: str, max_len: int | None = None) -> FormatSpec:
+    """A format whose region is the part of ``name`` before any ``/`` (``ES/provincial`` -> ES)."""
+    return FormatSpec(name.replace("/", "-"), name.split("/", 1)[0], templates, max_len)
+
+
+# Europe: the EU countries, the UK, Norway and Switzerland. Current series first, then older
+# series still on the road. Region = ISO 3166-1 alpha-2 (GB for the United Kingdom).
 _EUROPE: dict[str, tuple[FormatSpec, ...]] = {
     # District (1-3 letters), 1-2 letters, 1-4 digits; at most 8 characters.
     "DE": (FormatSpec("DE", "DE", ("L{1,3}L{1,2}N{1,4}",), max_len=8),),
@@ -162,11 +169,13 @@ _EUROPE: dict[str, tuple[FormatSpec, ...]] = {
             ),
         ),
     ),  # fmt: skip
-    # Current (2001-): AB12 CDE; prefix (1983-2001): A123 BCD; suffix (1963-1983): ABC 123D.
+    # Current (2001-): AB12 CDE; prefix (1983-2001): A123 BCD; suffix (1963-1983): ABC 123D;
+    # Northern Ireland: ABC 1234.
     "GB": (
         FormatSpec("GB", "GB", ("LLNNLLL",)),
         FormatSpec("GB-prefix", "GB", ("LN{1,3}LLL",)),
         FormatSpec("GB-suffix", "GB", ("LLLN{1,3}L",)),
+        FormatSpec("GB-NIR", "GB", ("LLLN{1,4}",)),
     ),
     # County code (2-3 letters) then 4-5 letters or digits.
     "PL": (FormatSpec("PL", "PL", ("LLNA{4}", "LLLA{4,5}", "LLNNNNN")),),
@@ -179,13 +188,86 @@ _EUROPE: dict[str, tuple[FormatSpec, ...]] = {
     "CH": (FormatSpec("CH", "CH", ("LLN{1,6}",)),),
     # ABC 123, and since 2019 ABC 12A.
     "SE": (FormatSpec("SE", "SE", ("LLLNNN", "LLLNNL")),),
+    # AB 12345 (EL, EK, EV... on electric cars: the same shape).
+    "NO": (FormatSpec("NO", "NO", ("LLNNNNN",)),),
+    # AB 12 345.
+    "DK": (FormatSpec("DK", "DK", ("LLNNNNN",)),),
+    # ABC-123 (also 2-3 letters, 1-3 digits).
+    "FI": (FormatSpec("FI", "FI", ("L{2,3}N{1,3}",)),),
+    # Year (2-3 digits), county (1-2 letters), sequence (1-6 digits): 191-D-12345.
+    "IE": (FormatSpec("IE", "IE", ("N{2,3}L{1,2}N{1,6}",), max_len=10),),
+    # 1A2 3456 (region letter in the 2nd place; 3rd place letter or digit).
+    "CZ": (FormatSpec("CZ", "CZ", ("NLANNNN",)),),
+    # BA-123AB.
+    "SK": (FormatSpec("SK", "SK", ("LLNNNLL",)),),
+    # 2022-: AA-AA-123; -2022: ABC-123.
+    "HU": (FormatSpec("HU", "HU", ("LLLLNNN", "LLLNNN")),),
+    # B 123 ABC, CJ 12 ABC.
+    "RO": (FormatSpec("RO", "RO", ("LN{2,3}LLL", "LLNNLLL")),),
+    # CA 1234 AB, C 1234 AB.
+    "BG": (FormatSpec("BG", "BG", ("L{1,2}NNNNL{1,2}",)),),
+    # ZG 1234-AB, ZG 123-A.
+    "HR": (FormatSpec("HR", "HR", ("LLN{3,4}L{1,2}",)),),
+    # LJ 12-34A: area code, then five letters or digits.
+    "SI": (FormatSpec("SI", "SI", ("LLA{4,5}",)),),
+    # ABC-1234 (Greek letters that look Latin).
+    "GR": (FormatSpec("GR", "GR", ("LLLNNNN",)),),
+    # ABC 123.
+    "LT": (FormatSpec("LT", "LT", ("LLLNNN",)),),
+    # AB-1234.
+    "LV": (FormatSpec("LV", "LV", ("LLN{1,4}",)),),
+    # 123 ABC.
+    "EE": (FormatSpec("EE", "EE", ("NNNLLL",)),),
+    # AB 1234, 123456.
+    "LU": (FormatSpec("LU", "LU", ("LLNNNN", "N{4,6}")),),
+    # ABC 123.
+    "MT": (FormatSpec("MT", "MT", ("LLLNNN",)),),
+    # ABC 123.
+    "CY": (FormatSpec("CY", "CY", ("LLLNNN",)),),
 }
+
+# Canada, by province (ISO 3166-2 CA-XX); the province's current and recent series.
+_CANADA: tuple[FormatSpec, ...] = (
+    _spec("CA-ON", "LLLLNNN", "LLLNNN"),  # ABCD 123, ABC 123
+    _spec("CA-QC", "LNNLLL", "NNNLLL", "LLLNNN"),  # A12 BCD, 123 ABC
+    _spec("CA-BC", "LLNNNL", "LLLNNN", "NNNLLL"),  # AB1 23C, ABC 123
+    _spec("CA-AB", "LLLNNNN", "LLLNNN"),  # ABC-1234
+    _spec("CA-MB", "LLLNNN"),
+    _spec("CA-SK", "NNNLLL"),
+    _spec("CA-NS", "LLLNNN"),
+    _spec("CA-NB", "LLLNNN"),
+    _spec("CA-NL", "LLLNNN"),
+    _spec("CA-PE", "LNNNN", "LLLNNN"),
+)
+
 _OTHER: dict[str, tuple[FormatSpec, ...]] = {
     # Mercosur (2018-): ABC1D23; older: ABC1234.
     "BR": (FormatSpec("BR", "BR", ("LLLNLNN",)), FormatSpec("BR-old", "BR", ("LLLNNNN",))),
+    # Mercosur (2016-): AB 123 CD; older: ABC 123.
+    "AR": (FormatSpec("AR", "AR", ("LLNNNLL",)), FormatSpec("AR-old", "AR", ("LLLNNN",))),
+    # NOM-001 private cars: ABC-123-D, and the older ABC-12-34 and 123-ABC series.
+    "MX": (FormatSpec("MX", "MX", ("LLLNNNL", "LLLNNNN")), FormatSpec("MX-old", "MX", ("NNNLLL",))),
+    # State (2 letters), district (1-2 digits), series (0-3 letters), number (1-4 digits):
+    # MH 12 AB 1234; Bharat series: 22 BH 1234 AA.
+    "IN": (
+        FormatSpec("IN", "IN", ("LLN{1,2}L{0,3}N{1,4}",), max_len=10),
+        FormatSpec("IN-BH", "IN", ("NNLLNNNNL{1,2}",)),
+    ),
     # Province series: LEA 1234, ABC 123, IDC 12.
     "PK": (FormatSpec("PK", "PK", ("L{2,3}N{2,4}",)),),
 }
+
+# Australia, by state or territory (ISO 3166-2 AU-XX).
+_AUSTRALIA: tuple[FormatSpec, ...] = (
+    _spec("AU-NSW", "LLLNNL", "LLLNNN"),  # ABC12D, ABC123
+    _spec("AU-VIC", "NLLNLL", "LLLNNN"),  # 1AB2CD, ABC123
+    _spec("AU-QLD", "NNNLLL", "NNNLLN"),  # 123ABC, 123AB4
+    _spec("AU-WA", "NLLLNNN"),  # 1ABC234
+    _spec("AU-SA", "LNNNLLL", "LLLNNN"),  # S123ABC
+    _spec("AU-TAS", "LNNLL", "LLNNLL"),  # A12BC
+    _spec("AU-ACT", "LLLNNL", "LLLNNN"),  # YAB12C
+    _spec("AU-NT", "LLNNLL", "NNNNNN"),  # CA12BC
+)
 
 #: Preset name -> the formats it enables.
 PRESETS: dict[str, tuple[FormatSpec, ...]] = {
@@ -193,8 +275,14 @@ PRESETS: dict[str, tuple[FormatSpec, ...]] = {
     **{s.name: (s,) for s in _US_STATES},
     "EU": tuple(itertools.chain.from_iterable(_EUROPE.values())),
     **_EUROPE,
+    "CA": _CANADA,
+    **{s.name: (s,) for s in _CANADA},
+    "AU": _AUSTRALIA,
+    **{s.name: (s,) for s in _AUSTRALIA},
     **_OTHER,
 }
+#: Every preset: the formats of every country above.
+PRESETS["ALL"] = tuple(dict.fromkeys(itertools.chain.from_iterable(PRESETS.values())))
 
 
 def preset_formats(names: tuple[str, ...] | list[str]) -> tuple[FormatSpec, ...]:

@@ -105,6 +105,15 @@ def uc3m(root: Path = DATA_ROOT) -> list[Crop]:
     return crops
 
 
+def teacher(labels: Path, root: Path = DATA_ROOT) -> list[Crop]:
+    """Unlabelled real crops read by a teacher (``training.teacher``: the ensemble decoded under
+    the plate formats, kept when its read is confident), all train: ``labels`` is its CSV
+    (``image`` relative to ``openimages-plate-crops``, ``plate``)."""
+    folder = root / "openimages-plate-crops"
+    return [Crop(folder / row["image"], _clean(row["plate"]), "openimages-teacher", "train")
+            for row in _rows(labels) if _clean(row["plate"])]  # fmt: skip
+
+
 def _rows(path: Path) -> list[dict[str, str]]:
     if not path.is_file():
         return []

@@ -63,3 +63,33 @@ class Exported(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.exp(self.net(x))
+
+
+def load_onnx_weights(net: PlateNet, path) -> None:
+    """Load the weights of an exported model into ``net`` (same architecture and width).
+
+    The export folds each batch norm into the convolution before it; here each convolution gets
+    the folded weight and its batch norm the folded bias, with unit scale and running statistics
+    (so that ``net`` computes what the export computes). Raises ``ValueError`` on a mismatch."""
+    import onnx
+    from onnx import numpy_helper
+
+    weights = [numpy_helper.to_array(i) for i in onnx.load(str(path)).graph.initializer]
+    by_name = {i.name: numpy_helper.to_array(i) for i in onnx.load(str(path)).graph.initializer}
+    folded = [w for w, i in zip(weights, onnx.load(str(path)).graph.initializer, strict=True)
+              if not i.name.startswith("net.head")]  # fmt: skip
+    convs = [m for m in net.modules() if isinstance(m, nn.Conv1d | nn.Conv2d) and m is not net.head]
+    norms = [m for m in net.modules() if isinstance(m, nn.BatchNorm1d | nn.BatchNorm2d)]
+    if len(folded) != 2 * len(convs) or len(convs) != len(norms):
+        raise ValueError(f"{path}: {len(folded)} folded tensors for {len(convs)} convolutions")
+    with torch.no_grad():
+        for conv, norm, (w, b) in zip(convs, norms, zip(folded[::2], folded[1::2], strict=True), strict=True):
+            if tuple(conv.weight.shape) != w.shape:
+                raise ValueError(f"{path}: weight {w.shape} for a convolution of {tuple(conv.weight.shape)}")
+            conv.weight.copy_(torch.from_numpy(w))
+            norm.weight.fill_(1.0)
+            norm.bias.copy_(torch.from_numpy(b))
+            norm.running_mean.zero_()
+            norm.running_var.fill_(1.0 - norm.eps)
+        net.head.weight.copy_(torch.from_numpy(by_name["net.head.weight"]))
+        net.head.bias.copy_(torch.from_numpy(by_name["net.head.bias"]))

@@ -5,7 +5,8 @@
 
 The written ``labels.csv`` names the images by absolute path (nothing is copied) and adds a
 ``split`` column: train, val, test, or ``held_out`` for crops left out of training because
-their plate labels an openalpr-us image. Specimens (label ``0``) are left out.
+their plate labels an openalpr-us image, and a ``region`` column (``US-`` + the state, for
+``region_accuracy``). Specimens (label ``0``) are left out.
 """
 
 from __future__ import annotations
@@ -25,14 +26,15 @@ def write_us_split(out: Path, root: Path = DATA_ROOT) -> Path:
     path = out / "labels.csv"
     with (folder / "labels.csv").open(newline="", encoding="utf-8") as src, path.open("w", newline="") as dst:
         reader = csv.DictReader(src)
-        writer = csv.DictWriter(dst, fieldnames=[*(reader.fieldnames or []), "split"])
+        writer = csv.DictWriter(dst, fieldnames=[*(reader.fieldnames or []), "split", "region"])
         writer.writeheader()
         for row in reader:
             if row["plate"] == "0":
                 continue
             image = folder / row["image"]
             split = us_split(row["image"]) if image in used else "held_out"
-            writer.writerow({**row, "image": str(image), "split": split})
+            region = f"US-{row['state'].strip().upper()}" if row.get("state") else ""
+            writer.writerow({**row, "image": str(image), "split": split, "region": region})
     return path
 
 

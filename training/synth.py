@@ -149,6 +149,36 @@ def _font(rng: np.random.Generator, size: int) -> ImageFont.FreeTypeFont | Image
     return ImageFont.load_default(size=size)
 
 
+# Half the one-row plates take a shape of a format preset of ``operators.plate_formats`` (the formats
+# the reader decodes under): US plates the US states', EU plates Europe's, the rest any country's.
+WORLD_SHARE = 0.5
+WORLD_PRESETS = {"us": "US", "eu": "EU", "br": "BR", "generic": "ALL"}
+_PATTERN_OF_CLASS = {"L": "L", "C": "L", "N": "D", "A": "A"}
+
+
+@lru_cache(maxsize=8)
+def _preset_shapes(preset: str) -> tuple[str, ...]:
+    from operators.plate_formats import PRESETS, expand_template
+
+    shapes = {c for spec in PRESETS[preset] if spec.weight is None for t in spec.templates
+              for c in expand_template(t, spec.max_len)}  # fmt: skip
+    return tuple(sorted(shapes))
+
+
+def world_pattern(rng: np.random.Generator, preset: str) -> str:
+    """A :func:`fill_pattern` pattern for a random shape of ``preset``'s formats, with a space or
+    dash where letters and digits meet (half the time)."""
+    shapes = _preset_shapes(preset)
+    shape = shapes[int(rng.integers(len(shapes)))]
+    out = []
+    sep = " -"[int(rng.integers(2))] if rng.random() < 0.5 else ""
+    for i, k in enumerate(shape):
+        if i and sep and (k == "N") != (shape[i - 1] == "N"):
+            out.append(sep)
+        out.append(_PATTERN_OF_CLASS[k])
+    return "".join(out)
+
+
 def fill_pattern(pattern: str, rng: np.random.Generator) -> str:
     """A plate string for ``pattern`` (L letter, D digit, A either; other characters kept)."""
     out = []
@@ -220,7 +250,10 @@ def render_plate(rng: np.random.Generator, style: str | None = None) -> SynthPla
         rows = (fill_pattern(top_p, rng), fill_pattern(bottom_p, rng))
         w, h = int(rng.integers(220, 340)), int(rng.integers(160, 230))
     else:
-        pattern = FORMATS[style][int(rng.integers(len(FORMATS[style])))]
+        if rng.random() < WORLD_SHARE:  # a shape of a real format of the style's region
+            pattern = world_pattern(rng, WORLD_PRESETS[style])
+        else:
+            pattern = FORMATS[style][int(rng.integers(len(FORMATS[style])))]
         drawn = fill_pattern(pattern, rng)
         rows = (drawn.replace(" ", "").replace("-", ""),)
         aspect = {"us": rng.uniform(1.8, 2.2), "eu": rng.uniform(3.8, 4.8), "br": rng.uniform(2.9, 3.3),

@@ -59,6 +59,12 @@ class TrainConfig(BaseModel):
     out_dir: Path = Field(Path("/tmp/plate_rec_run"), description="Checkpoints and the log.")
     export: Path = Field(REPO / "models" / "plate_rec.onnx", description="The ONNX model written at the end.")
     resume: Path | None = Field(None, description="Start from this checkpoint's weights.")
+    init_onnx: Path | None = Field(
+        None, description="Start from the weights of this exported plate_rec ONNX model (same width_mult)."
+    )
+    teacher_labels: Path | None = Field(
+        None, description="Teacher reads of unlabelled crops (training.teacher CSV), trained on as real crops."
+    )
     bf16: bool = Field(
         True,
         description="bfloat16 autocast + channels-last in training (about 4x faster on "
@@ -120,6 +126,8 @@ def _concat(parts: list[tuple[np.ndarray, np.ndarray, list[str]]]) -> tuple[np.n
 def build_samples(cfg: TrainConfig) -> dict[str, tuple[np.ndarray, np.ndarray, list[str]]]:
     """Train and val samples, built once per recipe and cached as ``.npz``."""
     crops = data.us_plates(cfg.data_root) + data.uc3m(cfg.data_root)
+    if cfg.teacher_labels is not None:
+        crops += data.teacher(cfg.teacher_labels, cfg.data_root)
     train = [c for c in crops if c.split == "train"]
     val = [c for c in crops if c.split == "val"]
     recipe = json.dumps([cfg.seed, cfg.input_height, cfg.input_width, cfg.synth_count, cfg.real_variants,
@@ -226,6 +234,11 @@ def train(cfg: TrainConfig) -> Path:
     if cfg.resume is not None:
         net.load_state_dict(torch.load(cfg.resume, map_location="cpu")["model"])
         log.info("resumed from %s", cfg.resume)
+    elif cfg.init_onnx is not None:
+        from training.model import load_onnx_weights
+
+        load_onnx_weights(net, cfg.init_onnx)
+        log.info("weights from %s", cfg.init_onnx)
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     ctc = torch.nn.CTCLoss(blank=0, zero_infinity=True)
     cfg.out_dir.mkdir(parents=True, exist_ok=True)

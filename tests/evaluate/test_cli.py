@@ -111,3 +111,31 @@ def test_images_on_real_photos(tmp_path: Path):
 def test_unknown_format_preset_is_a_clean_error(crops_dir: Path):
     result = CliRunner().invoke(eval_, ["crops", str(crops_dir), "--formats", "XX"])
     assert result.exit_code != 0 and "unknown preset 'XX'" in result.output
+
+
+def test_out_adds_error_classes_and_formats_and_a_region_column_gives_region_accuracy(tmp_path: Path):
+    folder = tmp_path / "regional"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "a.png"), plate(["1234 BCD"]))
+    cv2.imwrite(str(folder / "b.png"), plate(["ABC1234"]))
+    (folder / "labels.csv").write_text(
+        "image,x,y,w,h,plate,region\na.png,0,0,320,90,1234BCD,ES\nb.png,0,0,320,90,ABC1234,\n", encoding="utf-8"
+    )
+    out = tmp_path / "pred.csv"
+    proc = subprocess.run(
+        [sys.executable, "-m", "alpr.cli", "eval", "crops", str(folder), "--json", "--formats", "ES,US",
+         "--out", str(out)],
+        capture_output=True, text=True, cwd=REPO, timeout=120, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout)
+    assert summary["region_n"] == 1  # b.png names no region
+    assert set(summary["errors"]) == {"undetected", "not_read", "look_alike", "extra_text", "missing_character",
+                                      "misread"}  # fmt: skip
+    assert summary["formats"]["ES NNNNLLL"][1] == 1
+    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    assert [r["label_region"] for r in rows] == ["ES", ""]
+    assert rows[0]["label_format"] == "ES NNNNLLL"
+    assert summary["region_accuracy"] == (1.0 if rows[0]["region"] == "ES" else 0.0)
+    assert all(r["error"] == ("" if r["exact"] == "True" else r["error"]) for r in rows)
+    assert sum(summary["errors"].values()) == sum(r["exact"] == "False" for r in rows)

@@ -10,6 +10,7 @@ from rapidfuzz.distance import Levenshtein
 from evaluate.metrics import (
     char_accuracy,
     edit_distance,
+    error_class,
     iou,
     is_exact,
     label_key,
@@ -111,3 +112,52 @@ def test_score_and_summary():
         "ms_per_image": 20.0,
     }
     assert summarise([]).n == 0
+
+
+@pytest.mark.parametrize(
+    ("read", "label", "detected", "error"),
+    [
+        ("ABC123", "ABC124", False, "undetected"),
+        ("", "ABC123", True, "not_read"),
+        ("LYTD483", "4YTD483", True, "look_alike"),
+        ("0KM2371", "OKM2371", True, "look_alike"),
+        ("3VMT947SHARKS", "3VMT947", True, "extra_text"),
+        ("MRK612AL", "RK612AL", True, "extra_text"),
+        ("BJL833", "BJL3833", True, "missing_character"),
+        ("XYZ999", "ABC123", True, "misread"),
+        ("07X6AYR", "07?6?YR", True, "look_alike"),  # masked characters match anything
+    ],
+)
+def test_error_class(read, label, detected, error):
+    assert error_class(read, label, detected) == error
+
+
+def test_scored_reads_carry_their_error_class_and_exact_ones_none():
+    assert score("a", "ABC123", "ABC123", 0.9, 1.0, 1.0).error == ""
+    assert score("a", "ABC123", "ABC12", 0.9, 1.0, 1.0).error == "missing_character"
+    assert score("a", "ABC123", "XBC123", 0.9, 0.1, 1.0).error == "undetected"
+
+
+def test_summary_region_accuracy_counts_countries_of_labelled_regions_only():
+    results = [
+        score("a", "7ABC123", "7ABC123", 0.9, 1.0, 1.0, region="US-CA", label_region="US-CA"),
+        score("b", "ABC1234", "ABC1234", 0.9, 1.0, 1.0, region="US", label_region="US-NY"),  # country right
+        score("c", "1234BCD", "1234BCD", 0.9, 1.0, 1.0, region=None, label_region="ES"),  # no region: wrong
+        score("d", "AB123CD", "AB123CD", 0.9, 1.0, 1.0, region="FR"),  # label names no region
+    ]
+    summary = summarise(results)
+    assert summary.region_n == 3
+    assert summary.region_accuracy == pytest.approx(2 / 3)
+    assert summary.as_dict()["region_accuracy"] == pytest.approx(0.6667)
+    assert "region_accuracy" not in summarise(results[3:]).as_dict()
+
+
+def test_breakdown_counts_error_classes_and_formats():
+    results = [
+        score("a", "4YTD483", "LYTD483", 0.9, 1.0, 1.0, label_format="US-CA"),
+        score("b", "4ABC123", "4ABC123", 0.9, 1.0, 1.0, label_format="US-CA"),
+        score("c", "ABC", "", 0.0, 1.0, 1.0),
+    ]
+    out = summarise(results).breakdown()
+    assert out["errors"]["look_alike"] == 1 and out["errors"]["not_read"] == 1
+    assert out["formats"] == {"US-CA": [1, 2], "-": [0, 1]}

@@ -57,7 +57,7 @@ def test_main_counts_every_set_all_and_each_half(monkeypatch, capsys):
     images = [np.zeros((4, 4, 3), np.uint8)] * 3
     sets = {"a": (images, ["AB1", "AB2", "AB3"]), "a@40": (images[:2], ["AB1", "XX"])}
     monkeypatch.setattr(evaluate.valsets, "val_sets", lambda root: sets)
-    monkeypatch.setattr(evaluate.valsets, "load_engine", lambda settings: Answers("AB1", "AB2", "ZZ"))
+    monkeypatch.setattr(evaluate.valsets, "load_reader", lambda settings: Answers("AB1", "AB2", "ZZ"))
     monkeypatch.setattr(Answers, "read", lambda self, ims: [OcrResult(t, 0.9) for t in self.texts[: len(ims)]])
     evaluate.valsets.main([])
     # Hits: crop 0 and 1 of "a", crop 0 of "a@40"; even half = crops 0 and 2 of each set.

@@ -74,7 +74,8 @@ def test_unknown_preset_is_a_clear_error():
         (("ES",), "I234BCD", "1234BCD", "ES", "ES"),
         (("ES",), "12O4BCD", "1204BCD", "ES", "ES"),
         (("US", "ES"), "I234BCD", "1234BCD", "ES", "ES"),  # a fixed specific format beats generic US
-        (("EU",), "M 1234 AB", "M1234AB", "ES", "ES-provincial"),  # beats the looser AT format
+        (("ES", "AT"), "M 1234 AB", "M1234AB", "ES", "ES-provincial"),  # beats the looser AT format
+        (("EU",), "M 1234 AB", "M1234AB", None, None),  # ... but Bulgaria's CA 1234 AB is the same shape
         (("DE",), "M-AB 1234", "MAB1234", "DE", "DE"),
         (("DE",), "B MW 1O3", "BMW103", "DE", "DE"),
         (("FR",), "AB-123-CD", "AB123CD", "FR", "FR"),
@@ -92,7 +93,8 @@ def test_unknown_preset_is_a_clear_error():
         # South America, Pakistan.
         (("BR",), "ABC1D23", "ABC1D23", "BR", "BR"),
         (("BR", "US"), "ABO1C23", "ABO1C23", "BR", "BR"),  # glyph rules are the US's only
-        (("EU", "US"), "OS AB 123", "OSAB123", "DE", "DE"),
+        (("DE", "FR", "US"), "OS AB 123", "OSAB123", "DE", "DE"),
+        (("EU",), "OS AB 123", "OSAB123", "HU", "HU"),  # Hungary's AA-AA-123 (2022-) is more specific
         (("BR",), "ABC-1234", "ABC1234", "BR", "BR-old"),
         (("PK",), "LZW 9715", "LZW9715", "PK", "PK"),
         (("PK",), "LZW 97I5", "LZW9715", "PK", "PK"),
