@@ -20,6 +20,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from config.api import ApiSettings
 from config.edge import EdgeSettings
 from config.flow import FlowSettings
+from config.limits import LimitSettings
 from config.ocr import OcrSettings
 
 
@@ -139,6 +140,7 @@ class Settings(BaseSettings):
     flow: FlowSettings = Field(default_factory=FlowSettings)
     ocr: OcrSettings = Field(default_factory=OcrSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    limits: LimitSettings = Field(default_factory=LimitSettings, description="Bounds of external input.")
 
     @classmethod
     def settings_customise_sources(

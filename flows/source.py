@@ -21,9 +21,11 @@ from typing import Any
 
 from bytewax.connectors.kafka import KafkaError, KafkaSource, KafkaSourceMessage
 
+from config.limits import LimitSettings
 from config.settings import Settings
 from flows import metrics, runtime
 from operators.records import DeadLetter, PlateCrop, RecordError
+from operators.text import check_crop
 from schemas.serde import AvroDecoder, DecodeError, RegistryUnavailableError
 
 log = logging.getLogger(__name__)
@@ -77,8 +79,10 @@ class CropDecoder:
     """Decode raw crop messages; never raises for bad input (see the module docstring).
 
     ``make_decoder`` builds the Avro decoder lazily (it opens a registry client), once per
-    instance; ``now`` stamps dead letters. A registry outage is not the message's fault:
-    decoding is retried for ``registry_retry_s`` before the message is dead-lettered.
+    instance; ``now`` stamps dead letters and bounds frame times. A registry outage is not the
+    message's fault: decoding is retried for ``registry_retry_s`` before the message is
+    dead-lettered. Every crop is checked against ``limits`` (:func:`operators.text.check_crop`:
+    id lengths and characters, image size, frame time): the edge of the system for crops.
     """
 
     def __init__(
@@ -87,8 +91,10 @@ class CropDecoder:
         *,
         registry_retry_s: float = 30.0,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        limits: LimitSettings | None = None,
     ) -> None:
         self._make_decoder = make_decoder
+        self._limits = limits or LimitSettings()
         self._decoder: AvroDecoder | None = None
         self._lock = threading.Lock()
         self._registry_retry_s = registry_retry_s
@@ -107,7 +113,7 @@ class CropDecoder:
             client = shared_registry_client(settings.kafka.schema_registry_url)
             return AvroDecoder(client, reader_schema="plate_crop")
 
-        return cls(make, registry_retry_s=settings.flow.input.registry_retry_s)
+        return cls(make, registry_retry_s=settings.flow.input.registry_retry_s, limits=settings.limits)
 
     def _avro(self) -> AvroDecoder:
         if self._decoder is None:
@@ -134,7 +140,7 @@ class CropDecoder:
                 record = (self._decoder or self._avro()).decode(value)
             except RegistryUnavailableError:
                 record = self._decode_retrying(value)
-            return PlateCrop.from_avro_fast(record)
+            return check_crop(PlateCrop.from_avro_fast(record), self._limits, self._now())
         except (DecodeError, RegistryUnavailableError) as exc:
             return self._dead(msg, "decode", exc.reason, type(exc).__name__)
         except RecordError as exc:

@@ -140,7 +140,9 @@ def read_topic(settings: Settings, topic: str, expect: int, timeout_s: float = 3
         while len(out) < expect and time.monotonic() < deadline:
             for msg in consumer.consume(100, 0.5):
                 if msg.error() is None:
-                    out.append({"key": msg.key(), **decoder.decode(msg.value())})
+                    out.append(
+                        {"key": msg.key(), "headers": dict(msg.headers() or ()), **decoder.decode(msg.value())}
+                    )
     finally:
         consumer.close()
     return out
