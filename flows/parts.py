@@ -125,7 +125,7 @@ class FlowParts:
             vote=Voter(flow.best_shot.align_off_by_one),
             validate=PlateValidator.from_settings(flow.plates).validate,
             store_crops=store_crops,
-            dedup=DedupRules.from_settings(flow),
+            dedup=DedupRules.from_settings(flow).with_max_future(settings.limits.max_future_s),
             match=match,
             upload=upload,
         )
