@@ -21,7 +21,7 @@ from operators.records import PlateCrop, RecordError
 if TYPE_CHECKING:
     from config.limits import LimitSettings
 
-__all__ = ["TextError", "check_crop", "check_text", "shorten"]
+__all__ = ["TextError", "check_crop", "check_text", "one_line", "shorten"]
 
 _MULTILINE_OK = frozenset("\t\n\r")
 
@@ -57,6 +57,13 @@ def shorten(text: str, max_chars: int) -> str:
         return text
     note = f"... [{len(text) - max_chars} more characters cut]"
     return text[: max(0, max_chars - len(note))] + note
+
+
+def one_line(error: object, max_chars: int = 300) -> str:
+    """The first line of an error's message, at most ``max_chars`` characters: a log line stays one
+    line (an object-store error printed a 100-line dump per failed upload)."""
+    lines = str(error).strip().splitlines()
+    return shorten(lines[0] if lines else type(error).__name__, max_chars)
 
 
 def check_crop(crop: PlateCrop, limits: LimitSettings, now: datetime) -> PlateCrop:

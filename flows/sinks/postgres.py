@@ -42,7 +42,7 @@ from prometheus_client import Counter
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from operators.records import DeadLetter, PlateEvent, RejectedRead, WatchlistHit
-from operators.text import shorten
+from operators.text import one_line, shorten
 
 log = logging.getLogger(__name__)
 
@@ -504,7 +504,7 @@ class PostgresWriter:
                     failures,
                     type(exc).__name__,
                     delay,
-                    _one_line(exc),
+                    one_line(exc),
                 )
                 self._sleep(delay)
                 delay = min(delay * 2, self._retry.max_s)
@@ -529,7 +529,7 @@ class PostgresWriter:
             exc = row_error.error
             if len(items) == 1:
                 return self._reject(table, items[0], exc, to_dead_letter)
-            log.warning("%s: %s: %s; isolating the bad rows", self.name, what, _one_line(exc))
+            log.warning("%s: %s: %s; isolating the bad rows", self.name, what, one_line(exc))
             mid = len(items) // 2
             return self._write(table, fn, items[:mid], to_dead_letter) + self._write(
                 table, fn, items[mid:], to_dead_letter
@@ -547,17 +547,11 @@ class PostgresWriter:
             ) from exc
         log.error(
             "%s: %s refused a row (%s), gave up on it and sent it to the dead-letter topic: %s",
-            self.name, table, type(exc).__name__, _one_line(exc),
+            self.name, table, type(exc).__name__, one_line(exc),
         )  # fmt: skip
         DB_REFUSED.labels(table).inc()
         self._dead_letters(to_dead_letter(item, exc, step))
         return 0
-
-
-def _one_line(exc: BaseException, limit: int = 300) -> str:
-    """The first line of an error's message, at most ``limit`` characters (log lines stay one line)."""
-    text = str(exc).strip().splitlines()
-    return shorten(text[0] if text else type(exc).__name__, limit)
 
 
 def _dead_letter(key: str, value: dict[str, Any], exc: Exception, step: str) -> DeadLetter:

@@ -2,8 +2,10 @@
 
 Key: ``crops/YYYY/MM/DD/<camera>/<event_id>.<ext>`` (date of the event's ``first_seen``, UTC),
 so a replayed or updated event overwrites its own object and never leaves a duplicate. The
-object carries user metadata (camera, plate, event id, first seen) and the event carries
-``crop_key`` plus ``crop_url`` (a plain path-style URL; readers presign from the key).
+object carries user metadata (camera, site, plate, event id, first seen; each value
+percent-encoded outside printable ASCII, :func:`header_value`, as HTTP headers require) and
+the event carries ``crop_key`` plus ``crop_url`` (a plain path-style URL; readers presign
+from the key).
 
 Runs as a map step before the PostgreSQL sink: :meth:`CropStore.event_from_read` (one read)
 or :meth:`CropStore.events_from_reads` (a batch, uploaded concurrently, for
@@ -17,6 +19,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Sequence
+from urllib.parse import quote
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -30,6 +33,7 @@ from obstore.store import S3Store
 
 from config.settings import S3Settings
 from operators.records import DeadLetter, PlateEvent, PlateRead
+from operators.text import one_line
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +41,17 @@ DeadLetterFn = Callable[[DeadLetter], None]
 
 _CONTENT_TYPES = {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp"}
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+# Printable ASCII but "%": kept as is in metadata values; anything else is percent-encoded.
+_HEADER_SAFE = "".join(chr(c) for c in range(0x20, 0x7F) if chr(c) not in "%")
+
+
+def header_value(value: str) -> str:
+    """``value`` as an HTTP header value: UTF-8 percent-encoded outside printable ASCII (and ``%``).
+
+    Header values may not hold control characters (obstore panicked on a NUL or newline);
+    ``urllib.parse.unquote`` gives the value back.
+    """
+    return quote(value, safe=_HEADER_SAFE)
 
 
 class CropStoreError(RuntimeError):
@@ -141,8 +156,17 @@ class CropStore:
         self._bucket_ready = True
 
     def put_object(self, key: str, data: bytes, attributes: dict[str, str]) -> None:
-        """One PUT of ``data`` at ``key`` (``Content-Type`` and user metadata in ``attributes``); no retry."""
-        obstore.put(self._store, key, data, attributes=attributes)  # type: ignore[arg-type]
+        """One PUT of ``data`` at ``key`` (``Content-Type`` and user metadata in ``attributes``); no retry.
+
+        A panic of the Rust client (a ``BaseException``, which nothing else would catch) is
+        raised as :class:`CropStoreError`: one bad request must not end the flow.
+        """
+        try:
+            obstore.put(self._store, key, data, attributes=attributes)  # type: ignore[arg-type]
+        except BaseException as exc:
+            if type(exc).__name__ != "PanicException":
+                raise
+            raise CropStoreError(f"s3: the client refused to store {key}: {one_line(exc)}") from exc
 
     def put(self, event: PlateEvent, image: bytes, image_format: str = "jpeg") -> StoredCrop:
         """Upload ``image`` as the crop of ``event`` (overwrites: idempotent); retries, then raises."""
@@ -150,9 +174,9 @@ class CropStore:
         attributes = {
             "Content-Type": _CONTENT_TYPES.get(_extension(image_format), "application/octet-stream"),
             # Other attributes are user metadata (x-amz-meta-*).
-            "camera": event.camera_id,
-            "site": event.site,
-            "plate": event.plate,
+            "camera": header_value(event.camera_id),
+            "site": header_value(event.site),
+            "plate": header_value(event.plate),
             "event-id": event.event_id,
             "first-seen": event.first_seen.isoformat(),
         }
@@ -161,10 +185,11 @@ class CropStore:
         for attempt in range(1, self._attempts + 1):
             if error is not None:
                 log.warning(
-                    "s3: storing %s failed (attempt %d): %s; retrying in %.1f s",
+                    "s3: storing %s failed (attempt %d): %s: %s; retrying in %.1f s",
                     key,
                     attempt - 1,
-                    error,
+                    type(error).__name__,
+                    one_line(error),
                     delay,
                 )
                 self._sleep(delay)
@@ -176,7 +201,8 @@ class CropStore:
             except (ObjectStoreError, MinioException, urllib3.exceptions.HTTPError, OSError, ValueError) as exc:
                 error = exc
         raise CropStoreError(
-            f"s3: cannot store {key} in bucket {self.bucket} after {self._attempts} attempts: {error}"
+            f"s3: cannot store {key} in bucket {self.bucket} after {self._attempts} attempts:"
+            f" {type(error).__name__}: {one_line(error)}"
         ) from error
 
     def store(self, event: PlateEvent, image: bytes, image_format: str = "jpeg") -> PlateEvent:

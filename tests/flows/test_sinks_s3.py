@@ -125,3 +125,24 @@ def test_unreachable_s3_dead_letters_the_crop_and_the_event_goes_on():
     assert "after 3 attempts" in letter.reason
     with pytest.raises(CropStoreError):
         CropStore(S3Settings(endpoint=f"127.0.0.1:{port}"), attempts=1).store(event, b"x")
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(
+    ("camera", "site"),
+    [("cam\x00nul", "default"), ("cam-newline\n", "default"), ("cam-ok", "si\x00te"), ("caméra-ü", "sité\r\n")],
+    ids=["nul-camera", "newline-camera", "nul-site", "non-ascii-crlf"],
+)
+def test_ids_with_control_or_non_ascii_characters_are_stored_with_encoded_metadata(store, camera, site):
+    # Defect 3 of issue 12: a NUL or newline in camera_id (or a NUL in site) went into the S3
+    # metadata headers; obstore panicked (PanicException, invalid header value), uncaught, and the
+    # flow exited at every restart.
+    import dataclasses
+    from urllib.parse import unquote
+
+    event = dataclasses.replace(make_event(unique_camera()), camera_id=camera, site=site)
+    out = store.store(event, b"\xff\xd8crop")
+    assert out.crop_key is not None, store.dead
+    stat = store.client.stat_object(store.bucket, out.crop_key)
+    meta = {k.lower(): v for k, v in stat.metadata.items()}
+    assert unquote(meta["x-amz-meta-camera"]) == camera and unquote(meta["x-amz-meta-site"]) == site
