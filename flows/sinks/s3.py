@@ -19,10 +19,10 @@ import logging
 import re
 import time
 from collections.abc import Callable, Sequence
-from urllib.parse import quote
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from urllib.parse import quote
 
 import obstore
 import urllib3
