@@ -19,11 +19,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from bytewax.connectors.kafka import KafkaError, KafkaSource, KafkaSourceMessage
+from bytewax.connectors.kafka import KafkaError, KafkaSource, KafkaSourceMessage, _KafkaSourcePartition
+from confluent_kafka import Consumer, TopicPartition
 
 from config.limits import LimitSettings
 from config.settings import Settings
 from flows import metrics, runtime
+from flows.stall import StallWatch
 from operators.records import DeadLetter, PlateCrop, RecordError
 from operators.text import check_crop
 from schemas.serde import AvroDecoder, DecodeError, RegistryUnavailableError
@@ -34,9 +36,85 @@ RawMessage = KafkaSourceMessage[bytes | None, bytes | None] | KafkaError[bytes |
 Decoded = PlateCrop | DeadLetter
 
 
+#: The longest fetch wait a stalled source reopens with (ms).
+MAX_FETCH_WAIT_MS = 5000
+
+
+class _WatchedPartition(_KafkaSourcePartition):
+    """bytewax's partition with the consumer-stall alarm (:mod:`flows.stall`): on a stall it
+    logs, counts, and reopens the consumer at its offset with a four times longer fetch wait."""
+
+    def __init__(self, step_id: str, config: dict[str, Any], topic: str, part_idx: int, *args: Any, stall_s: float):
+        self._config = dict(config)
+        self._watch = StallWatch(f"{topic}[{part_idx}]", stall_s)
+        super().__init__(step_id, config, topic, part_idx, *args)
+
+    def _process_stats(self, json_stats: str) -> None:
+        super()._process_stats(json_stats)
+        import json
+
+        try:
+            part = json.loads(json_stats)["topics"][self._topic]["partitions"][str(self._part_idx)]
+            high = int(part["hi_offset"])
+        except (KeyError, TypeError, ValueError):
+            return
+        if high >= 0:
+            self._watch.lag(high - self._offset)
+
+    def next_batch(self) -> list[Any]:
+        batch = super().next_batch()
+        if self._watch.observe(len(batch)):
+            wait = int(self._config.get("fetch.wait.max.ms", 500))
+            longer = min(max(wait * 4, 100), MAX_FETCH_WAIT_MS)
+            log.warning(
+                "source: %s has lag but consumes nothing for %.0f s (fetch.wait.max.ms=%s): reopening the"
+                " consumer at offset %s with fetch.wait.max.ms=%s; raise flow.input.fetch_wait_ms if this repeats",
+                self._watch.partition, self._watch.stalled_for, wait, self._offset, longer,
+            )  # fmt: skip
+            self._reopen(longer)
+        return batch
+
+    def _reopen(self, fetch_wait_ms: int) -> None:
+        self._config["fetch.wait.max.ms"] = str(fetch_wait_ms)
+        self._consumer.close()
+        config = {**self._config, "stats_cb": self._process_stats}
+        self._consumer = Consumer(config)
+        self._consumer.assign([TopicPartition(self._topic, self._part_idx, self._offset)])
+
+
 class CropKafkaSource(KafkaSource):
     """bytewax's ``KafkaSource``, listing partitions without the consumer-only properties
-    (librdkafka warns about each one given to the admin client)."""
+    (librdkafka warns about each one given to the admin client), with the consumer-stall alarm
+    (``stall_s``; :class:`_WatchedPartition`)."""
+
+    def __init__(self, *args: Any, stall_s: float = 30.0, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._stall_s = stall_s
+
+    def build_part(self, step_id: str, for_part: str, resume_state: int | None) -> _KafkaSourcePartition:
+        """As bytewax's ``KafkaSource.build_part`` (same consumer configuration), watched for stalls."""
+        idx, topic = for_part.split("-", 1)
+        if topic not in self._topics:
+            raise ValueError(f"source: cannot resume partition {for_part!r}: not a partition of {self._topics}")
+        config = {
+            "group.id": "BYTEWAX_IGNORED",  # offsets live in bytewax's recovery snapshots
+            "enable.auto.commit": "false",
+            "bootstrap.servers": ",".join(self._brokers),
+            "enable.partition.eof": str(not self._tail),
+            "statistics.interval.ms": 1000,
+            **self._add_config,
+        }
+        return _WatchedPartition(
+            step_id,
+            config,
+            topic,
+            int(idx),
+            self._starting_offset,
+            resume_state,
+            self._batch_size,
+            self._raise_on_errors,
+            stall_s=self._stall_s,
+        )
 
     def list_parts(self) -> list[str]:
         """Each Kafka partition of the crops topic is an input partition."""
@@ -72,6 +150,7 @@ def crop_source(settings: Settings) -> KafkaSource:
         },
         batch_size=settings.flow.input.batch_size,
         raise_on_errors=False,
+        stall_s=settings.flow.input.stall_alarm_s,
     )
 
 
