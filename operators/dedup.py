@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Literal
 
 from rapidfuzz import process
@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 __all__ = ["DedupRules", "DedupState", "dedup", "dedup_key"]
 
 _MAX_TRACKS = 32  # per event: shares of this many tracks are remembered
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # the watermark before any plausible event time
 
 
 @dataclass(slots=True, frozen=True)
@@ -126,7 +127,7 @@ def dedup(
         seen = first if state is None else max(first, state.watermark)
     else:  # an implausible time (past the clock's allowance) never moves the watermark
         limit = now + timedelta(seconds=rules.max_future_s)
-        watermark = now if state is None or state.watermark > limit else state.watermark
+        watermark = _EPOCH if state is None or state.watermark > limit else state.watermark
         seen = max(watermark, first) if first <= limit else watermark
     if state is None:
         state = DedupState((), (), (), {}, seen)

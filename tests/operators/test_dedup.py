@@ -189,3 +189,10 @@ def test_a_resumed_state_with_a_far_future_watermark_heals():
     state, a = dedup(state, event("DEF456", 30, track="p3"), RULES, now=now)
     state, b = dedup(state, event("DEF456", 33, track="p4"), RULES, now=now)
     assert a.event_id == b.event_id
+
+
+def test_a_backlog_an_hour_old_still_merges_with_the_clock_given():
+    now = event("X", 3600).first_seen  # the flow catches up on crops an hour old
+    state, a = dedup(None, event("ABC123", 10, track="p1"), RULES, now=now)
+    state, b = dedup(state, event("ABC123", 30, track="p2"), RULES, now=now)
+    assert a.event_id == b.event_id
