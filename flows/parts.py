@@ -137,11 +137,16 @@ S3_UPLOAD_THREADS = 16
 
 def _crop_store(settings: Settings) -> Lazy[Any]:
     def make() -> Any:
+        from flows.crop_retries import CropRetries
         from flows.sinks.dead_letters import KafkaDeadLetterPublisher
         from flows.sinks.s3 import CropStore
 
+        retries = CropRetries(settings.database.url.get_secret_value(), poll_s=settings.flow.crop_retry_s)
         return CropStore(
-            settings.s3, dead_letters=KafkaDeadLetterPublisher(settings), workers=S3_UPLOAD_THREADS
+            settings.s3,
+            dead_letters=KafkaDeadLetterPublisher(settings),
+            workers=S3_UPLOAD_THREADS,
+            retries=retries,
         )
 
     return Lazy(make)

@@ -10,7 +10,9 @@ from the key).
 Runs as a map step before the PostgreSQL sink: :meth:`CropStore.event_from_read` (one read)
 or :meth:`CropStore.events_from_reads` (a batch, uploaded concurrently, for
 ``op.flat_map_batch``). An upload that keeps failing does not stop the flow: the event goes on
-without a crop and the crop goes to the dead-letter callback with the reason, so it is not lost.
+without a crop and the crop is kept in PostgreSQL for a later upload (:mod:`flows.crop_retries`),
+which links it to the event when object storage is back; only when that fails too does the crop
+go to the dead-letter callback with the reason, so it is not lost.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from obstore.exceptions import BaseError as ObjectStoreError
 from obstore.store import S3Store
 
 from config.settings import S3Settings
+from flows.crop_retries import CropRetries
 from operators.records import DeadLetter, PlateEvent, PlateRead
 from operators.text import one_line
 
@@ -56,6 +59,10 @@ def header_value(value: str) -> str:
 
 class CropStoreError(RuntimeError):
     """A crop could not be stored (after retries)."""
+
+
+class CropRefusedError(CropStoreError):
+    """The client refused the request itself (retrying later cannot help)."""
 
 
 def _extension(image_format: str) -> str:
@@ -95,6 +102,7 @@ class CropStore:
         timeout_s: float = 10.0,
         workers: int = 4,
         sleep: Callable[[float], None] = time.sleep,
+        retries: CropRetries | None = None,
     ) -> None:
         self.bucket = s3.bucket
         self._base_url = f"{'https' if s3.secure else 'http'}://{s3.endpoint}/{s3.bucket}"
@@ -133,6 +141,13 @@ class CropStore:
         self._workers = workers
         self._pool: ThreadPoolExecutor | None = None
         self._bucket_ready = False
+        self._retries = retries
+        if retries is not None:
+            retries.start(self._retry_put, self.url)
+
+    def _retry_put(self, key: str, data: bytes, attributes: dict[str, str]) -> None:
+        self.ensure_bucket()
+        self.put_object(key, data, attributes)
 
     @property
     def client(self) -> Minio:
@@ -166,12 +181,17 @@ class CropStore:
         except BaseException as exc:
             if type(exc).__name__ != "PanicException":
                 raise
-            raise CropStoreError(f"s3: the client refused to store {key}: {one_line(exc)}") from exc
+            raise CropRefusedError(f"s3: the client refused to store {key}: {one_line(exc)}") from exc
 
     def put(self, event: PlateEvent, image: bytes, image_format: str = "jpeg") -> StoredCrop:
         """Upload ``image`` as the crop of ``event`` (overwrites: idempotent); retries, then raises."""
+        key, attributes = self._object(event, image_format)
+        return self._put(key, image, attributes)
+
+    def _object(self, event: PlateEvent, image_format: str) -> tuple[str, dict[str, str]]:
+        """The key and attributes (content type, user metadata) of ``event``'s crop."""
         key = crop_key(event.camera_id, event.event_id, event.first_seen, image_format)
-        attributes = {
+        return key, {
             "Content-Type": _CONTENT_TYPES.get(_extension(image_format), "application/octet-stream"),
             # Other attributes are user metadata (x-amz-meta-*).
             "camera": header_value(event.camera_id),
@@ -180,6 +200,8 @@ class CropStore:
             "event-id": event.event_id,
             "first-seen": event.first_seen.isoformat(),
         }
+
+    def _put(self, key: str, image: bytes, attributes: dict[str, str]) -> StoredCrop:
         delay = self._backoff_s
         error: Exception | None = None
         for attempt in range(1, self._attempts + 1):
@@ -210,6 +232,8 @@ class CropStore:
         try:
             stored = self.put(event, image, image_format)
         except CropStoreError as exc:
+            if self._keep_for_retry(event, image, image_format, exc):
+                return event
             if self._dead_letters is None:
                 raise
             log.error(
@@ -230,6 +254,19 @@ class CropStore:
             )
             return event
         return replace(event, crop_key=stored.key, crop_url=stored.url)
+
+    def _keep_for_retry(self, event: PlateEvent, image: bytes, image_format: str, exc: CropStoreError) -> bool:
+        """Add the crop to the retry table; False when there is none or it cannot be written."""
+        if self._retries is None or isinstance(exc, CropRefusedError):
+            return False
+        key, attributes = self._object(event, image_format)
+        try:
+            self._retries.add(key, event, image, attributes, str(exc))
+        except Exception as db_exc:  # noqa: BLE001 - the dead-letter topic is the last resort
+            log.error("s3: cannot keep %s for a later upload either (%s)", key, one_line(db_exc))
+            return False
+        log.warning("%s; event %s goes on without a crop for now (kept in crop_retries)", exc, event.event_id)
+        return True
 
     def event_from_read(self, read: PlateRead) -> PlateEvent:
         """The new :class:`PlateEvent` of a validated read, with its best crop stored."""
@@ -272,7 +309,10 @@ class CropStore:
         return [e if e is not None else next(it) for e in events]
 
     def close(self) -> None:
-        """Stop the upload threads (idempotent)."""
+        """Stop the upload threads and the retrier (idempotent)."""
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
+        if self._retries is not None:
+            self._retries.close()
+            self._retries = None

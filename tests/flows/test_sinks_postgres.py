@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import socket
-import threading
 import time
 from datetime import timedelta
 
@@ -27,6 +26,7 @@ from flows.sinks.postgres import (
     latest_events,
 )
 from operators.records import DeadLetter
+from tests.fixtures.proxy import TcpProxy
 from tests.flows.sink_records import make_event, make_hit, make_rejected, unique_camera
 
 # --- pure ---------------------------------------------------------------------------------
@@ -212,54 +212,10 @@ def test_a_killed_connection_is_replaced_and_the_batch_written(writer, database_
     assert len(_events(database_url, cam)) == 2
 
 
-class _Forwarder:
-    """A TCP forwarder on a free port, started late: the database 'comes back'."""
-
-    def __init__(self, target: tuple[str, int]) -> None:
-        self.target = target
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        self._server: socket.socket | None = None
-
-    def start(self) -> None:
-        self._server = socket.create_server(("127.0.0.1", self.port))
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        assert self._server is not None
-        while True:
-            try:
-                client, _ = self._server.accept()
-            except OSError:
-                return
-            upstream = socket.create_connection(self.target)
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
-
-    @staticmethod
-    def _pipe(src: socket.socket, dst: socket.socket) -> None:
-        try:
-            while data := src.recv(65536):
-                dst.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for s in (src, dst):
-                try:
-                    s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-
-
 @integration
 def test_unreachable_database_is_retried_until_it_answers_and_recovery_is_prompt(database_url):
     info = psycopg.conninfo.conninfo_to_dict(database_url)
-    forwarder = _Forwarder((info.get("host") or "127.0.0.1", int(info.get("port") or 5432)))
+    forwarder = TcpProxy((info.get("host") or "127.0.0.1", int(info.get("port") or 5432)))
     url = psycopg.conninfo.make_conninfo(database_url, host="127.0.0.1", port=forwarder.port)
     waits: list[float] = []
     began = time.monotonic()
