@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
+from urllib.parse import unquote
 
 import urllib3
 from minio import Minio
@@ -76,6 +77,31 @@ class CropImages:
                 return False
             raise StorageError(f"stat {key}: {exc}") from exc
         return True
+
+    def keys_under(self, prefix: str) -> list[str]:
+        """Every key under ``prefix``."""
+        try:
+            objects = self.client.list_objects(self.bucket, prefix=prefix, recursive=True)
+            return [o.object_name for o in objects if o.object_name]
+        except (S3Error, urllib3.exceptions.HTTPError, OSError) as exc:
+            raise StorageError(f"listing {prefix}: {exc}") from exc
+
+    def metadata(self, key: str) -> dict[str, str]:
+        """User metadata of ``key`` (``camera``, ``plate``, ``event-id`` ...), decoded; {} when absent."""
+        try:
+            stat = self.client.stat_object(self.bucket, key)
+        except S3Error as exc:
+            if exc.code in ("NoSuchKey", "NoSuchObject", "ResourceNotFound"):
+                return {}
+            raise StorageError(f"stat {key}: {exc}") from exc
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise StorageError(f"stat {key}: {exc}") from exc
+        prefix = "x-amz-meta-"
+        return {
+            k.lower()[len(prefix) :]: unquote(v)
+            for k, v in (stat.metadata or {}).items()
+            if k.lower().startswith(prefix)
+        }
 
     def older_than(self, cutoff: datetime, prefix: str = CROP_PREFIX) -> Iterator[str]:
         """Keys under ``prefix`` last modified before ``cutoff``."""
