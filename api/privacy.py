@@ -34,21 +34,23 @@ import psycopg
 from api import audit
 from api.storage import CropImages
 from config.api import PrivacySettings, RetentionSettings
+from operators.erasure import plate_digest
 from operators.normalise import compact
 
 log = logging.getLogger(__name__)
 ERASED = "[erased]"
+__all__ = [
+    "ERASED",
+    "ErasureReport",
+    "RetentionReport",
+    "apply_retention",
+    "erase_plate",
+    "hashed_plate",
+    "plate_digest",
+]
 
 # compact() in SQL for ASCII text (what OCR engines return for Latin plates).
 _SQL_COMPACT = "regexp_replace(upper(plate_raw), '[^A-Z0-9]', '', 'g')"
-
-
-def plate_digest(plate: str, secret: bytes | None) -> str:
-    """``hmac-sha256:<hex>`` of the normalised plate with ``secret``, else ``sha256:<hex>``."""
-    data = compact(plate).encode()
-    if secret:
-        return "hmac-sha256:" + hmac.new(secret, data, hashlib.sha256).hexdigest()
-    return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
 def hashed_plate(plate: str, secret: bytes) -> str:

@@ -249,6 +249,9 @@ class FlowSettings(_Strict):
     track_idle_s: float = Field(2.0, gt=0, le=600, description="A track closes after this idle gap (event time).")
     track_max_s: float = Field(30.0, gt=0, le=3600, description="A track closes after this duration at most.")
     dedup_window_s: float = Field(300.0, ge=0, le=86400, description="Reads this close in time may merge.")
+    erasures_poll_s: float = Field(
+        5.0, gt=0, le=3600, description="How often the erasures table is read (erased plates leave dedup state)."
+    )
     crop_retry_s: float = Field(
         10.0, gt=0, le=3600, description="How often crops that failed to upload are retried from PostgreSQL."
     )

@@ -23,6 +23,7 @@ restored from such a snapshot is pulled back to the clock.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Literal
@@ -36,7 +37,7 @@ from operators.records import PlateEvent
 if TYPE_CHECKING:
     from config.flow import FlowSettings
 
-__all__ = ["DedupRules", "DedupState", "dedup", "dedup_key"]
+__all__ = ["DedupRules", "DedupState", "dedup", "dedup_key", "forget"]
 
 _MAX_TRACKS = 32  # per event: shares of this many tracks are remembered
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # the watermark before any plausible event time
@@ -161,6 +162,22 @@ def dedup(
         _forget(tracks, recent[:extra])
         recent, times, folded = recent[extra:], times[extra:], folded[extra:]
     return DedupState(recent, times, folded, tracks, now), entry.event
+
+
+def forget(state: DedupState | None, erased: Callable[[PlateEvent], bool]) -> DedupState | None:
+    """``state`` without the events ``erased`` says are erased (a plate erasure); never mutates it."""
+    if state is None or not any(erased(r.event) for r in state.recent):
+        return state
+    keep = [i for i, r in enumerate(state.recent) if not erased(r.event)]
+    tracks = dict(state.tracks)
+    _forget(tracks, tuple(r for r in state.recent if erased(r.event)))
+    return DedupState(
+        tuple(state.recent[i] for i in keep),
+        tuple(state.times[i] for i in keep),
+        tuple(state.folded[i] for i in keep),
+        tracks,
+        state.watermark,
+    )
 
 
 def _forget(tracks: dict[str, str], gone: tuple[_Recent, ...]) -> None:

@@ -227,6 +227,13 @@ class CropStore:
             f" {type(error).__name__}: {one_line(error)}"
         ) from error
 
+    def delete(self, key: str) -> None:
+        """Delete ``key`` (an erased plate's crop); a failure is logged, not raised."""
+        try:
+            self._client.remove_object(self.bucket, key)
+        except (MinioException, urllib3.exceptions.HTTPError, OSError, ValueError) as exc:
+            log.error("s3: cannot delete %s (erased plate): %s; `alpr erase` again removes it", key, one_line(exc))
+
     def store(self, event: PlateEvent, image: bytes, image_format: str = "jpeg") -> PlateEvent:
         """``event`` with ``crop_key``/``crop_url`` of its uploaded crop; without them when it failed."""
         try:
