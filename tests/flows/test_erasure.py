@@ -58,7 +58,8 @@ def test_an_erased_plate_seen_again_is_a_new_event_not_the_erased_one(settings, 
         with psycopg.connect(url, autocommit=True) as conn:
             report = erase_plate(conn, CropImages(s.s3), plate, actor="test")
         assert report.events == 1 and _events(url, cam) == []
-        _wait("the flow learnt of the erasure", lambda: log.read_text().count("erased plate(s) known") > known, flow, log)
+        learnt = lambda: log.read_text().count("erased plate(s) known") > known  # noqa: E731
+        _wait("the flow learnt of the erasure", learnt, flow, log)
 
         again = datetime.now(UTC)  # the same car, seen again after the erasure, within the window
         flow_env.produce(s, [(cam, enc.encode(c.to_avro())) for c in flow_env.track_crops(0, cam, "pass-2", again)])
