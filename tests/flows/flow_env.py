@@ -155,10 +155,12 @@ def read_topic(settings: Settings, topic: str, expect: int, timeout_s: float = 3
 
 
 
-def start_flow(config: Path, recovery: Path | None, log: Path, *args: str, **env: str) -> subprocess.Popen[bytes]:
-    """``python -m bytewax.run flows.plates`` as a child process (with recovery in ``recovery``,
-    a snapshot every second), configured by ``config``, output appended to ``log``."""
-    cmd = [sys.executable, "-m", "bytewax.run", "flows.plates", *args]
+def start_flow(
+    config: Path, recovery: Path | None, log: Path, *args: str, flow: str = "flows.plates", **env: str
+) -> subprocess.Popen[bytes]:
+    """``python -m bytewax.run <flow>`` as a child process (with recovery in ``recovery``, a
+    snapshot every second), configured by ``config``, output appended to ``log``."""
+    cmd = [sys.executable, "-m", "bytewax.run", flow, *args]
     if recovery is not None:
         cmd += ["-r", str(recovery), "-s", "1", "-b", "0"]
     return subprocess.Popen(
