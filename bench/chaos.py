@@ -81,10 +81,10 @@ def chaos_flow() -> Any:
 class Plan:
     """What one run does."""
 
-    passes: int = 2000
-    cameras: int = 50
-    rate: float = 20.0  # passes per second
-    kills: int = 8
+    passes: int = 4000
+    cameras: int = 100
+    rate: float = 10.0  # passes per second
+    kills: int = 12
     s3_outage_s: float = 30.0
     pg_outage_s: float = 20.0
     receiver_outage_s: float = 20.0
@@ -121,6 +121,22 @@ def _crop(camera: str, track: str, at: datetime, image: bytes, **fields: Any) ->
         det_confidence=0.875, quality=0.5, sharpness=100.0, image=image, image_format="txt",
     )  # fmt: skip
     return {**crop.to_avro(), **fields}
+
+
+def pass_messages(
+    encode: Callable[[dict[str, Any]], bytes], camera: str, track: str, plate: str, start: datetime
+) -> list[tuple[str, bytes]]:
+    """One vehicle pass: ``(key, value)`` of :data:`CROPS_PER_PASS` crops carrying ``plate`` as text."""
+    return [
+        (
+            camera,
+            encode(
+                _crop(camera, track, start + timedelta(milliseconds=40 * j), plate.encode(), frame_index=j,
+                      crop_id=f"{camera}:{track}:{j}", quality=0.5 + 0.1 * j)
+            ),
+        )  # fmt: skip
+        for j in range(CROPS_PER_PASS)
+    ]
 
 
 def malformed_kinds(encode: Callable[[dict[str, Any]], bytes], at: datetime) -> list[tuple[str, bytes | None]]:
@@ -284,12 +300,8 @@ def run(plan: Plan, workdir: Path, seed: int = 7) -> dict[str, Any]:
         def traffic() -> None:
             kind_i = 0
             for i, (cam, track, plate, start) in enumerate(passes):
-                for j in range(CROPS_PER_PASS):
-                    value = encoder.encode(
-                        _crop(cam, track, start + timedelta(milliseconds=40 * j), plate.encode(), frame_index=j,
-                              crop_id=f"{cam}:{track}:{j}", quality=0.5 + 0.1 * j)
-                    )  # fmt: skip
-                    _produce(producer, s.kafka.topics.crops, cam.encode(), value, errors)
+                for key, value in pass_messages(encoder.encode, cam, track, plate, start):
+                    _produce(producer, s.kafka.topics.crops, key.encode(), value, errors)
                 tally.passes_sent += 1
                 if i % plan.malformed_every == plan.malformed_every - 1:
                     kind, value = kinds[kind_i % len(kinds)]
@@ -356,6 +368,9 @@ def run(plan: Plan, workdir: Path, seed: int = 7) -> dict[str, Any]:
         flow.stop()
 
         report = _report(url, s, passes, watched, entry_of, receiver, tally)
+        flow_log = flow.log_path.read_text(errors="replace")
+        report["crops_kept_for_retry"] = flow_log.count("(kept in crop_retries)")
+        report["consumer_stall_alarms"] = flow_log.count("has lag but consumes nothing")
         report.update(
             {
                 "plan": asdict(plan),

@@ -206,7 +206,7 @@ class CropStore:
         error: Exception | None = None
         for attempt in range(1, self._attempts + 1):
             if error is not None:
-                log.warning(
+                log.debug(  # one line per crop at warning level, when it is given up (store())
                     "s3: storing %s failed (attempt %d): %s: %s; retrying in %.1f s",
                     key,
                     attempt - 1,
