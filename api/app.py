@@ -67,6 +67,8 @@ def create_app(settings: Settings) -> FastAPI:
         try:
             yield
         finally:
+            if feed is not None:
+                feed.close()
             pool.close()
 
     app = FastAPI(
@@ -89,6 +91,11 @@ def create_app(settings: Settings) -> FastAPI:
         admin.router,
     ):
         app.include_router(router)
+    feed = None
+    if settings.api.console.enabled:
+        from api.console.mount import install
+
+        feed = install(app, settings)
 
     if settings.api.cors_origins:
         app.add_middleware(

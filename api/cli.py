@@ -91,6 +91,8 @@ def serve(config_files: tuple[Path, ...], host: str | None, port: int | None) ->
             port=port or settings.api.port,
             log_level="info",
             access_log=False,
+            # Open live streams (the console) would hold a shutdown forever; they resume by themselves.
+            timeout_graceful_shutdown=5,
         )
     finally:
         loop.stop()

@@ -27,7 +27,7 @@ import hmac
 import logging
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 
@@ -36,6 +36,9 @@ from api.storage import CropImages
 from config.api import PrivacySettings, RetentionSettings
 from operators.erasure import plate_digest
 from operators.normalise import compact
+
+if TYPE_CHECKING:
+    from config.settings import Settings
 
 log = logging.getLogger(__name__)
 ERASED = "[erased]"
@@ -92,13 +95,22 @@ def erase_plate(
     if not normalised:
         raise ValueError(f"plate {plate!r} has no letters or digits")
     forms = [normalised] + ([hashed_plate(normalised, secret)] if secret else [])
+    # Events corrected to (or from) the plate are about it too (operator corrections, 0007).
+    corrected = [
+        r[0]
+        for r in conn.execute(
+            "SELECT DISTINCT event_id FROM plate_corrections WHERE plate = ANY(%(f)s) OR previous = ANY(%(f)s)",
+            {"f": forms},
+        ).fetchall()
+    ]
     keys = [
         r[0]
         for r in conn.execute(
-            "SELECT crop_key FROM plate_events WHERE plate = ANY(%(forms)s) AND crop_key IS NOT NULL"
+            "SELECT crop_key FROM plate_events WHERE (plate = ANY(%(forms)s) OR event_id = ANY(%(ids)s))"
+            " AND crop_key IS NOT NULL"
             " UNION SELECT crop_key FROM rejected_reads"
             f" WHERE ({_SQL_COMPACT} = %(p)s OR plate_raw = ANY(%(forms)s)) AND crop_key IS NOT NULL",
-            {"p": normalised, "forms": forms},
+            {"p": normalised, "forms": forms, "ids": corrected},
         ).fetchall()
     ]
     keys = sorted(set(keys) | _unreferenced_objects(conn, images, normalised, forms, set(keys)))
@@ -108,9 +120,14 @@ def erase_plate(
         event_ids = [
             r[0]
             for r in conn.execute(
-                "DELETE FROM plate_events WHERE plate = ANY(%s) RETURNING event_id", (forms,)
+                "DELETE FROM plate_events WHERE plate = ANY(%s) OR event_id = ANY(%s) RETURNING event_id",
+                (forms, corrected),
             ).fetchall()
         ]
+        conn.execute(
+            "DELETE FROM plate_corrections WHERE event_id = ANY(%s) OR plate = ANY(%s) OR previous = ANY(%s)",
+            (event_ids, forms, forms),
+        )
         rejected = conn.execute(
             f"DELETE FROM rejected_reads WHERE {_SQL_COMPACT} = %s OR plate_raw = ANY(%s)"
             " OR event_id = ANY(%s)",
@@ -293,3 +310,33 @@ def apply_retention(
             conn, actor, "retention", {**report.to_json(), "reads_days": days, "now": now.isoformat()}
         )
     return report
+
+
+def erase_configured(
+    conn: psycopg.Connection[Any], images: CropImages, settings: Settings, plate: str, *, actor: str, reason: str = ""
+) -> ErasureReport:
+    """:func:`erase_plate` with the digest key of ``api.privacy.secret`` (the API's and the console's)."""
+    secret = settings.api.privacy.secret
+    return erase_plate(
+        conn,
+        images,
+        plate,
+        actor=actor,
+        reason=reason,
+        secret=secret.get_secret_value().encode() if secret else None,
+    )
+
+
+def retention_now(
+    conn: psycopg.Connection[Any], images: CropImages, settings: Settings, *, actor: str
+) -> RetentionReport:
+    """:func:`apply_retention` of ``api.retention`` (and ``api.privacy``) as of now."""
+    return apply_retention(
+        conn,
+        images,
+        settings.api.retention,
+        reads_days=settings.database.reads_retention_days,
+        now=datetime.now(UTC),
+        actor=actor,
+        privacy=settings.api.privacy,
+    )

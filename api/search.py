@@ -8,9 +8,13 @@ Plate matching (``match``), on the normalised plate (:func:`operators.normalise.
 
 - ``exact``: equal plates.
 - ``prefix``: plates starting with the text.
+- ``wildcard``: ``*`` any run of characters, ``?`` one character (``AB*7``, ``?BC123``).
 - ``fuzzy``: Levenshtein distance <= ``max_distance`` (candidates from the trigram index).
 - ``confusion``: confusion-aware distance (:func:`operators.normalise.plate_distance`, O/0, I/1,
   B/8 ... cost 0.5) <= ``max_distance`` (candidates from the trigram index of the folded plate).
+
+An event matches on its read (``plate_events.plate``) or on any operator correction of it
+(``plate_corrections.plate``), so a corrected read is found under both plates.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -28,8 +33,8 @@ from psycopg.types.json import Jsonb
 
 from operators.normalise import compact
 
-Match = Literal["exact", "prefix", "fuzzy", "confusion"]
-MATCHES: tuple[Match, ...] = ("exact", "prefix", "fuzzy", "confusion")
+Match = Literal["exact", "prefix", "wildcard", "fuzzy", "confusion"]
+MATCHES: tuple[Match, ...] = ("exact", "prefix", "wildcard", "fuzzy", "confusion")
 
 EVENT_COLUMNS = (
     "event_id", "first_seen", "last_seen", "frame_ts", "site", "camera_id", "track_id", "plate",
@@ -101,8 +106,8 @@ class EventQuery:
         if self.start and self.end and self.start >= self.end:
             raise SearchError("start must be before end")
         if self.plate is not None:
-            plate = compact(self.plate)
-            if not plate:
+            plate = wildcard_pattern(self.plate) if self.match == "wildcard" else compact(self.plate)
+            if not plate.strip("%_"):
                 raise SearchError(f"plate {self.plate!r} has no letters or digits")
             object.__setattr__(self, "normalised", plate)
         elif self.match != "exact":
@@ -126,6 +131,48 @@ class EventQuery:
         }
 
 
+def wildcard_pattern(text: str) -> str:
+    """A LIKE pattern of ``text``: ``*`` -> ``%``, ``?`` -> ``_``, the rest normalised like plates.
+
+    >>> wildcard_pattern("ab-1*?")
+    'AB1%_'
+    """
+    parts = re.split(r"([*?])", text)
+    return "".join("%" if p == "*" else "_" if p == "?" else compact(p) for p in parts)
+
+
+def _plate_match(query: EventQuery, column: str, params: dict[str, Any]) -> str:
+    """The SQL condition of ``query``'s plate on ``column`` (parameters added to ``params``)."""
+    plate = query.normalised
+    params["plate"] = plate
+    params["d"] = query.max_distance
+    if query.match == "exact" and query.aliases:
+        params["plates"] = [plate, *query.aliases]
+        return f"{column} = ANY(%(plates)s)"
+    if query.match == "exact":
+        return f"{column} = %(plate)s"
+    if query.match == "prefix":
+        # compact() leaves only A-Z0-9: nothing to escape for LIKE.
+        params["prefix"] = f"{plate}%"
+        return f"{column} LIKE %(prefix)s"
+    if query.match == "wildcard":
+        return f"{column} LIKE %(plate)s"
+    if query.match == "fuzzy":
+        return f"{column} %% %(plate)s AND levenshtein({column}, %(plate)s) <= %(d)s"
+    return (
+        f"alpr_fold_plate({column}) %% alpr_fold_plate(%(plate)s)"
+        f" AND alpr_plate_distance({column}, %(plate)s) <= %(d)s"
+    )
+
+
+def _distance(query: EventQuery, column: str) -> str:
+    if query.match == "fuzzy":
+        return f"levenshtein({column}, %(plate)s)::real"
+    if query.match == "confusion":
+        return f"alpr_plate_distance({column}, %(plate)s)"
+    return "0::real" if query.match == "exact" and not query.aliases else "NULL::real"
+
+
 def similarity_threshold(query: EventQuery) -> float:
     """pg_trgm threshold low enough that plates ``max_distance`` edits away stay candidates."""
     return 0.3 if query.max_distance == 0 else 0.2 if query.max_distance == 1 else 0.05
@@ -136,26 +183,20 @@ def search_sql(query: EventQuery) -> tuple[str, dict[str, Any]]:
     where: list[str] = []
     params: dict[str, Any] = {"limit": query.limit + 1}  # one more: is there a next page?
     distance = "NULL::real"
-    plate = query.normalised
-    if plate is not None:
-        params["plate"] = plate
-        params["d"] = query.max_distance
-        if query.match == "exact" and query.aliases:
-            params["plates"] = [plate, *query.aliases]
-            where.append("e.plate = ANY(%(plates)s)")
-        elif query.match == "exact":
-            where.append("e.plate = %(plate)s")
-            distance = "0::real"
-        elif query.match == "prefix":
-            # compact() leaves only A-Z0-9: nothing to escape for LIKE.
-            params["prefix"] = plate + "%"
-            where.append("e.plate LIKE %(prefix)s")
-        elif query.match == "fuzzy":
-            distance = "levenshtein(e.plate, %(plate)s)::real"
-            where.append(f"e.plate %% %(plate)s AND {distance} <= %(d)s")
-        else:
-            distance = "alpr_plate_distance(e.plate, %(plate)s)"
-            where.append(f"alpr_fold_plate(e.plate) %% alpr_fold_plate(%(plate)s) AND {distance} <= %(d)s")
+    if query.normalised is not None:
+        corrected = (
+            "SELECT c.event_id FROM plate_corrections c WHERE " + _plate_match(query, "c.plate", params)
+        )
+        where.append(
+            f"({_plate_match(query, 'e.plate', params)} OR e.event_id = ANY(ARRAY({corrected})))"
+        )
+        distance = _distance(query, "e.plate")
+        if query.match in ("fuzzy", "confusion"):
+            closest = _distance(query, "c.plate")
+            distance = (
+                f"LEAST({distance}, (SELECT min({closest}) FROM plate_corrections c"
+                " WHERE c.event_id = e.event_id))"
+            )
     if query.camera_ids:
         params["cameras"] = list(query.camera_ids)
         where.append("e.camera_id = ANY(%(cameras)s)")

@@ -68,6 +68,25 @@ class CropImages:
             )
         return len(keys)
 
+    def read(self, key: str, *, max_bytes: int = 8 * 1024 * 1024) -> tuple[bytes, str] | None:
+        """The object's bytes and content type, or None when it is not stored (larger: StorageError)."""
+        try:
+            response = self.client.get_object(self.bucket, key)
+        except S3Error as exc:
+            if exc.code in ("NoSuchKey", "NoSuchObject", "ResourceNotFound"):
+                return None
+            raise StorageError(f"get {key}: {exc}") from exc
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise StorageError(f"get {key}: {exc}") from exc
+        try:
+            data = response.read(max_bytes + 1)
+            if len(data) > max_bytes:
+                raise StorageError(f"{key} is larger than {max_bytes} bytes")
+            return data, response.headers.get("Content-Type") or "application/octet-stream"
+        finally:
+            response.close()
+            response.release_conn()
+
     def exists(self, key: str) -> bool:
         """True when ``key`` is stored."""
         try:

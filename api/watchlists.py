@@ -12,6 +12,7 @@ from typing import Any
 
 import psycopg
 
+from api import audit
 from api.watchlist_csv import EntryInput
 from flows.watchlists import add_entry, remove_entry
 
@@ -19,12 +20,15 @@ __all__ = [
     "WatchlistError",
     "WatchlistRow",
     "add_entries",
+    "add_entry_as",
+    "import_as",
     "create",
     "delete",
     "entries",
     "entry_inputs",
     "get",
     "list_all",
+    "listings",
     "remove",
     "require",
     "update",
@@ -173,3 +177,47 @@ def remove(conn: psycopg.Connection[Any], watchlist_id: int, entry_id: int) -> b
         "SELECT 1 FROM watchlist_entries WHERE id = %s AND watchlist_id = %s", (entry_id, watchlist_id)
     ).fetchone()
     return bool(row) and remove_entry(conn, entry_id)
+
+
+def listings(conn: psycopg.Connection[Any], plate: str) -> list[dict[str, Any]]:
+    """Unexpired exact and fuzzy entries that ``plate`` (normalised) matches, with their list.
+
+    Regex entries are matched by the flow (Python ``re``), not here.
+    """
+    cur = conn.execute(
+        "SELECT w.id AS watchlist_id, w.name AS watchlist, e.id, e.pattern, e.match_type, e.max_distance,"
+        " coalesce(e.severity, w.severity) AS severity, e.note, e.expires_at"
+        " FROM watchlist_entries e JOIN watchlists w ON w.id = e.watchlist_id"
+        " WHERE (e.expires_at IS NULL OR e.expires_at > now())"
+        " AND ((e.match_type = 'exact' AND e.pattern = %(p)s)"
+        "   OR (e.match_type = 'fuzzy' AND levenshtein(e.pattern, %(p)s) <= e.max_distance))"
+        " ORDER BY w.name, e.id",
+        {"p": plate},
+    )
+    names = [d.name for d in cur.description or ()]
+    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+
+def add_entry_as(conn: psycopg.Connection[Any], watchlist_id: int, entry: EntryInput, actor: str) -> int:
+    """Add one entry, audited as ``actor`` (``watchlist.entry.add``), in one transaction; its id."""
+    with conn.transaction():
+        (entry_id,) = add_entries(conn, watchlist_id, [entry])
+        audit.record(
+            conn,
+            actor,
+            "watchlist.entry.add",
+            {"watchlist_id": watchlist_id, "entry_id": entry_id, "pattern": entry.pattern},
+        )
+    return entry_id
+
+
+def import_as(
+    conn: psycopg.Connection[Any], watchlist_id: int, new: list[EntryInput], actor: str, *, replace: bool = False
+) -> list[int]:
+    """Import parsed CSV entries, audited as ``actor`` (``watchlist.import``), in one transaction."""
+    with conn.transaction():
+        ids = add_entries(conn, watchlist_id, new, replace=replace)
+        audit.record(
+            conn, actor, "watchlist.import", {"watchlist_id": watchlist_id, "entries": len(ids), "replace": replace}
+        )
+    return ids

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 
@@ -54,6 +56,31 @@ class PrivacySettings(_Strict):
         return self
 
 
+class ConsoleSettings(_Strict):
+    """The operator console served at / by `alpr api serve` (sign in with an API key)."""
+
+    enabled: bool = Field(True, description="Serve the console at / (the REST API is served either way).")
+    session_ttl_s: float = Field(
+        12 * 3600.0, ge=60, le=30 * 86400, description="A sign-in lasts this long (then sign in again)."
+    )
+    secure_cookie: Literal["auto", "always", "never"] = Field(
+        "auto",
+        description="Mark the session cookie Secure: auto = when the request came over https "
+        "(behind a TLS proxy that sends X-Forwarded-Proto from a trusted address).",
+    )
+    live_poll_s: float = Field(
+        1.0, gt=0, le=60, description="The live page checks for new events this often without a notification."
+    )
+    prometheus_url: str | None = Field(
+        None,
+        description="Prometheus that scrapes the edge nodes (e.g. http://127.0.0.1:19090); the cameras page "
+        "reads alpr_edge_camera_up from it. null = camera up/down unknown (last event still shown).",
+    )
+    camera_stale_s: float = Field(
+        120.0, ge=1, le=86400, description="A camera whose edge reported nothing for this long shows as down."
+    )
+
+
 class ApiSettings(_Strict):
     """HTTP query API."""
 
@@ -91,3 +118,4 @@ class ApiSettings(_Strict):
     )
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
+    console: ConsoleSettings = Field(default_factory=ConsoleSettings)

@@ -16,15 +16,24 @@ class _Strict(BaseModel):
 
 
 class AlertChannel(_Strict):
-    """One alert destination: a signed JSON webhook or a Slack incoming webhook."""
+    """One alert destination: a signed JSON webhook, Slack, or a notification service through apprise."""
 
     name: str = Field(
         min_length=1, pattern=r"^[A-Za-z0-9_.-]+$", description="Name used in watchlists' channels."
     )
-    type: Literal["webhook", "slack"] = Field(
-        description="webhook: signed JSON POST; slack: Block Kit message."
+    type: Literal["webhook", "slack", "email", "teams", "telegram", "ntfy", "mqtt"] = Field(
+        description="webhook: signed JSON POST; slack: Block Kit message; email, teams, telegram, ntfy, "
+        "mqtt: sent by apprise to the apprise URL in url (mailto://, workflows://, tgram://, ntfy://, mqtt://)."
     )
-    url: str = Field(pattern=r"^https?://", description="Endpoint URL (http or https).")
+    url: str = Field(
+        pattern=r"^(https?|mailtos?|workflows?|tgram|ntfys?|mqtts?)://",
+        description="Endpoint URL (webhook, slack: http or https) or the apprise URL of the service.",
+    )
+    api_base: str | None = Field(
+        None,
+        pattern=r"^https?://",
+        description="telegram: the Bot API server (default https://api.telegram.org), e.g. a self-hosted one.",
+    )
     secret: SecretStr | None = Field(
         None, description="HMAC-SHA256 key of the X-ALPR-Signature header (webhook: required)."
     )
@@ -34,6 +43,16 @@ class AlertChannel(_Strict):
     def _webhook_needs_secret(self) -> AlertChannel:
         if self.type == "webhook" and (self.secret is None or not self.secret.get_secret_value()):
             raise ValueError(f"alert channel {self.name!r}: a webhook channel needs a secret")
+        schemes = {
+            "webhook": ("http", "https"), "slack": ("http", "https"), "email": ("mailto", "mailtos"),
+            "teams": ("workflow", "workflows"), "telegram": ("tgram",), "ntfy": ("ntfy", "ntfys"),
+            "mqtt": ("mqtt", "mqtts"),
+        }  # fmt: skip
+        scheme = self.url.split("://", 1)[0]
+        if scheme not in schemes[self.type]:
+            raise ValueError(
+                f"alert channel {self.name!r}: a {self.type} channel needs a {'/'.join(schemes[self.type])}:// URL"
+            )
         return self
 
 
@@ -55,6 +74,12 @@ class AlertSettings(_Strict):
     backoff_jitter: float = Field(0.25, ge=0, le=1, description="Each wait is scaled by 1 +- this fraction.")
     workers: int = Field(4, ge=1, le=64, description="Concurrent deliveries per flow process.")
     poll_s: float = Field(0.5, gt=0, le=60, description="How often pending deliveries are checked (retries).")
+    image_link_s: int = Field(
+        7 * 86400,
+        ge=60,
+        le=7 * 86400,
+        description="Alerts link the plate image by a presigned URL valid this long (S3 allows 7 days at most).",
+    )
 
     @model_validator(mode="after")
     def _channels_known(self) -> AlertSettings:

@@ -222,6 +222,7 @@ class FlowSinks:
         from flows.sinks.alerts import AlertSink
         from flows.sinks.dead_letters import KafkaDeadLetterPublisher
         from flows.sinks.postgres import PlateEventSink, RejectedReadSink
+        from flows.sinks.s3 import crop_presigner
 
         url = settings.database.url.get_secret_value()
         dead = KafkaDeadLetterPublisher(settings)
@@ -231,7 +232,11 @@ class FlowSinks:
             events=PlateEventSink(url, dead_letters=dead, pool_size=settings.database.pool_size),
             plate_events=plate_events_sink(settings, dead),
             alerts=AlertSink(
-                url, settings.flow.alerts, dead_letters=dead, alerts_topic=settings.kafka.topics.alerts
+                url,
+                settings.flow.alerts,
+                dead_letters=dead,
+                alerts_topic=settings.kafka.topics.alerts,
+                presign=crop_presigner(settings.s3, settings.flow.alerts.image_link_s),
             ),
             alerts_topic=alerts_topic_sink(settings, dead),
         )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import psycopg
@@ -12,7 +11,7 @@ from api import audit
 from api.deps import admin, connection, services
 from api.keys import ApiKey
 from api.models import AuditRow, EraseIn, Erasure
-from api.privacy import apply_retention, erase_plate
+from api.privacy import erase_configured, retention_now
 from api.storage import StorageError
 
 router = APIRouter(prefix="/admin", tags=["admin"])
@@ -25,16 +24,8 @@ def erase(
 ) -> dict[str, Any]:
     """Remove every read, crop and alert of the plate; the erasure is recorded (plate as a digest)."""
     svc = services(request)
-    secret = svc.settings.api.privacy.secret
     try:
-        report = erase_plate(
-            conn,
-            svc.images,
-            body.plate,
-            actor=key.name,
-            reason=body.reason,
-            secret=secret.get_secret_value().encode() if secret else None,
-        )
+        report = erase_configured(conn, svc.images, svc.settings, body.plate, actor=key.name, reason=body.reason)
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from exc
     except StorageError as exc:
@@ -59,15 +50,7 @@ def retention(request: Request, conn: Conn, key: Annotated[ApiKey, Depends(admin
     """Drop reads, images, alerts and audit rows older than api.retention allows."""
     svc = services(request)
     try:
-        report = apply_retention(
-            conn,
-            svc.images,
-            svc.settings.api.retention,
-            reads_days=svc.settings.database.reads_retention_days,
-            now=datetime.now(UTC),
-            actor=key.name,
-            privacy=svc.settings.api.privacy,
-        )
+        report = retention_now(conn, svc.images, svc.settings, actor=key.name)
     except StorageError as exc:
         raise HTTPException(503, str(exc)) from exc
     return report.to_json()

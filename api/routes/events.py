@@ -9,12 +9,11 @@ import psycopg
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import AwareDatetime
 
-from api import audit
+from api import audit, events
 from api.deps import Services, connection, reader, services
 from api.keys import ApiKey
 from api.models import EventDetail, EventPage
-from api.routes.alerts import alerts_of_events
-from api.search import EVENT_COLUMNS, Cursor, EventQuery, Match, SearchError, run_search
+from api.search import Cursor, EventQuery, Match, SearchError, run_search
 
 router = APIRouter(prefix="/events", tags=["events"])
 Conn = Annotated[psycopg.Connection[Any], Depends(connection)]
@@ -103,18 +102,11 @@ def get_event(
 ) -> dict[str, Any]:
     """The latest version of an event, a presigned crop URL (when a crop is stored) and its alerts."""
     svc = services(request)
-    cur = conn.execute(
-        f"SELECT {', '.join(EVENT_COLUMNS)} FROM plate_events WHERE event_id = %s"
-        " ORDER BY updated_at DESC LIMIT 1",
-        (event_id,),
-    )
-    row = cur.fetchone()
-    if row is None:
+    event = events.find(conn, event_id)
+    if event is None:
         raise HTTPException(404, f"no event {event_id}")
-    event: dict[str, Any] = dict(zip(EVENT_COLUMNS, row, strict=True))
     audit.record(conn, key.name, "events.get", {"event_id": str(event_id), "plate": event["plate"]})
     if event["crop_key"]:
         event["crop_url"] = svc.images.presigned_url(event["crop_key"])
         event["crop_url_expires_s"] = svc.images.presign_seconds
-    event["alerts"] = alerts_of_events(conn, [event_id])
-    return event
+    return events.with_alerts(conn, event)

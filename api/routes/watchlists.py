@@ -97,14 +97,7 @@ def add_entry(
         )
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from exc
-    with conn.transaction():
-        (entry_id,) = watchlists.add_entries(conn, watchlist_id, [entry])
-        audit.record(
-            conn,
-            key.name,
-            "watchlist.entry.add",
-            {"watchlist_id": watchlist_id, "entry_id": entry_id, "pattern": entry.pattern},
-        )
+    entry_id = watchlists.add_entry_as(conn, watchlist_id, entry, key.name)
     return next(e for e in watchlists.entries(conn, watchlist_id) if e["id"] == entry_id)
 
 
@@ -165,12 +158,5 @@ def import_csv(
             },
             status_code=422,
         )
-    with conn.transaction():
-        ids = watchlists.add_entries(conn, watchlist_id, entries, replace=replace)
-        audit.record(
-            conn,
-            key.name,
-            "watchlist.import",
-            {"watchlist_id": watchlist_id, "entries": len(ids), "replace": replace},
-        )
+    ids = watchlists.import_as(conn, watchlist_id, entries, key.name, replace=replace)
     return {"imported": len(ids), "replaced": replace}

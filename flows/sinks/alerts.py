@@ -45,7 +45,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -175,9 +175,7 @@ def slack_message(alert: StoredAlert) -> dict[str, Any]:
         },
     ]
     if alert.note:
-        blocks.append(
-            {"type": "section", "text": {"type": "mrkdwn", "text": f"*Note*\n{_esc(alert.note)}"[:3000]}}
-        )
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": f"*Note*\n{_esc(alert.note)}"[:3000]}})
     if alert.crop_url:
         blocks.append(
             {
@@ -226,6 +224,11 @@ class Attempt:
 def send(client: httpx.Client, channel: AlertChannel, alert: StoredAlert, now_s: float) -> Attempt:
     """One delivery attempt of ``alert`` on ``channel`` (never raises)."""
     headers: dict[str, str]
+    if channel.type not in ("webhook", "slack"):
+        from flows.sinks.channels import SENDERS
+
+        ok, error = SENDERS[channel.type](channel, alert)
+        return Attempt(ok, True, error)
     if channel.type == "webhook":
         secret = channel.secret.get_secret_value().encode() if channel.secret else b""
         body, headers = webhook_request(alert, secret, now_s)
@@ -267,6 +270,9 @@ SELECT d.status, d.attempts,
        e.note, a.plate, a.camera_id, a.site, a.observed_at, a.severity,
        (SELECT pe.crop_url FROM plate_events pe
          WHERE pe.event_id = a.event_id AND pe.crop_url IS NOT NULL
+         ORDER BY pe.updated_at DESC LIMIT 1),
+       (SELECT pe.crop_key FROM plate_events pe
+         WHERE pe.event_id = a.event_id AND pe.crop_key IS NOT NULL
          ORDER BY pe.updated_at DESC LIMIT 1)
 FROM alert_deliveries d
 JOIN alerts a ON a.alert_id = d.alert_id
@@ -310,8 +316,10 @@ class AlertDispatcher:
         name: str = "alpr-alerts",
         clock: Callable[[], float] = time.time,
         client: httpx.Client | None = None,
+        presign: Callable[[str], str] | None = None,
     ) -> None:
         self.settings = settings
+        self._presign = presign
         self.name = name
         self._channels = {c.name: c for c in settings.channels}
         self._channel_names = list(self._channels)
@@ -320,9 +328,7 @@ class AlertDispatcher:
         self._clock = clock
         self._client = client or httpx.Client(
             follow_redirects=False,
-            limits=httpx.Limits(
-                max_connections=settings.workers * 2, max_keepalive_connections=settings.workers
-            ),
+            limits=httpx.Limits(max_connections=settings.workers * 2, max_keepalive_connections=settings.workers),
         )
         self._pool = ConnectionPool(
             url,
@@ -404,6 +410,7 @@ class AlertDispatcher:
     def _run(self) -> None:
         while not self._stopping.is_set():
             try:
+                self._raise_correction_alerts()
                 wait = self._dispatch_due()
             except (psycopg.Error, OSError) as exc:
                 log.warning("%s: cannot read pending deliveries (%s); retrying", self.name, exc)
@@ -414,6 +421,20 @@ class AlertDispatcher:
             self._wake.wait(max(0.0, min(wait, self.settings.poll_s)))
             self._wake.clear()
 
+    def _raise_correction_alerts(self) -> None:
+        """Alerts of operator corrections (:mod:`flows.sinks.corrections`), stored for delivery."""
+        from flows.sinks.corrections import raise_correction_alerts
+
+        try:
+            with self._pool.connection() as conn:
+                created = raise_correction_alerts(conn, self.settings, datetime.now(UTC))
+        except psycopg.Error as exc:  # e.g. a database before migration 0007: deliveries go on
+            log.warning("%s: cannot match corrections: %s", self.name, exc)
+            return
+        for row in created:
+            if row.status == "failed":
+                log.error("alerts: alert %s names channel %s: %s", row.alert_id, row.channel, row.last_error)
+
     def _has_due_now(self) -> bool:
         try:
             with self._pool.connection() as conn:
@@ -423,9 +444,7 @@ class AlertDispatcher:
         with self._lock:
             if self._inflight:
                 return True
-        return any(
-            since >= backoff_s(self.settings, attempts, f"{a}\x1f{c}") for a, c, attempts, since in rows
-        )
+        return any(since >= backoff_s(self.settings, attempts, f"{a}\x1f{c}") for a, c, attempts, since in rows)
 
     def _dispatch_due(self) -> float:
         """Submit due rows to the senders; return seconds until the next one is due."""
@@ -474,26 +493,22 @@ class AlertDispatcher:
             row = conn.execute(_CLAIM_SQL, (alert_id, channel)).fetchone()
             if row is None or row[0] != "pending":
                 return None  # delivered/failed meanwhile, or another sender holds it
-            _, attempts, since_s, age_s, *fields = row
+            _, attempts, since_s, age_s, *fields, crop_key = row
             if since_s < backoff_s(self.settings, attempts, f"{alert_id}\x1f{channel}"):
                 return None  # another process attempted it a moment ago
             alert = StoredAlert(*fields)
+            if crop_key and self._presign is not None:
+                alert = replace(alert, crop_url=self._image_link(crop_key, alert.crop_url))
             config = self._channels.get(channel)
             if config is None:
-                result = Attempt(
-                    False, False, f"channel {channel!r} is not configured (flow.alerts.channels)"
-                )
+                result = Attempt(False, False, f"channel {channel!r} is not configured (flow.alerts.channels)")
             else:
                 result = send(self._client, config, alert, self._clock())
             attempts += 1
             if result.ok:
                 conn.execute(_DELIVERED_SQL, (alert_id, channel))
                 status = "delivered"
-            elif (
-                not result.retryable
-                or attempts >= self.settings.max_attempts
-                or age_s >= self.settings.max_retry_s
-            ):
+            elif not result.retryable or attempts >= self.settings.max_attempts or age_s >= self.settings.max_retry_s:
                 conn.execute(_FAILED_SQL, (result.error, alert_id, channel))
                 status = "failed"
                 dead = self._dead_letter(alert, channel, attempts, result.error or "failed")
@@ -503,9 +518,7 @@ class AlertDispatcher:
         # Committed: now report.
         ALERT_DELIVERIES.labels(channel, "retry" if status == "pending" else status).inc()
         if status == "delivered":
-            FRAME_TO_DELIVERED_SECONDS.labels(channel).observe(
-                max(0.0, self._clock() - alert.observed_at.timestamp())
-            )
+            FRAME_TO_DELIVERED_SECONDS.labels(channel).observe(max(0.0, self._clock() - alert.observed_at.timestamp()))
             log.info("%s: alert %s delivered on %s (attempt %d)", self.name, alert_id, channel, attempts)
         elif status == "failed":
             log.error(
@@ -528,6 +541,14 @@ class AlertDispatcher:
                 result.error,
             )
         return status
+
+    def _image_link(self, key: str, fallback: str | None) -> str | None:
+        """A presigned GET URL of the crop (``presign``), so the alert's image link opens."""
+        try:
+            return self._presign(key) if self._presign else fallback
+        except Exception as exc:  # signing is local; a failure must not block the delivery
+            log.warning("%s: cannot presign %s: %s", self.name, key, exc)
+            return fallback
 
     def _dead_letter(self, alert: StoredAlert, channel: str, attempts: int, error: str) -> DeadLetter:
         return DeadLetter(
@@ -573,9 +594,7 @@ class _SharedDispatchers:
         self._lock = threading.Lock()
         self._entries: dict[tuple[str, AlertSettings], tuple[AlertDispatcher, int]] = {}
 
-    def acquire(
-        self, url: str, settings: AlertSettings, factory: Callable[[], AlertDispatcher]
-    ) -> AlertDispatcher:
+    def acquire(self, url: str, settings: AlertSettings, factory: Callable[[], AlertDispatcher]) -> AlertDispatcher:
         with self._lock:
             dispatcher, users = self._entries.get((url, settings), (None, 0))
             if dispatcher is None:
@@ -621,16 +640,22 @@ class AlertSink(DynamicSink[WatchlistHit]):
         *,
         dead_letters: DeadLetterFn | None = None,
         alerts_topic: str = "alpr.alerts",
+        presign: Callable[[str], str] | None = None,
     ) -> None:
         self.url = url
         self.settings = settings
         self._dead_letters = dead_letters
         self._alerts_topic = alerts_topic
+        self._presign = presign
 
     def dispatcher(self) -> AlertDispatcher:
         """A new, not started dispatcher for this sink's database and settings."""
         return AlertDispatcher(
-            self.url, self.settings, dead_letters=self._dead_letters, alerts_topic=self._alerts_topic
+            self.url,
+            self.settings,
+            dead_letters=self._dead_letters,
+            alerts_topic=self._alerts_topic,
+            presign=self._presign,
         )
 
     def store(self, writer: PostgresWriter, hits: Sequence[WatchlistHit]) -> None:

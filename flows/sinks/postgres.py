@@ -350,11 +350,17 @@ def insert_rejected(conn: psycopg.Connection[Any], reads: Sequence[RejectedRead]
     return cur.rowcount
 
 
-def insert_alerts(conn: psycopg.Connection[Any], records: Sequence[AlertRecord]) -> list[NewDelivery]:
-    """Store alerts (their events upserted first) and delivery rows; returns the new delivery rows."""
+def insert_alerts(
+    conn: psycopg.Connection[Any], records: Sequence[AlertRecord], *, store_events: bool = True
+) -> list[NewDelivery]:
+    """Store alerts (their events upserted first) and delivery rows; returns the new delivery rows.
+
+    ``store_events=False`` leaves the events as stored (alerts of operator corrections).
+    """
     if not records:
         return []
-    upsert_events(conn, [r.hit.event for r in records])
+    if store_events:
+        upsert_events(conn, [r.hit.event for r in records])
     alerts: dict[str, dict[str, Any]] = {}
     deliveries: dict[tuple[str, str], dict[str, Any]] = {}
     for rec in records:
@@ -542,9 +548,7 @@ class PostgresWriter:
     ) -> int:
         step = f"postgres:{table}"
         if self._dead_letters is None:
-            raise SinkError(
-                f"{self.name}: {table} refused a row ({type(exc).__name__}: {exc}): {item!r}"
-            ) from exc
+            raise SinkError(f"{self.name}: {table} refused a row ({type(exc).__name__}: {exc}): {item!r}") from exc
         log.error(
             "%s: %s refused a row (%s), gave up on it and sent it to the dead-letter topic: %s",
             self.name, table, type(exc).__name__, one_line(exc),
@@ -629,6 +633,4 @@ class RejectedReadSink(DynamicSink[RejectedRead]):
 
     def build(self, step_id: str, worker_index: int, worker_count: int) -> _RejectedPartition:
         name = f"alpr-flow-{step_id}-{worker_index}"
-        return _RejectedPartition(
-            PostgresWriter(self._url, max_size=1, name=name, dead_letters=self._dead_letters)
-        )
+        return _RejectedPartition(PostgresWriter(self._url, max_size=1, name=name, dead_letters=self._dead_letters))

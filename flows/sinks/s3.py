@@ -243,9 +243,7 @@ class CropStore:
                 return event
             if self._dead_letters is None:
                 raise
-            log.error(
-                "%s; event %s goes on without a crop, the crop to the dead-letter topic", exc, event.event_id
-            )
+            log.error("%s; event %s goes on without a crop, the crop to the dead-letter topic", exc, event.event_id)
             self._dead_letters(
                 DeadLetter(
                     source_topic="",
@@ -323,3 +321,19 @@ class CropStore:
         if self._retries is not None:
             self._retries.close()
             self._retries = None
+
+
+def crop_presigner(s3: S3Settings, expires_s: int) -> Callable[[str], str]:
+    """``key -> presigned GET URL`` valid ``expires_s`` seconds (signed locally, no request)."""
+    client = Minio(
+        s3.endpoint,
+        access_key=s3.access_key,
+        secret_key=s3.secret_key.get_secret_value(),
+        secure=s3.secure,
+        region=s3.region,
+    )
+
+    def presign(key: str) -> str:
+        return client.presigned_get_object(s3.bucket, key, expires=timedelta(seconds=expires_s))
+
+    return presign
