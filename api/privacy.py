@@ -26,13 +26,13 @@ import hashlib
 import hmac
 import logging
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import psycopg
 
 from api import audit
-from api.storage import CropImages
+from api.storage import CropImages, crop_prefix
 from config.api import PrivacySettings, RetentionSettings
 from operators.erasure import plate_digest
 from operators.normalise import compact
@@ -161,8 +161,6 @@ def _unreferenced_objects(
 ) -> set[str]:
     """Objects of ``plate`` no row references: under the camera/day prefixes around its events
     (a day either side; every camera of the same sites), whose metadata names the plate."""
-    from flows.sinks.s3 import crop_key
-
     rows = conn.execute(
         "SELECT DISTINCT e.camera_id, d::date FROM plate_events p"
         " CROSS JOIN LATERAL generate_series((p.first_seen AT TIME ZONE 'UTC')::date - 1,"
@@ -173,9 +171,7 @@ def _unreferenced_objects(
         " WHERE p.plate = ANY(%s)",
         (forms,),
     ).fetchall()
-    prefixes = {
-        crop_key(camera, "x", datetime.combine(day, time(), UTC)).rsplit("/", 1)[0] + "/" for camera, day in rows
-    }
+    prefixes = {crop_prefix(camera, day) for camera, day in rows}
     candidates: set[str] = set()
     for prefix in sorted(prefixes):
         candidates.update(images.keys_under(prefix))

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable, Iterator
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from urllib.parse import unquote
 
 import urllib3
@@ -16,6 +17,13 @@ from config.settings import S3Settings
 
 log = logging.getLogger(__name__)
 CROP_PREFIX = "crops/"
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+
+
+def crop_prefix(camera_id: str, day: date) -> str:
+    """``crops/YYYY/MM/DD/<camera>/``: where the flow stores the crops of a camera's passes of
+    ``day`` (UTC), by the key rule of ``flows.sinks.s3.crop_key`` (the API does not import the flow)."""
+    return f"{CROP_PREFIX}{day:%Y/%m/%d}/{_UNSAFE.sub('_', camera_id) or '_'}/"
 
 
 class StorageError(RuntimeError):

@@ -287,3 +287,12 @@ def test_erase_finds_every_object_of_the_plate_by_prefix_and_metadata(db, api_se
     assert db.execute("SELECT count(*) FROM crop_retries WHERE plate = %s", (plate,)).fetchone() == (0,)
     assert report.objects >= 3
     store.close()
+
+
+@pytest.mark.parametrize("camera", ["cam-1", "gate/north 2", "../etc", "caméra"])
+def test_the_api_finds_crops_where_the_flow_stores_them(camera):
+    from api.storage import crop_prefix
+    from flows.sinks.s3 import crop_key
+
+    first_seen = datetime(2026, 3, 1, 23, 59, tzinfo=UTC)
+    assert crop_key(camera, "E", first_seen).startswith(crop_prefix(camera, first_seen.date()))
