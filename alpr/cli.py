@@ -4,7 +4,6 @@ so `alpr services up` never imports OpenCV and `alpr db migrate` never imports t
 from __future__ import annotations
 
 import importlib
-import logging
 import sys
 
 import click
@@ -12,6 +11,7 @@ import click
 # name -> "module:attribute" of a click command or group.
 SUBCOMMANDS: dict[str, str] = {
     "demo": "alpr.demo:demo",
+    "init": "alpr.init:init",
     "services": "services.cli:services",
     "db": "db.cli:db",
     "eval": "evaluate.cli:eval_",
@@ -55,8 +55,11 @@ def _unavailable(name: str, exc: ImportError) -> click.Command:
 @click.option("-v", "--verbose", count=True, help="More logging (-v info, -vv debug).")
 def cli(verbose: int) -> None:
     """Open licence-plate recognition: edge, dataflow, storage, alerts, search."""
-    level = logging.WARNING - 10 * min(verbose, 2)
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from telemetry import logs
+
+    # Tools log warnings; long-running commands (edge, api serve) switch to settings `log` once read.
+    logs.set_verbosity(verbose)
+    logs.configure()
 
 
 def main() -> None:

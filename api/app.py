@@ -107,7 +107,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     # Added last = outermost: metrics see every answer, including the body limit's.
     app.add_middleware(metrics.BodyLimitMiddleware, max_bytes=settings.api.max_body_bytes)
-    app.add_middleware(metrics.MetricsMiddleware)
+    app.add_middleware(metrics.MetricsMiddleware, access_log=settings.api.access_log)
 
     @app.exception_handler(PoolTimeout)
     @app.exception_handler(psycopg.OperationalError)

@@ -75,21 +75,27 @@ def serve(config_files: tuple[Path, ...], host: str | None, port: int | None) ->
     (rate limits and the key cache are per process).
     """
     import uvicorn
-    from prometheus_client import start_http_server
 
     from api.app import create_app
     from api.schedule import RetentionLoop
+    from telemetry import logs
+    from telemetry.metrics import build_info, serve
 
     settings = _settings(config_files)
+    logs.configure(settings.log)
     if settings.metrics.enabled:
-        start_http_server(settings.metrics.api_port, addr=settings.metrics.host)
+        build_info("api")
+        serve(settings.metrics.host, settings.metrics.api_port)
     loop = RetentionLoop(settings).start()
     try:
+        # log_config=None: uvicorn's records go through the process's handler (time, level, logger);
+        # the access log is ours (api.access, without query strings).
         uvicorn.run(
             create_app(settings),
             host=host or settings.api.host,
             port=port or settings.api.port,
-            log_level="info",
+            log_config=None,
+            log_level=settings.log.level.lower(),
             access_log=False,
             # Open live streams (the console) would hold a shutdown forever; they resume by themselves.
             timeout_graceful_shutdown=5,

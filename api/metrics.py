@@ -1,19 +1,22 @@
-"""Prometheus metrics of the API: requests and latency per route template."""
+"""Prometheus metrics of the API (requests and latency per route template) and its access log."""
 
 from __future__ import annotations
 
+import logging
 import time
 
 from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+access_log = logging.getLogger("api.access")
+
 REQUESTS = Counter(
     "alpr_api_requests",
-    "HTTP requests answered, by route template, method and status.",
-    ["route", "method", "status"],
+    "HTTP requests answered, by route template, method and status code.",
+    ["route", "method", "code"],
 )
 LATENCY = Histogram(
-    "alpr_api_request_seconds",
+    "alpr_api_request_duration_seconds",
     "Time to answer an HTTP request, by route template and method.",
     ["route", "method"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
@@ -27,10 +30,15 @@ def route_label(scope: Scope) -> str:
 
 
 class MetricsMiddleware:
-    """ASGI middleware counting and timing every HTTP request (no per-request task or thread)."""
+    """ASGI middleware counting and timing every HTTP request (no per-request task or thread).
 
-    def __init__(self, app: ASGIApp) -> None:
+    With ``access_log`` each answer is also one ``api.access`` record: method, path (without
+    the query string, which may hold plates), status, duration, client address and API key name.
+    """
+
+    def __init__(self, app: ASGIApp, access_log: bool = True) -> None:
         self.app = app
+        self.access_log = access_log
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -38,19 +46,56 @@ class MetricsMiddleware:
             return
         started = time.perf_counter()
         status = 500
+        recorded = False
+
+        def record() -> None:
+            nonlocal recorded
+            recorded = True
+            seconds = time.perf_counter() - started
+            route = route_label(scope)
+            REQUESTS.labels(route, scope["method"], str(status)).inc()
+            LATENCY.labels(route, scope["method"]).observe(seconds)
+            if self.access_log:
+                _log_access(scope, route, status, seconds)
 
         async def send_status(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+            elif message["type"] == "http.response.body" and not message.get("more_body", False):
+                # Counted before the last byte leaves: a client that got its answer sees the count.
+                record()
             await send(message)
 
         try:
             await self.app(scope, receive, send_status)
         finally:
-            route = route_label(scope)
-            REQUESTS.labels(route, scope["method"], str(status)).inc()
-            LATENCY.labels(route, scope["method"]).observe(time.perf_counter() - started)
+            if not recorded:  # the app failed before answering
+                record()
+
+
+def _log_access(scope: Scope, route: str, status: int, seconds: float) -> None:
+    client = scope.get("client")
+    actor = str(scope.get("state", {}).get("actor") or "-")
+    fields = {
+        "method": scope["method"],
+        "path": scope.get("path", ""),
+        "route": route,
+        "status": status,
+        "duration_ms": round(seconds * 1000, 1),
+        "client": f"{client[0]}:{client[1]}" if client else "-",
+        "key": actor,
+    }
+    access_log.info(
+        "%s %s %d %.1fms client=%s key=%s",
+        fields["method"],
+        fields["path"],
+        status,
+        fields["duration_ms"],
+        fields["client"],
+        actor,
+        extra=fields,
+    )
 
 
 class BodyLimitMiddleware:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable, Iterator
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from urllib.parse import unquote
 
 import urllib3
@@ -14,6 +14,7 @@ from minio.deleteobjects import DeleteObject
 from minio.error import S3Error
 
 from config.settings import S3Settings
+from storage.links import CropLinks
 
 log = logging.getLogger(__name__)
 CROP_PREFIX = "crops/"
@@ -46,12 +47,11 @@ class CropImages:
                 timeout=urllib3.Timeout(connect=timeout_s, read=timeout_s), retries=urllib3.Retry(total=0)
             ),
         )
+        self._links = CropLinks(s3)
 
     def presigned_url(self, key: str) -> str:
-        """A GET URL for ``key`` valid for ``s3.presign_seconds`` (computed locally)."""
-        return self.client.presigned_get_object(
-            self.bucket, key, expires=timedelta(seconds=self.presign_seconds)
-        )
+        """A GET URL for ``key`` on ``s3.public_endpoint``, valid ``s3.presign_seconds`` (computed locally)."""
+        return self._links.url(key, self.presign_seconds)
 
     def ready(self) -> None:
         """Raise :class:`StorageError` unless the bucket answers."""

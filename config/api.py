@@ -86,6 +86,9 @@ class ApiSettings(_Strict):
 
     host: str = Field("127.0.0.1", description="Listen address.")
     port: int = Field(18000, ge=1, le=65535, description="Listen port.")
+    access_log: bool = Field(
+        True, description="Log each request (logger api.access: method, path without query, status, ms, key)."
+    )
     cors_origins: tuple[str, ...] = Field(
         (), description="Origins allowed by CORS; empty = CORS closed (no CORS headers sent)."
     )

@@ -170,7 +170,12 @@ class EdgeSettings(_Strict):
     crops: CropSettings = Field(default_factory=CropSettings)
     spool: SpoolSettings = Field(default_factory=SpoolSettings)
     publish: PublishSettings = Field(default_factory=PublishSettings)
-    status_interval_s: float = Field(2.0, gt=0, le=3600, description="Period of the per-camera status line.")
+    status_interval_s: float = Field(
+        2.0, gt=0, le=3600, description="Period of the live per-camera status line (on a terminal)."
+    )
+    status_log_s: float = Field(
+        60.0, ge=0, le=86400, description="Period of the status log record when stderr is not a terminal; 0 = never."
+    )
 
     @field_validator("cameras")
     @classmethod

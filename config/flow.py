@@ -78,7 +78,8 @@ class AlertSettings(_Strict):
         7 * 86400,
         ge=60,
         le=7 * 86400,
-        description="Alerts link the plate image by a presigned URL valid this long (S3 allows 7 days at most).",
+        description="Alerts link the plate image by a URL presigned for s3.public_endpoint, valid this long "
+        "(S3 allows 7 days at most).",
     )
 
     @model_validator(mode="after")

@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, SecretStr, ValidationError
 
+from config.secret_files import SecretFileError
 from config.settings import Settings
 
 DEFAULT_CONFIG = Path(__file__).with_name("default.yaml")
@@ -73,6 +74,8 @@ def load_settings(*paths: str | os.PathLike[str] | None) -> Settings:
         return Settings(**data)
     except ValidationError as exc:
         raise ConfigError(format_validation_error(exc, source)) from exc
+    except SecretFileError as exc:
+        raise ConfigError(f"invalid configuration: {exc}") from exc
 
 
 def _plain(value: Any) -> Any:

@@ -12,49 +12,24 @@ Sections owned by one part of the product live in their own module (``config.edg
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from config.api import ApiSettings
 from config.edge import EdgeSettings
 from config.flow import FlowSettings
+from config.kafka import KafkaSettings, TopicSettings  # noqa: F401 - re-exported: importers use config.settings
 from config.limits import LimitSettings
 from config.ocr import OcrSettings
+from config.secret_files import SecretFilesSource, without_file_variables
 
 
 class StrictModel(BaseModel):
     """Base for every settings section: unknown keys are errors, values are immutable."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class TopicSettings(StrictModel):
-    """Kafka topic names, one per Avro value schema in ``schemas/``."""
-
-    crops: str = Field("alpr.edge.crops", description="Best plate crops of each track (edge -> flow).")
-    detections: str = Field("alpr.edge.detections", description="Track start/end and per-slice detections.")
-    plates: str = Field("alpr.plates.detected", description="Clean plate events (flow -> consumers).")
-    alerts: str = Field("alpr.alerts", description="Watchlist hits and their delivery status.")
-    dead_letter: str = Field("alpr.deadletter", description="Messages that could not be decoded or delivered.")
-
-
-class KafkaSettings(StrictModel):
-    """Broker and schema registry. Production: Apache Kafka + Confluent Schema Registry."""
-
-    bootstrap_servers: str = Field("127.0.0.1:19092", description="host:port[,host:port...] of the brokers.")
-    schema_registry_url: str = Field(
-        "http://127.0.0.1:18081", description="Confluent Schema Registry (or the dev-only local one)."
-    )
-    topics: TopicSettings = Field(default_factory=TopicSettings)
-    consumer_group: str = Field("alpr-flow", min_length=1, description="Consumer group of the plates flow.")
-    session_timeout_ms: int = Field(
-        6000, ge=1000, le=300_000, description="Consumer session timeout; keep <= 6000 with the Tansu broker."
-    )
-    compression: Literal["none", "lz4", "zstd", "gzip", "snappy"] = Field(
-        "lz4", description="Producer compression codec."
-    )
 
 
 class S3Settings(StrictModel):
@@ -67,17 +42,78 @@ class S3Settings(StrictModel):
     region: str = Field("us-east-1", description="Region name sent in signatures.")
     bucket: str = Field("alpr-crops", min_length=3, max_length=63, description="Bucket for crops.")
     presign_seconds: int = Field(900, ge=1, le=7 * 24 * 3600, description="Lifetime of presigned crop URLs.")
+    public_endpoint: str | None = Field(
+        None,
+        description="host:port (no scheme) where people and alert receivers reach S3 (published MinIO port, "
+        "reverse proxy); every link given out is presigned for it. null = endpoint.",
+    )
+    public_secure: bool | None = Field(None, description="https for public links; null = secure.")
+
+    @property
+    def link_endpoint(self) -> str:
+        """host:port that presigned links name."""
+        return self.public_endpoint or self.endpoint
+
+    @property
+    def link_secure(self) -> bool:
+        """Whether presigned links use https."""
+        return self.secure if self.public_secure is None else self.public_secure
+
+
+_DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/alpr"
+
+
+def url_with_password(url: str, password: str) -> str:
+    """``url`` (a libpq URL or ``key=value`` string) with its password set to ``password``."""
+    from urllib.parse import quote, unquote, urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("postgresql", "postgres"):
+        escaped = password.replace("\\", "\\\\").replace("'", "\\'")
+        return f"{url} password='{escaped}'"
+    host = parts.netloc.rpartition("@")[2]
+    user = unquote(parts.username or "")
+    netloc = f"{quote(user, safe='')}:{quote(password, safe='')}@{host}"
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def _plain(value: Any) -> str:
+    return value.get_secret_value() if isinstance(value, SecretStr) else str(value)
 
 
 class DatabaseSettings(StrictModel):
     """PostgreSQL (optionally with TimescaleDB)."""
 
     url: SecretStr = Field(
-        SecretStr("postgresql://postgres@127.0.0.1:5432/alpr"),
+        SecretStr(_DEFAULT_DATABASE_URL),
         description="libpq URL of the database; created by `alpr db migrate` when missing.",
+    )
+    password: SecretStr | None = Field(
+        None,
+        description="Password of url's user, put into url (so it can come from a secret file: "
+        "ALPR_DATABASE__PASSWORD_FILE=/run/secrets/postgres_password); null = the one in url, if any.",
     )
     reads_retention_days: int = Field(90, ge=1, le=3650, description="Plate reads older than this are dropped.")
     pool_size: int = Field(4, ge=1, le=100, description="Connections per process.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _password_into_url(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or not data.get("password"):
+            return data
+        url = _plain(data.get("url", _DEFAULT_DATABASE_URL))
+        return {**data, "url": url_with_password(url, _plain(data["password"]))}
+
+
+class LogSettings(StrictModel):
+    """Logging of every process: one line per record with time, level, logger and message."""
+
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", description="Records below this level are dropped (`alpr -v`/`-vv` lowers it to INFO/DEBUG)."
+    )
+    format: Literal["text", "json"] = Field(
+        "text", description="text: 'time level logger: message'; json: one JSON object per line (log shippers)."
+    )
 
 
 class MetricsSettings(StrictModel):
@@ -131,6 +167,7 @@ class Settings(BaseSettings):
     )
 
     site: str = Field("default", min_length=1, description="Site name stamped on every event.")
+    log: LogSettings = Field(default_factory=LogSettings)
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     s3: S3Settings = Field(default_factory=S3Settings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
@@ -151,5 +188,7 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # Environment first, so ALPR_* overrides what the YAML file (passed as init kwargs) says.
-        return env_settings, init_settings, file_secret_settings
+        # Environment first, so ALPR_* overrides what the YAML file (passed as init kwargs) says;
+        # ALPR_<KEY>_FILE (a secret mounted as a file) counts as ALPR_<KEY>.
+        files = SecretFilesSource(settings_cls)
+        return without_file_variables(env_settings), files, init_settings, file_secret_settings

@@ -1,8 +1,17 @@
-"""Prometheus metrics of the edge node, registered on one registry per process (a fresh one in tests)."""
+"""Prometheus metrics of the edge node, registered on one registry per process (a fresh one in tests).
+
+The registry also carries the process collectors (``process_*``, ``python_gc_*``) and
+``alpr_build_info{service="edge"}``. Every per-camera and per-topic series exists from the start
+(at 0), so dashboards and alert rules see a camera before its first reconnect or error.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from telemetry.metrics import add_process_collectors, build_info
 
 __all__ = ["EdgeMetrics"]
 
@@ -28,7 +37,7 @@ class EdgeMetrics:
             "alpr_edge_frames_processed", "Frames through detection and tracking.", ["camera"], registry=r
         )
         self.latency = Histogram(
-            "alpr_edge_stage_seconds",
+            "alpr_edge_stage_duration_seconds",
             "Per-frame latency of a stage.",
             ["camera", "stage"],
             buckets=_LATENCY_BUCKETS,
@@ -54,8 +63,36 @@ class EdgeMetrics:
         self.spool_dropped = Counter(
             "alpr_edge_spool_dropped", "Messages dropped because the spool was full.", ["topic"], registry=r
         )
-        self.spool_depth = Gauge("alpr_edge_spool_depth", "Messages waiting in the spool.", registry=r)
+        self.spool_depth = Gauge("alpr_edge_spool_messages", "Messages waiting in the spool.", registry=r)
         self.spool_bytes = Gauge("alpr_edge_spool_bytes", "Bytes waiting in the spool.", registry=r)
+        self.spool_limit = Gauge(
+            "alpr_edge_spool_limit_bytes", "Spool size limit (edge.spool.max_bytes).", registry=r
+        )
         self.pipeline_errors = Counter(
             "alpr_edge_pipeline_errors", "Frames whose processing raised an error.", ["camera"], registry=r
         )
+        if registry is None:  # a registry of its own: the process's figures go on it too
+            add_process_collectors(r)
+            build_info("edge", r)
+
+    def init_camera(self, camera: str) -> None:
+        """Create every series of ``camera`` at 0 (down, no frames, no reconnects yet)."""
+        self.camera_up.labels(camera).set(0)
+        self.tracks_active.labels(camera).set(0)
+        for counter in (
+            self.frames_read,
+            self.frames_dropped,
+            self.frames_bad,
+            self.frames_processed,
+            self.reconnects,
+            self.tracks_started,
+            self.crops_published,
+            self.pipeline_errors,
+        ):
+            counter.labels(camera)
+
+    def init_topics(self, topics: Iterable[str]) -> None:
+        """Create the per-topic series of the publisher at 0."""
+        for topic in topics:
+            for counter in (self.delivered, self.publish_errors, self.spool_dropped):
+                counter.labels(topic)

@@ -57,6 +57,7 @@ class _Camera:
 
     def __init__(self, node: EdgeNode, cam: CameraSettings) -> None:
         m = node.metrics
+        m.init_camera(cam.id)
         self.settings = cam
         self.frames = self.dropped = self.bad = self.published = 0
         self._fps_mark = (time.monotonic(), 0)
@@ -150,6 +151,8 @@ class EdgeNode:
             on_error=lambda t: m.publish_errors.labels(t).inc(),
             on_dropped=lambda t: m.spool_dropped.labels(t).inc(),
         )
+        m.init_topics((settings.kafka.topics.crops, settings.kafka.topics.detections))
+        m.spool_limit.set(settings.edge.spool.max_bytes)
         self._stop = threading.Event()
         self._cameras = [_Camera(self, cam) for cam in settings.edge.cameras]
 

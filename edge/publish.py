@@ -21,6 +21,7 @@ from typing import Any
 from confluent_kafka import KafkaError, KafkaException, Producer
 from confluent_kafka.schema_registry import SchemaRegistryClient
 
+from config.kafka import client_config, registry_config
 from config.settings import Settings
 from edge.records import PlateCrop, TrackEvent
 from edge.spool import Position, Spool
@@ -66,7 +67,7 @@ class Publisher:
     ) -> None:
         self._settings = settings
         self._topics = settings.kafka.topics
-        registry = SchemaRegistryClient({"url": settings.kafka.schema_registry_url, "timeout": 10})
+        registry = SchemaRegistryClient(registry_config(settings.kafka))
         self._encoders = {
             "crop": AvroEncoder(registry, "plate_crop", self._topics.crops),
             "track": AvroEncoder(registry, "track_event", self._topics.detections),
@@ -92,20 +93,22 @@ class Publisher:
         settings = self._settings
         pub = settings.edge.publish
         return Producer(
-            {
-                "bootstrap.servers": settings.kafka.bootstrap_servers,
-                "client.id": f"alpr-edge-{settings.site}",
-                "enable.idempotence": True,
-                "acks": "all",
-                "compression.type": settings.kafka.compression,
-                "linger.ms": pub.linger_ms,
-                "message.timeout.ms": int(pub.message_timeout_s * 1000),
-                "reconnect.backoff.max.ms": 2000,
-                "socket.connection.setup.timeout.ms": 5000,
-                "log_level": 3,
-                "logger": logging.getLogger("edge.publish.librdkafka"),
-                "error_cb": self._on_client_error,
-            }
+            client_config(
+                settings.kafka,
+                **{
+                    "client.id": f"alpr-edge-{settings.site}",
+                    "enable.idempotence": True,
+                    "acks": "all",
+                    "compression.type": settings.kafka.compression,
+                    "linger.ms": pub.linger_ms,
+                    "message.timeout.ms": int(pub.message_timeout_s * 1000),
+                    "reconnect.backoff.max.ms": 2000,
+                    "socket.connection.setup.timeout.ms": 5000,
+                    "log_level": 3,
+                    "logger": logging.getLogger("edge.publish.librdkafka"),
+                    "error_cb": self._on_client_error,
+                },
+            )
         )
 
     def _on_client_error(self, err: KafkaError) -> None:

@@ -24,6 +24,7 @@ from bytewax.outputs import DynamicSink, StatelessSinkPartition
 from confluent_kafka import KafkaError, KafkaException, Producer
 from prometheus_client import Counter
 
+from config.kafka import client_config
 from config.settings import Settings
 from operators.records import DeadLetter, PlateEvent, WatchlistHit, to_millis
 from schemas.serde import AvroEncoder, EncodeError
@@ -216,15 +217,17 @@ class AvroKafkaSink(DynamicSink[T], Generic[T]):
 
         k = self._settings.kafka
         producer = Producer(
-            {
-                "bootstrap.servers": k.bootstrap_servers,
-                "compression.type": k.compression,
-                "enable.idempotence": "false",
-                "linger.ms": "5",
-                "client.id": f"alpr-flow-{step_id}-{worker_index}",
-            }
+            client_config(
+                k,
+                **{
+                    "compression.type": k.compression,
+                    "enable.idempotence": "false",
+                    "linger.ms": "5",
+                    "client.id": f"alpr-flow-{step_id}-{worker_index}",
+                },
+            )
         )
-        encoder = AvroEncoder(shared_registry_client(k.schema_registry_url), self._schema_name, self._topic)
+        encoder = AvroEncoder(shared_registry_client(k), self._schema_name, self._topic)
         encoder.register()
         return _AvroPartition(
             producer,
@@ -274,13 +277,25 @@ def plate_events_sink(settings: Settings, dead_letters: DeadLetterFn | None = No
 
 
 def alerts_topic_sink(settings: Settings, dead_letters: DeadLetterFn | None = None) -> AvroKafkaSink[WatchlistHit]:
-    """Watchlist alerts on ``kafka.topics.alerts``, key = alert id, headers :func:`alert_headers`."""
+    """Watchlist alerts on ``kafka.topics.alerts``, key = alert id, headers :func:`alert_headers`;
+    ``crop_url`` presigned for ``s3.public_endpoint``, valid ``flow.alerts.image_link_s`` (consumers
+    outside the stack open it)."""
+    from flows.sinks.s3 import crop_presigner
+
+    presign = crop_presigner(settings.s3, settings.flow.alerts.image_link_s)
+
+    def value(hit: WatchlistHit) -> dict[str, Any]:
+        record = hit.to_avro()
+        if hit.event.crop_key:
+            record["crop_url"] = presign(hit.event.crop_key)
+        return record
+
     return AvroKafkaSink(
         settings,
         settings.kafka.topics.alerts,
         "watchlist_alert",
         lambda h: h.alert_id,
-        WatchlistHit.to_avro,
+        value,
         dead_letters=dead_letters,
         headers=alert_headers,
     )

@@ -4,10 +4,11 @@ One set of collectors per process (the Prometheus registry is global); every wor
 of the process shares them. :func:`serve` starts the HTTP endpoint on
 ``settings.metrics.flow_port`` once per process, however many workers call it.
 
-Latency histograms measure from the capture time of the frame (``frame_ts``, stamped by the
-edge) to the moment a sink finished writing: the database (``frame_to_db``) and the alert
-channels (``frame_to_alert``). Both compare the edge's clock with the flow host's clock, so
-they are only as good as the hosts' NTP.
+Kafka consumer lag comes from bytewax's source (``bytewax_kafka_consumer_lag{step_id, topic,
+partition}``, from librdkafka's statistics every second). Latency histograms measure from the
+capture time of the frame (``frame_ts``, stamped by the edge) to the moment a sink finished
+writing: the database (``frame_to_db``) and the alert channels (``frame_to_alert``). Both
+compare the edge's clock with the flow host's clock, so they are only as good as the hosts' NTP.
 """
 
 from __future__ import annotations
@@ -16,10 +17,13 @@ import logging
 import threading
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
+from typing import get_args
 
-from prometheus_client import Counter, Histogram, start_http_server
+from prometheus_client import Counter, Histogram
 
 from config.settings import MetricsSettings
+from operators.records import RejectReason
+from telemetry import metrics as telemetry
 
 log = logging.getLogger(__name__)
 
@@ -32,11 +36,15 @@ DEAD_LETTERS = Counter(
     "alpr_flow_dead_letters", "Messages sent to the dead-letter topic.", ["step", "error_type"]
 )
 REJECTED_READS = Counter("alpr_flow_rejected_reads", "Reads that failed validation.", ["reason"])
+for _reason in get_args(RejectReason):  # every reason's series exists, at 0, from the start
+    REJECTED_READS.labels(_reason)
 OCR_CROP_SECONDS = Histogram(
-    "alpr_flow_ocr_crop_seconds", "OCR time per crop (batch time / batch size).", buckets=OCR_BUCKETS
+    "alpr_flow_ocr_crop_duration_seconds", "OCR time per crop (batch time / batch size).", buckets=OCR_BUCKETS
 )
 OCR_FAILURES = Counter("alpr_flow_ocr_failures", "Crops the OCR engine failed on (read as empty).")
-OCR_BATCH_SECONDS = Histogram("alpr_flow_ocr_batch_seconds", "OCR time per engine call.", buckets=OCR_BUCKETS)
+OCR_BATCH_SECONDS = Histogram(
+    "alpr_flow_ocr_batch_duration_seconds", "OCR time per engine call.", buckets=OCR_BUCKETS
+)
 OCR_BATCH_SIZE = Histogram(
     "alpr_flow_ocr_batch_size", "Crops per OCR engine call.", buckets=(1, 2, 4, 8, 16, 32, 64, 128)
 )
@@ -61,13 +69,8 @@ def serve(settings: MetricsSettings) -> int | None:
         return None
     with _server_lock:
         if _server_port is None:
-            try:
-                start_http_server(settings.flow_port, addr=settings.host)
-            except OSError as exc:
-                log.warning("metrics: cannot listen on %s:%s: %s", settings.host, settings.flow_port, exc)
-                return None
-            _server_port = settings.flow_port
-            log.info("metrics: serving on http://%s:%s/metrics", settings.host, settings.flow_port)
+            telemetry.build_info("flow")
+            _server_port = telemetry.serve(settings.host, settings.flow_port)
         return _server_port
 
 

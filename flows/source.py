@@ -17,11 +17,13 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from bytewax.connectors.kafka import KafkaError, KafkaSource, KafkaSourceMessage, _KafkaSourcePartition
 from confluent_kafka import Consumer, TopicPartition
 
+from config.kafka import client_config
 from config.limits import LimitSettings
 from config.settings import Settings
 from flows import metrics, runtime
@@ -85,10 +87,23 @@ class _WatchedPartition(_KafkaSourcePartition):
 class CropKafkaSource(KafkaSource):
     """bytewax's ``KafkaSource``, listing partitions without the consumer-only properties
     (librdkafka warns about each one given to the admin client), with the consumer-stall alarm
-    (``stall_s``; :class:`_WatchedPartition`)."""
+    (``stall_s``; :class:`_WatchedPartition`).
 
-    def __init__(self, *args: Any, stall_s: float = 30.0, **kwargs: Any) -> None:
+    ``on_start`` runs in :meth:`list_parts`, which bytewax calls on every worker when the
+    dataflow starts, before any message: the flow's process set-up (logs, ``/metrics``).
+    """
+
+    def __init__(
+        self,
+        *args: Any,
+        admin_config: dict[str, Any],
+        on_start: Callable[[], None] | None = None,
+        stall_s: float = 30.0,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
+        self._admin_config = admin_config
+        self._on_start = on_start
         self._stall_s = stall_s
 
     def build_part(self, step_id: str, for_part: str, resume_state: int | None) -> _KafkaSourcePartition:
@@ -121,7 +136,9 @@ class CropKafkaSource(KafkaSource):
         from bytewax.connectors.kafka import _list_parts
         from confluent_kafka.admin import AdminClient
 
-        client = AdminClient({"bootstrap.servers": ",".join(self._brokers)})
+        if self._on_start is not None:
+            self._on_start()
+        client = AdminClient(self._admin_config)
         return list(_list_parts(client, self._topics))
 
 
@@ -141,17 +158,31 @@ def crop_source(settings: Settings) -> KafkaSource:
         # lookup of OFFSET_BEGINNING, which costs ~0.5 s at every start (measured on Tansu);
         # when offset 0 is gone (retention), librdkafka resets to the earliest one kept.
         starting_offset=0,
-        add_config={
-            "auto.offset.reset": "earliest",
-            "group.id": k.consumer_group,
-            # Tansu needs short sessions; harmless on Apache Kafka (offsets are bytewax's).
-            "session.timeout.ms": str(k.session_timeout_ms),
-            "fetch.wait.max.ms": str(settings.flow.input.fetch_wait_ms),
-        },
+        add_config=client_config(
+            k,
+            **{
+                "auto.offset.reset": "earliest",
+                "group.id": k.consumer_group,
+                # Tansu needs short sessions; harmless on Apache Kafka (offsets are bytewax's).
+                "session.timeout.ms": str(k.session_timeout_ms),
+                "fetch.wait.max.ms": str(settings.flow.input.fetch_wait_ms),
+            },
+        ),
         batch_size=settings.flow.input.batch_size,
         raise_on_errors=False,
+        admin_config=client_config(k),
+        on_start=partial(start_process, settings),
         stall_s=settings.flow.input.stall_alarm_s,
     )
+
+
+def start_process(settings: Settings) -> None:
+    """The flow process's set-up when the dataflow starts: logs, ``/metrics``, GC tuning (idempotent)."""
+    from telemetry import logs
+
+    logs.configure(settings.log)
+    metrics.serve(settings.metrics)
+    runtime.tune_gc()
 
 
 class CropDecoder:
@@ -187,9 +218,7 @@ class CropDecoder:
         def make() -> AvroDecoder:
             from schemas.serde import shared_registry_client
 
-            metrics.serve(settings.metrics)  # first message of this process: expose /metrics
-            runtime.tune_gc()
-            client = shared_registry_client(settings.kafka.schema_registry_url)
+            client = shared_registry_client(settings.kafka)
             return AvroDecoder(client, reader_schema="plate_crop")
 
         return cls(make, registry_retry_s=settings.flow.input.registry_retry_s, limits=settings.limits)

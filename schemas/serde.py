@@ -29,6 +29,7 @@ import fastavro
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 
+from config.kafka import KafkaSettings, registry_config
 from schemas import load_schema
 
 __all__ = [
@@ -69,22 +70,26 @@ class RegistryUnavailableError(SerdeError):
     """The schema registry could not be reached or failed; the message itself may be fine."""
 
 
-_clients: dict[str, SchemaRegistryClient] = {}
+_clients: dict[tuple[tuple[str, Any], ...], SchemaRegistryClient] = {}
 _clients_lock = threading.Lock()
 
 
-def shared_registry_client(url: str) -> SchemaRegistryClient:
-    """One registry client per URL and process (thread-safe; it keeps its own schema cache).
+def shared_registry_client(kafka: KafkaSettings | str) -> SchemaRegistryClient:
+    """One registry client per registry configuration and process (thread-safe; it keeps its own
+    schema cache), configured by :func:`config.kafka.registry_config` (auth, TLS); a bare URL
+    means a registry without either.
 
     Each client builds an HTTP client with a TLS context (~50 ms on this machine): the
     flow's decoder and its Kafka sinks share one instead of building one each.
     """
-    client = _clients.get(url)
+    conf = {"url": kafka} if isinstance(kafka, str) else registry_config(kafka)
+    key = tuple(sorted(conf.items()))
+    client = _clients.get(key)
     if client is None:
         with _clients_lock:
-            client = _clients.get(url)
+            client = _clients.get(key)
             if client is None:
-                client = _clients[url] = SchemaRegistryClient({"url": url})
+                client = _clients[key] = SchemaRegistryClient(conf)
     return client
 
 

@@ -8,9 +8,11 @@
 set -eu
 
 PACKAGES="postgresql-15 postgresql-15-partman postgresql-15-cron prometheus"
-# The tests also start a real RTSP server (GStreamer rtsp-server through the system python3-gi) and
+# The tests also start a real RTSP server (GStreamer rtsp-server through the system python3-gi),
+# check deploy/alertmanager/alertmanager.yml with amtool (prometheus-alertmanager) and
 if [ "${ALPR_WITH_TEST_DEPS:-0}" = "1" ]; then
     PACKAGES="$PACKAGES python3-gi gstreamer1.0-rtsp gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-good"
+    PACKAGES="$PACKAGES prometheus-alertmanager"
     # ... the console's browser tests drive Debian's Chromium (Playwright's own download cannot work).
     PACKAGES="$PACKAGES chromium chromium-driver"
 fi

@@ -25,10 +25,13 @@ Health: ``GET /subjects`` answers 200.
 from __future__ import annotations
 
 import argparse
+import base64
+import hmac
 import json
 import logging
 import re
 import signal
+import ssl
 import threading
 import time
 import uuid
@@ -714,11 +717,16 @@ def route(registry: Registry, method: str, target: str, body: bytes) -> tuple[in
 class _RequestHandler(BaseHTTPRequestHandler):
     server_version = "alpr-dev-registry/1"
     registry: Registry  # set on the subclass made by make_server
+    authorization: str | None = None  # the Authorization header every request must carry
 
     def _answer(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
-        status, payload = route(self.registry, self.command, self.path, body)
+        given = self.headers.get("Authorization")
+        if self.authorization is not None and not hmac.compare_digest(given or "", self.authorization):
+            status, payload = 401, {"error_code": 401, "message": "Unauthorized"}
+        else:
+            status, payload = route(self.registry, self.command, self.path, body)
         data = json.dumps(payload).encode()
         self.send_response(status)
         self.send_header("Content-Type", CONTENT_TYPE)
@@ -733,12 +741,33 @@ class _RequestHandler(BaseHTTPRequestHandler):
             log.debug("%s %s", self.address_string(), format % args)
 
 
-def make_server(host: str, port: int, registry: Registry) -> ThreadingHTTPServer:
-    """An HTTP server answering for ``registry`` (call ``serve_forever`` on it)."""
-    handler = type("RegistryRequestHandler", (_RequestHandler,), {"registry": registry})
+def make_server(
+    host: str,
+    port: int,
+    registry: Registry,
+    *,
+    tls: ssl.SSLContext | None = None,
+    authorization: str | None = None,
+) -> ThreadingHTTPServer:
+    """An HTTP server answering for ``registry`` (call ``serve_forever`` on it).
+
+    With ``tls`` it speaks https; with ``authorization`` (``"Basic <base64 user:password>"`` or
+    ``"Bearer <token>"``) any request without exactly that header gets 401, as a secured
+    registry answers (for trying clients' TLS and auth settings; still dev-only).
+    """
+    handler = type(
+        "RegistryRequestHandler", (_RequestHandler,), {"registry": registry, "authorization": authorization}
+    )
     server = ThreadingHTTPServer((host, port), handler)
     server.daemon_threads = True
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
     return server
+
+
+def basic_authorization(user: str, password: str) -> str:
+    """The ``Authorization`` header value of HTTP basic auth."""
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -754,6 +783,10 @@ def main(argv: list[str] | None = None) -> int:
         "--store-timeout", type=float, default=15.0, help="seconds to wait for the broker (default 15)"
     )
     parser.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
+    parser.add_argument("--tls-cert", help="PEM certificate (chain): serve https")
+    parser.add_argument("--tls-key", help="PEM private key of --tls-cert")
+    parser.add_argument("--basic-auth", metavar="USER:PASSWORD", help="require HTTP basic auth")
+    parser.add_argument("--bearer-token", help="require Authorization: Bearer TOKEN")
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -771,8 +804,18 @@ def main(argv: list[str] | None = None) -> int:
     except StoreError as exc:
         log.error("cannot start: %s", exc)
         return 2
+    tls = None
+    if args.tls_cert:
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        tls.load_cert_chain(args.tls_cert, args.tls_key)
+    authorization = None
+    if args.basic_auth:
+        user, _, password = args.basic_auth.partition(":")
+        authorization = basic_authorization(user, password)
+    elif args.bearer_token:
+        authorization = f"Bearer {args.bearer_token}"
     try:
-        server = make_server(args.host, args.port, registry)
+        server = make_server(args.host, args.port, registry, tls=tls, authorization=authorization)
     except OSError as exc:
         log.error("cannot listen on %s:%s: %s", args.host, args.port, exc)
         schema_log.close()
@@ -785,7 +828,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     log.info(
-        "listening on http://%s:%s (log: %s)",
+        "listening on %s://%s:%s (log: %s)",
+        "https" if tls else "http",
         args.host,
         server.server_port,
         args.bootstrap_servers or "memory",

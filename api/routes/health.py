@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import socket
+import threading
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from api.deps import services
 from api.models import Readiness
 from api.storage import StorageError
+from config.kafka import KafkaSettings, client_config
 
 router = APIRouter(tags=["health"])
 
@@ -21,17 +22,39 @@ def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-def broker_reachable(bootstrap_servers: str, timeout_s: float = 2.0) -> None:
-    """Raise ``OSError`` unless some bootstrap server accepts a TCP connection."""
-    errors = []
-    for server in bootstrap_servers.split(","):
-        host, _, port = server.strip().rpartition(":")
+class BrokerCheck:
+    """Asks the cluster for its metadata with the platform's client settings (TLS, SASL included),
+    so a broker that answers but refuses our credentials is not ready. One admin client, reused."""
+
+    def __init__(self, kafka: KafkaSettings, timeout_s: float = 2.0) -> None:
+        self._kafka = kafka
+        self._timeout_s = timeout_s
+        self._client: Any = None
+        self._lock = threading.Lock()
+
+    def __call__(self) -> None:
+        """Raise ``OSError`` unless the cluster answered a metadata request within the timeout."""
+        from confluent_kafka import KafkaException
+        from confluent_kafka.admin import AdminClient
+
+        with self._lock:
+            if self._client is None:
+                # Errors come back in the answer; librdkafka's own log lines would repeat them.
+                self._client = AdminClient(client_config(self._kafka, log_level=0))
+            client = self._client
         try:
-            with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s):
-                return
-        except (OSError, ValueError) as exc:
-            errors.append(f"{server}: {exc}")
-    raise OSError("; ".join(errors) or "no bootstrap servers")
+            client.list_topics(timeout=self._timeout_s)
+        except KafkaException as exc:
+            raise OSError(str(exc.args[0] if exc.args else exc)) from exc
+
+
+def broker_check(request: Request) -> BrokerCheck:
+    """The app's :class:`BrokerCheck` (made on first use)."""
+    state = request.app.state
+    check = getattr(state, "broker_check", None)
+    if check is None:
+        check = state.broker_check = BrokerCheck(services(request).settings.kafka)
+    return check
 
 
 @router.get(
@@ -56,7 +79,7 @@ def ready(request: Request) -> Any:
     except StorageError as exc:
         checks["s3"] = str(exc)
     try:
-        broker_reachable(svc.settings.kafka.bootstrap_servers)
+        broker_check(request)()
         checks["broker"] = "ok"
     except OSError as exc:
         checks["broker"] = str(exc)

@@ -323,6 +323,10 @@ class AlertDispatcher:
         self.name = name
         self._channels = {c.name: c for c in settings.channels}
         self._channel_names = list(self._channels)
+        for channel in self._channel_names:  # series at 0 until the first delivery
+            for outcome in ("delivered", "retry", "failed"):
+                ALERT_DELIVERIES.labels(channel, outcome)
+            FRAME_TO_DELIVERED_SECONDS.labels(channel)
         self._dead_letters = dead_letters
         self._alerts_topic = alerts_topic
         self._clock = clock

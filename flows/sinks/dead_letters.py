@@ -17,6 +17,7 @@ from typing import Any
 
 from confluent_kafka import Producer
 
+from config.kafka import client_config
 from config.settings import Settings
 from flows.metrics import DEAD_LETTERS
 from operators.records import DeadLetter
@@ -73,10 +74,8 @@ class KafkaDeadLetterPublisher:
                 from schemas.serde import AvroEncoder, shared_registry_client
 
                 k = self._settings.kafka
-                self._encoder = AvroEncoder(shared_registry_client(k.schema_registry_url), "dead_letter", self._topic)
-                self._producer = Producer(
-                    {"bootstrap.servers": k.bootstrap_servers, "client.id": "alpr-flow-dead-letters"}
-                )
+                self._encoder = AvroEncoder(shared_registry_client(k), "dead_letter", self._topic)
+                self._producer = Producer(client_config(k, **{"client.id": "alpr-flow-dead-letters"}))
             return self._producer, self._encoder
 
     def __call__(self, dead_letter: DeadLetter) -> None:

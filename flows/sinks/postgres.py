@@ -49,6 +49,9 @@ log = logging.getLogger(__name__)
 DB_ROWS = Counter("alpr_flow_db_rows", "Rows inserted or changed by the PostgreSQL sinks.", ["table"])
 DB_RETRIES = Counter("alpr_flow_db_retries", "Failed database attempts that were retried.", ["sink"])
 DB_REFUSED = Counter("alpr_flow_db_refused_rows", "Rows the database refused (dead-lettered).", ["table"])
+for _table in ("plate_events", "rejected_reads", "alerts"):  # series exist at 0 from the start
+    DB_ROWS.labels(_table)
+    DB_REFUSED.labels(_table)
 
 T = TypeVar("T")
 DeadLetterFn = Callable[[DeadLetter], None]
@@ -419,6 +422,7 @@ class PostgresWriter:
         connect_timeout_s: float = 5.0,
     ) -> None:
         self.name = name
+        DB_RETRIES.labels(name)  # at 0 until a retry
         self._dead_letters = dead_letters
         self._retry = retry or RetryPolicy()
         self._sleep = sleep

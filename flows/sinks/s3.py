@@ -324,16 +324,9 @@ class CropStore:
 
 
 def crop_presigner(s3: S3Settings, expires_s: int) -> Callable[[str], str]:
-    """``key -> presigned GET URL`` valid ``expires_s`` seconds (signed locally, no request)."""
-    client = Minio(
-        s3.endpoint,
-        access_key=s3.access_key,
-        secret_key=s3.secret_key.get_secret_value(),
-        secure=s3.secure,
-        region=s3.region,
-    )
+    """``key -> GET URL`` presigned for ``s3.public_endpoint`` (where people and alert receivers
+    reach S3), valid ``expires_s`` seconds (signed locally, no request)."""
+    from storage.links import CropLinks
 
-    def presign(key: str) -> str:
-        return client.presigned_get_object(s3.bucket, key, expires=timedelta(seconds=expires_s))
-
-    return presign
+    links = CropLinks(s3)
+    return lambda key: links.url(key, expires_s)

@@ -129,18 +129,18 @@ def test_health_ready_and_metrics(api_url, api_settings, reader):
     assert ready.json()["checks"] == {"database": "ok", "s3": "ok", "broker": "ok"}
     before = (
         REGISTRY.get_sample_value(
-            "alpr_api_requests_total", {"route": "/events/{event_id}", "method": "GET", "status": "404"}
+            "alpr_api_requests_total", {"route": "/events/{event_id}", "method": "GET", "code": "404"}
         )
         or 0
     )
     reader.get("/events/00000000-0000-0000-0000-000000000000")
     after = REGISTRY.get_sample_value(
-        "alpr_api_requests_total", {"route": "/events/{event_id}", "method": "GET", "status": "404"}
+        "alpr_api_requests_total", {"route": "/events/{event_id}", "method": "GET", "code": "404"}
     )
     assert after == before + 1
     assert (
         REGISTRY.get_sample_value(
-            "alpr_api_request_seconds_count", {"route": "/events/{event_id}", "method": "GET"}
+            "alpr_api_request_duration_seconds_count", {"route": "/events/{event_id}", "method": "GET"}
         )
         >= 1
     )

@@ -43,6 +43,10 @@ class TansuBroker:
         return f"127.0.0.1:{self.port}"
 
     def start(self) -> None:
+        self.start_with()
+
+    def start_with(self, *options: str) -> None:
+        """Start it with extra ``tansu broker`` options (e.g. ``--authentication``)."""
         url = f"tcp://127.0.0.1:{self.port}"
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
@@ -55,6 +59,7 @@ class TansuBroker:
                     url,
                     "--storage-engine",
                     "memory://tansu/",
+                    *options,
                 ],
                 stdout=log,
                 stderr=subprocess.STDOUT,

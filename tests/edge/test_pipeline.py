@@ -113,6 +113,6 @@ def test_stage_latencies_and_tracks_reach_the_metrics() -> None:
     for frame in _frames(20):
         pipe.process(frame)
     get = metrics.registry.get_sample_value
-    assert get("alpr_edge_stage_seconds_count", {"camera": "cam", "stage": "detect"}) == 20
-    assert get("alpr_edge_stage_seconds_count", {"camera": "cam", "stage": "track"}) == 20
+    assert get("alpr_edge_stage_duration_seconds_count", {"camera": "cam", "stage": "detect"}) == 20
+    assert get("alpr_edge_stage_duration_seconds_count", {"camera": "cam", "stage": "track"}) == 20
     assert get("alpr_edge_tracks_active", {"camera": "cam"}) == 1

@@ -30,7 +30,7 @@ def test_serves_flow_metrics_once_per_process(monkeypatch):
     for name in (
         'alpr_flow_step_items_total{step="decode"}',
         "alpr_flow_dead_letters_total",
-        "alpr_flow_ocr_crop_seconds_bucket",
+        "alpr_flow_ocr_crop_duration_seconds_bucket",
         "alpr_flow_frame_to_db_seconds_bucket",
         "alpr_flow_frame_to_alert_seconds_bucket",
     ):

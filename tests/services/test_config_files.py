@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
 from config.settings import Settings
@@ -75,12 +77,26 @@ def test_durable_broker_uses_the_local_s3(settings):
     assert launch.env["AWS_ACCESS_KEY_ID"] == settings.s3.access_key
 
 
-def test_prometheus_scrapes_the_metrics_endpoints_and_itself(settings):
+def test_prometheus_scrapes_the_metrics_endpoints_and_itself(settings, tmp_path):
+    import subprocess
+
+    import yaml
+
     text = scrape_config(settings)
     m = settings.metrics
-    for port in (m.edge_port, m.flow_port, m.api_port):
-        assert f"{m.host}:{port}" in text
-    assert f"127.0.0.1:{settings.services.ports.prometheus}" in text
+    config = yaml.safe_load(text)
+    jobs = {j["job_name"]: j["static_configs"][0]["targets"] for j in config["scrape_configs"]}
+    assert jobs == {  # the production job names: dashboards and alert rules select on them
+        "alpr-edge": [f"{m.host}:{m.edge_port}"],
+        "alpr-flow": [f"{m.host}:{m.flow_port}"],
+        "alpr-api": [f"{m.host}:{m.api_port}"],
+        "prometheus": [f"127.0.0.1:{settings.services.ports.prometheus}"],
+    }
+    promtool = shutil.which("promtool")
+    if promtool:  # the generated file, with the production rules it loads, is valid
+        (tmp_path / "prometheus.yml").write_text(text)
+        result = subprocess.run([promtool, "check", "config", str(tmp_path / "prometheus.yml")], capture_output=True)
+        assert result.returncode == 0, result.stdout + result.stderr
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,1 @@
+"""Object-storage helpers shared by the flow and the API (no other platform imports)."""
