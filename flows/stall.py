@@ -24,9 +24,6 @@ STALLS = Counter(
 STALLED = Gauge(
     "alpr_flow_consumer_stalled", "1 while a crops partition is stalled (lag, nothing consumed).", ["partition"]
 )
-LAG = Gauge(
-    "alpr_flow_consumer_lag", "Messages of a crops partition not consumed yet (broker high watermark).", ["partition"]
-)
 
 
 class StallWatch:
@@ -43,7 +40,6 @@ class StallWatch:
     def lag(self, lag: int) -> None:
         """The partition's lag, as the broker last reported it."""
         self._lag = lag
-        LAG.labels(self.partition).set(max(lag, 0))
 
     def observe(self, consumed: int) -> bool:
         """One poll that returned ``consumed`` messages; True when a stall starts now."""
