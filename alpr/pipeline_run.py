@@ -52,6 +52,8 @@ class StoredEvent:
     confidence: float | None
     sightings: int
     crop_url: str | None
+    vehicle_type: str | None = None
+    vehicle_colour: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,7 +155,8 @@ def stored_events(url: str, since: datetime, cameras: Sequence[str]) -> tuple[St
         with psycopg.connect(url, connect_timeout=5) as conn:
             rows = conn.execute(
                 """
-                SELECT first_seen, camera_id, plate, plate_raw, region, confidence, sightings, crop_url
+                SELECT first_seen, camera_id, plate, plate_raw, region, confidence, sightings, crop_url,
+                       vehicle_type, vehicle_colour
                   FROM plate_events
                  WHERE last_seen >= %s AND camera_id = ANY(%s)
                  ORDER BY first_seen, plate
@@ -172,6 +175,8 @@ def stored_events(url: str, since: datetime, cameras: Sequence[str]) -> tuple[St
             confidence=None if r[5] is None else round(float(r[5]), 3),
             sightings=int(r[6] or 0),
             crop_url=r[7],
+            vehicle_type=r[8],
+            vehicle_colour=r[9],
         )
         for r in rows
     )

@@ -42,6 +42,14 @@ class Event(BaseModel):
     sightings: int
     crop_key: str | None
     provisional: bool
+    vehicle_type: str | None = Field(None, description="Vehicle type (car, truck, bus, motorcycle), when tracked.")
+    vehicle_colour: str | None = Field(None, description="Vehicle body colour, when tracked.")
+    vehicle_make: str | None = Field(None, description="Vehicle make (only with a plugged-in classifier).")
+    vehicle_model: str | None = Field(None, description="Vehicle model (only with a plugged-in classifier).")
+    vehicle_bbox: list[int] | None = Field(
+        None, description="Vehicle box [x, y, w, h], pixels of the best crop's frame."
+    )
+    no_plate: bool = Field(False, description="A vehicle that passed with no plate seen (plate is empty).")
     distance: float | None = Field(
         None, description="Edit distance to the searched plate (fuzzy, confusion)."
     )

@@ -39,6 +39,7 @@ MATCHES: tuple[Match, ...] = ("exact", "prefix", "wildcard", "fuzzy", "confusion
 EVENT_COLUMNS = (
     "event_id", "first_seen", "last_seen", "frame_ts", "site", "camera_id", "track_id", "plate",
     "plate_raw", "region", "confidence", "sightings", "crop_key", "provisional",
+    "vehicle_type", "vehicle_colour", "vehicle_make", "vehicle_model", "vehicle_bbox", "no_plate",
 )  # fmt: skip
 _SELECT = ", ".join(f"e.{c}" for c in EVENT_COLUMNS)
 
@@ -87,6 +88,9 @@ class EventQuery:
     end: datetime | None = None
     watchlist_hit: bool | None = None
     watchlist_id: int | None = None
+    vehicle_type: str | None = None
+    vehicle_colour: str | None = None
+    no_plate: bool | None = None
     cursor: Cursor | None = None
     limit: int = 50
     aliases: tuple[str, ...] = ()  # other stored forms of the plate (pseudonymised), exact match only
@@ -126,6 +130,9 @@ class EventQuery:
             "end": self.end.isoformat() if self.end else None,
             "watchlist_hit": self.watchlist_hit,
             "watchlist_id": self.watchlist_id,
+            "vehicle_type": self.vehicle_type,
+            "vehicle_colour": self.vehicle_colour,
+            "no_plate": self.no_plate,
             "cursor": self.cursor is not None,
             "limit": self.limit,
         }
@@ -206,6 +213,11 @@ def search_sql(query: EventQuery) -> tuple[str, dict[str, Any]]:
     if query.region is not None:
         params["region"] = query.region
         where.append("e.region = %(region)s")
+    for name in ("vehicle_type", "vehicle_colour", "no_plate"):
+        value = getattr(query, name)
+        if value is not None:
+            params[name] = value
+            where.append(f"e.{name} = %({name})s")
     if query.start is not None:
         params["start"] = query.start
         where.append("e.first_seen >= %(start)s")

@@ -12,7 +12,10 @@ temporary folder, then each stage is timed on its frames:
 - ``decode``: reading frames only (the ceiling; ``ratio_vs_decode`` = edge fps / decode fps);
 - ``detect``: letterbox + ONNX plate detector + NMS;
 - ``track``: ByteTrack + crop scoring/selection + JPEG of the released crops;
-- ``edge``: all of it per frame, as ``alpr edge`` runs it.
+- ``edge``: all of it per frame, as ``alpr edge`` runs it, without the vehicle stage;
+- ``edge_vehicles``: the same with the vehicle stage at its default settings (YOLOX-Nano every
+  ``edge.vehicles.interval_s``, boxes carried between), frames spaced as a camera at the default
+  ``fps_cap`` delivers them (``fps_per_core_720p_vehicles``; ``vehicles_ratio_720p`` = with / without).
 
 ``--recall`` adds detection recall on ../shared/data/openalpr-us (IoU > 0.4 with the labelled
 plate) and ms/frame. ``--ultralytics PY W`` times ``YOLO(W).predict`` of ultralytics on the same
@@ -115,6 +118,23 @@ def time_decode(path: Path) -> tuple[float, list[np.ndarray]]:
     return elapsed / max(len(frames), 1), frames
 
 
+def time_pipeline(pipe: CameraPipeline, path: Path, gap: float) -> float:
+    """CPU seconds per frame of decoding ``path`` and running ``pipe`` on it, frames ``gap`` s apart."""
+    cap = open_one_thread(path)
+    n = 0
+    t = time.process_time()
+    while True:
+        ok, img = cap.read()
+        if not ok:
+            break
+        pipe.process(Frame("bench", n, n * gap, img))
+        n += 1
+    pipe.close(n * gap)
+    seconds = (time.process_time() - t) / max(n, 1)
+    cap.release()
+    return seconds
+
+
 def time_stages(
     path: Path, frames: list[np.ndarray], detector_settings: DetectorSettings
 ) -> dict[str, float]:
@@ -146,19 +166,22 @@ def time_stages(
     track = (time.process_time() - t) / len(frames)
 
     pipe = CameraPipeline(camera, edge, site="bench", run_id="e", detector=detector)
-    cap = open_one_thread(path)
-    n = 0
-    t = time.process_time()
-    while True:
-        ok, img = cap.read()
-        if not ok:
-            break
-        pipe.process(Frame("bench", n, n / 30.0, img))
-        n += 1
-    pipe.close(n / 30.0)
-    whole = (time.process_time() - t) / max(n, 1)
-    cap.release()
-    return {"detect": detect, "track": track, "edge": whole, "tracks": pipe.stats.tracks_started}
+    whole = time_pipeline(pipe, path, 1 / 30.0)
+    # With the vehicle stage at its defaults, frames spaced as a camera at the default fps_cap gives them.
+    vehicles = edge.vehicles
+    vehicle_detector = load_detector(
+        vehicles.detector.model_copy(update={"threads": 1, "providers": ("CPUExecutionProvider",)})
+    )
+    vehicle_detector.detect(frames[0])  # warm-up
+    gap = 1.0 / CameraSettings.model_fields["fps_cap"].default
+    pipe = CameraPipeline(
+        camera, edge, site="bench", run_id="v", detector=detector, vehicle_detector=vehicle_detector
+    )
+    with_vehicles = time_pipeline(pipe, path, gap)
+    return {
+        "detect": detect, "track": track, "edge": whole, "edge_vehicles": with_vehicles,
+        "tracks": pipe.stats.tracks_started,
+    }  # fmt: skip
 
 
 def recall(detector_settings: DetectorSettings) -> dict[str, float] | None:
@@ -270,6 +293,8 @@ def main() -> None:
             fps["decode"] = 1.0 / decode_s
             result["stages"][name] = {k: round(v, 2) for k, v in fps.items()}  # type: ignore[index]
             result[f"fps_per_core_{name}"] = round(fps["edge"], 2)
+            result[f"fps_per_core_{name}_vehicles"] = round(fps["edge_vehicles"], 2)
+            result[f"vehicles_ratio_{name}"] = round(fps["edge_vehicles"] / fps["edge"], 4)
             result[f"ratio_vs_decode_{name}"] = round(fps["edge"] / fps["decode"], 4)
             result[f"tracks_{name}"] = stages["tracks"]
             if args.ultralytics:
@@ -290,6 +315,8 @@ def main() -> None:
                 result["model_only_fps_1080p"] = round(b["model_only_fps"], 2)
                 result["batched_ratio_vs_model"] = round(b["batched_fps"] / b["model_only_fps"], 4)
     result["ratio_vs_decode"] = result["ratio_vs_decode_720p"]
+    result["vehicle_interval_s"] = EdgeSettings().vehicles.interval_s
+    result["fps_cap"] = CameraSettings.model_fields["fps_cap"].default
     if args.recall:
         result["openalpr_us"] = recall(det)
     if args.json:

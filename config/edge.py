@@ -16,6 +16,10 @@ _MODELS = Path(__file__).resolve().parents[1] / "models"
 DEFAULT_PLATE_MODEL = _MODELS / "plate_yolov8n_safelicensing.onnx"
 #: The same detector quantised to int8 (QDQ), about twice as fast on CPUs.
 DEFAULT_PLATE_MODEL_INT8 = _MODELS / "plate_yolov8n_safelicensing_int8.onnx"
+#: The vehicle detector shipped in ``models/``: YOLOX-Nano (COCO), fixed 416x416 input.
+DEFAULT_VEHICLE_MODEL = _MODELS / "yolox_nano_coco.onnx"
+#: COCO class id -> vehicle type; the detector's vehicle classes are one class, the type an attribute.
+COCO_VEHICLE_TYPES: dict[int, str] = {2: "car", 3: "motorcycle", 5: "bus", 7: "truck"}
 
 
 class _Strict(BaseModel):
@@ -29,14 +33,25 @@ class CameraSettings(_Strict):
         ..., min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$", description="Camera id (Kafka key)."
     )
     url: str = Field(..., min_length=1, description="File path, rtsp://..., or /dev/videoN.")
-    loop: bool = Field(False, description="Loop a video file forever.")
-    fps_cap: float = Field(15.0, gt=0, le=240, description="Frames per second processed at most.")
+    loop: bool = Field(False, description="Files only: start over at the end of the file (else the camera ends).")
+    fps_cap: float = Field(
+        10.0,
+        gt=0,
+        le=240,
+        description="Frames per second processed at most (10: one event per car at 5-30 fps, see edge/README.md).",
+    )
     realtime: bool | None = Field(
         None,
         description=(
             "Live pacing: keep only the newest frame and count drops. Default: true for RTSP/devices, "
-            "false for files (every frame under the fps cap is processed, none dropped)."
+            "false for files (every frame under the fps cap is processed, none dropped). A file with "
+            "realtime: true plays at its own pace, like a live camera, and still ends (or loops) at its end."
         ),
+    )
+    no_plate_events: bool = Field(
+        False,
+        description="Report vehicles that passed without any plate seen (covered, missing, unreadable), "
+        "with the best vehicle crop (edge.vehicles.no_plate sets which vehicles count).",
     )
     roi: tuple[tuple[float, float], ...] | None = Field(
         None,
@@ -63,13 +78,16 @@ class DetectorSettings(_Strict):
     """A detector backend, chosen by ``type`` from the registry in ``edge.detect``."""
 
     type: str = Field(
-        "onnx", min_length=1, description="Backend: onnx (default, ONNX Runtime) or ultralytics."
+        "onnx",
+        min_length=1,
+        description="Backend: onnx (default, ONNX Runtime, YOLOv8-style output), yolox (ONNX Runtime, "
+        "YOLOX output: the shipped vehicle model) or ultralytics.",
     )
     model: Path | None = Field(
         None,
         description=(
-            "Weights: .onnx (onnx); .pt/.onnx/.engine (ultralytics). None: the shipped plate detector, "
-            "int8 on CPU, float32 when CUDA is used."
+            "Weights: .onnx (onnx, yolox); .pt/.onnx/.engine (ultralytics). None: the shipped model "
+            "(plates: int8 on CPU, float32 when CUDA is used; yolox: models/yolox_nano_coco.onnx)."
         ),
     )
     input_size: int = Field(
@@ -104,7 +122,8 @@ class DetectorSettings(_Strict):
 
 
 class TrackerSettings(_Strict):
-    """ByteTrack (Roboflow ``trackers``), with buffers in seconds."""
+    """Tracking, with buffers in seconds: vehicles by ByteTrack (Roboflow ``trackers``), plates by
+    their vehicle, else by motion (``edge/associate.py``)."""
 
     lost_buffer_s: float = Field(
         1.0, gt=0, le=60, description="A lost track is kept this long before it ends."
@@ -113,6 +132,13 @@ class TrackerSettings(_Strict):
     high_conf_threshold: float = Field(0.5, ge=0, le=1, description="First-stage association threshold.")
     match_iou: float = Field(0.1, gt=0, le=1, description="Minimum IoU to associate a box with a track.")
     min_consecutive_frames: int = Field(2, ge=1, le=30, description="Frames before a track is confirmed.")
+    motion_gate: float = Field(
+        2.0, gt=0, le=50, description="Plates without a vehicle: a sighting this many plate widths from where "
+        "the track's motion predicts it may continue the track ...",
+    )
+    motion_gate_per_s: float = Field(
+        5.0, ge=0, le=500, description="... plus this many plate widths per second since the track was last seen.",
+    )
 
 
 class CropSettings(_Strict):
@@ -127,6 +153,67 @@ class CropSettings(_Strict):
     min_width: int = Field(
         16, ge=1, le=4096, description="Plates narrower than this (pixels) are not cropped."
     )
+
+
+def _vehicle_detector() -> DetectorSettings:
+    return DetectorSettings(
+        type="yolox",
+        input_size=416,
+        rect=False,
+        conf_threshold=0.3,
+        iou_threshold=0.45,
+        classes=tuple(COCO_VEHICLE_TYPES),
+        threads=1,
+    )
+
+
+class NoPlateSettings(_Strict):
+    """Which vehicle tracks count as "passed without a plate" (cameras with ``no_plate_events``)."""
+
+    min_duration_s: float = Field(0.5, ge=0, le=60, description="Vehicle tracked at least this long.")
+    min_width: int = Field(
+        200, ge=1, le=8192, description="Vehicle box at least this wide (pixels) at its largest: near enough "
+        "for its plate to be read.",
+    )
+    min_travel: float = Field(
+        0.25, ge=0, le=10, description="Vehicle moved at least this many box heights (parked cars do not count).",
+    )
+
+
+class VehicleSettings(_Strict):
+    """The vehicle stage: detector, rate, type, colour, make/model, no-plate events."""
+
+    enabled: bool = Field(True, description="Detect and track vehicles; plates are tied to their vehicle.")
+    detector: DetectorSettings = Field(
+        default_factory=_vehicle_detector,
+        description="Vehicle detector (default: the shipped YOLOX-Nano COCO model, classes car, motorcycle, "
+        "bus, truck as one vehicle class).",
+    )
+    types: dict[int, str] = Field(
+        default_factory=lambda: dict(COCO_VEHICLE_TYPES),
+        description="Detector class id -> vehicle type (voted over the track); other classes are ignored.",
+    )
+    interval_s: float = Field(
+        0.25,
+        ge=0,
+        le=10,
+        description="While vehicles or plates are in view, run the vehicle detector at most this often "
+        "(0: every frame); the tracker carries vehicle boxes between (at 10 fps: every 3rd frame).",
+    )
+    idle_interval_s: float = Field(
+        1.0,
+        ge=0,
+        le=60,
+        description="On an empty scene (no vehicle tracked, no plate seen), run it this often, to find "
+        "vehicles without plates.",
+    )
+    colour: bool = Field(True, description="Estimate the body colour of each vehicle (edge/colour.py).")
+    make_model: str | None = Field(
+        None,
+        description="Make/model classifier by name in edge.classify.CLASSIFIERS (none is shipped).",
+    )
+    make_model_path: Path | None = Field(None, description="Weights of the make/model classifier.")
+    no_plate: NoPlateSettings = Field(default_factory=NoPlateSettings)
 
 
 class SpoolSettings(_Strict):
@@ -161,11 +248,7 @@ class EdgeSettings(_Strict):
 
     cameras: tuple[CameraSettings, ...] = Field((), description="Cameras read by this node.")
     detector: DetectorSettings = Field(default_factory=DetectorSettings, description="Plate detector.")
-    vehicle_detector: DetectorSettings | None = Field(
-        None,
-        description="Optional vehicle detector (user-supplied weights); plates attach to vehicle tracks.",
-    )
-    vehicle_classes: tuple[int, ...] = Field((2, 3, 5, 7), description="COCO ids counted as vehicles.")
+    vehicles: VehicleSettings = Field(default_factory=VehicleSettings, description="Vehicle stage.")
     tracker: TrackerSettings = Field(default_factory=TrackerSettings)
     crops: CropSettings = Field(default_factory=CropSettings)
     spool: SpoolSettings = Field(default_factory=SpoolSettings)

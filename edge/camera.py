@@ -3,8 +3,10 @@
 A reader opens its source (hardware decode first when asked, falling back to CPU), applies the
 per-camera fps cap, and hands frames to a :class:`FrameSlot`. Live sources keep only the newest
 frame (older unprocessed frames are dropped and counted); files hand over every frame below the
-cap, waiting for the consumer, so a clip gives the same result on a slow and a fast box. A source
-that fails is reopened with exponential backoff; its state is reported through ``on_status``.
+cap, waiting for the consumer, so a clip gives the same result on a slow and a fast box. A file
+with ``realtime: true`` is played like a live camera (its own pace, newest frame wins) and still
+ends at its end, or starts over with ``loop: true``. A stream or device that fails is reopened
+with exponential backoff; its state is reported through ``on_status``.
 """
 
 from __future__ import annotations
@@ -164,7 +166,10 @@ class CameraReader(threading.Thread):
     ) -> None:
         super().__init__(name=f"camera-{settings.id}", daemon=True)
         self.settings = settings
-        self.live = settings.realtime if settings.realtime is not None else is_live(settings.url)
+        #: Plain file (ends, or loops, at its end) rather than a network stream or device.
+        self.file = not is_live(settings.url)
+        #: Live pacing: newest frame wins (streams, devices, and files with ``realtime: true``).
+        self.live = settings.realtime if settings.realtime is not None else not self.file
         self.slot = slot or FrameSlot(latest_only=self.live)
         self.status = CameraStatus.CONNECTING
         self.decode = "none"
@@ -197,7 +202,7 @@ class CameraReader(threading.Thread):
                 cap, self.decode = self._opener(self.settings)
                 if not cap.isOpened():
                     cap.release()
-                    if not self.live:
+                    if self.file:
                         self._set_status(CameraStatus.ENDED, f"cannot open {self.settings.url!r}")
                         return
                     self._set_status(CameraStatus.RECONNECTING, f"cannot open, retry in {delay:.1f}s")
@@ -213,7 +218,7 @@ class CameraReader(threading.Thread):
                     delay = self.settings.reconnect_min_s
                 if self._halt.is_set():
                     break
-                if not self.live:
+                if self.file:
                     if not self.settings.loop:
                         self._set_status(CameraStatus.ENDED, "end of file")
                         return
@@ -238,18 +243,18 @@ class CameraReader(threading.Thread):
             t0 = time.perf_counter()
             ok = cap.grab()
             if not ok:
-                if not self.live:
+                if self.file:  # end of file (or a file that cannot be read on): the caller ends or loops
                     return got_any, pts
                 bad += 1
                 self._on_bad()
                 if bad >= _MAX_BAD_READS or not cap.isOpened():
                     return got_any, pts
                 continue
-            if self.live:
-                ts = self._clock()
-            else:
+            if self.file:  # the file's own timeline, from when the camera started
                 pts = cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
                 ts = start + ts_offset + pts
+            else:
+                ts = self._clock()
             if last_emit is not None and ts - last_emit < min_gap:
                 continue  # over the fps cap: grabbed (demuxed) but not decoded
             ok, image = cap.retrieve()
@@ -263,9 +268,9 @@ class CameraReader(threading.Thread):
             bad = 0
             got_any = True
             last_emit = ts
-            if self.settings.realtime and not is_live(self.settings.url):
+            if self.live and self.file:
                 # A file played as a live camera: keep its own pace.
-                wait = start + ts_offset + pts - self._clock()
+                wait = ts - self._clock()
                 if wait > 0:
                     self._halt.wait(wait)
             frame = Frame(self.settings.id, self._index, ts, image)

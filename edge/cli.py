@@ -32,6 +32,7 @@ status_log = logging.getLogger("edge.status")
 def edge(config_paths: tuple[str, ...], no_status: bool) -> None:
     """Read cameras, detect and track plates, publish the best crops to Kafka."""
     from config.load import DEFAULT_CONFIG
+    from edge.classify import ClassifierError
     from edge.detect import DetectorError
     from edge.node import CameraView, EdgeNode
     from edge.publish import PublisherError
@@ -48,7 +49,7 @@ def edge(config_paths: tuple[str, ...], no_status: bool) -> None:
         )
     try:
         node = EdgeNode(settings)
-    except DetectorError as exc:
+    except (DetectorError, ClassifierError) as exc:
         raise click.ClickException(str(exc)) from exc
     if settings.metrics.enabled:
         from telemetry.metrics import serve

@@ -104,6 +104,8 @@ class CropCandidate:
     image: np.ndarray
     vehicle_track_id: str | None = None
     vehicle_xyxy: tuple[float, float, float, float] | None = None
+    vehicle_type: str | None = None
+    vehicle_colour: str | None = None
 
 
 @dataclass(slots=True)

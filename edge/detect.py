@@ -10,6 +10,9 @@ Backends:
 - ``onnx`` (default): ONNX Runtime on CPU, or CUDA when the provider is present. YOLOv8-style
   output ``(1, 4 + classes, anchors)``; letterbox preprocessing and NMS are done here with
   numpy/cv2, so no torch is needed.
+- ``yolox``: YOLOX ONNX exports (the shipped vehicle model, ``models/yolox_nano_coco.onnx``):
+  BGR 0-255 input letterboxed at the top-left on grey 114, grid decoding of strides 8/16/32,
+  score = objectness x class probability, class-agnostic NMS.
 - ``ultralytics`` (optional extra ``gpu``): ``.pt``, ``.onnx`` or TensorRT ``.engine`` through
   ``ultralytics.YOLO``; imported only when selected.
 """
@@ -25,7 +28,7 @@ from typing import TYPE_CHECKING, Protocol
 import cv2
 import numpy as np
 
-from config.edge import DEFAULT_PLATE_MODEL, DEFAULT_PLATE_MODEL_INT8, DetectorSettings
+from config.edge import DEFAULT_PLATE_MODEL, DEFAULT_PLATE_MODEL_INT8, DEFAULT_VEHICLE_MODEL, DetectorSettings
 
 if TYPE_CHECKING:
     from config.settings import Settings
@@ -39,6 +42,7 @@ __all__ = [
     "DetectorError",
     "OnnxDetector",
     "UltralyticsDetector",
+    "YoloxDetector",
     "letterbox",
     "load_detector",
     "nms",
@@ -153,27 +157,13 @@ class OnnxDetector:
     """YOLOv8-style ONNX model on ONNX Runtime (CPU, or CUDA when available)."""
 
     def __init__(self, settings: DetectorSettings) -> None:
-        import onnxruntime as ort
-
-        available = set(ort.get_available_providers())
-        providers = [p for p in settings.providers if p in available] or ["CPUExecutionProvider"]
         if settings.model is not None:
             path = Path(settings.model)
-        elif providers[0] == "CPUExecutionProvider":
+        elif _providers(settings)[0] == "CPUExecutionProvider":
             path = DEFAULT_PLATE_MODEL_INT8
         else:
             path = DEFAULT_PLATE_MODEL
-        if not path.is_file():
-            raise DetectorError(f"onnx detector: model file {str(path)!r} not found")
-        options = ort.SessionOptions()
-        if settings.threads:
-            options.intra_op_num_threads = settings.threads
-            options.inter_op_num_threads = 1
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        try:
-            self._session = ort.InferenceSession(str(path), options, providers=providers)
-        except Exception as exc:  # onnxruntime raises its own untyped errors
-            raise DetectorError(f"onnx detector: cannot load {str(path)!r}: {exc}") from exc
+        self._session = _onnx_session(path, settings, "onnx")
         model_input = self._session.get_inputs()[0]
         self._input_name = model_input.name
         fixed = [d for d in model_input.shape[2:] if isinstance(d, int)]
@@ -230,6 +220,102 @@ class OnnxDetector:
         return Detections(xyxy.astype(np.float32), scores[keep], class_id[keep])
 
 
+def _providers(settings: DetectorSettings) -> list[str]:
+    """The providers of ``settings.providers`` this ONNX Runtime has, in order (CPU when none)."""
+    import onnxruntime as ort
+
+    available = set(ort.get_available_providers())
+    return [p for p in settings.providers if p in available] or ["CPUExecutionProvider"]
+
+
+def _onnx_session(path: Path, settings: DetectorSettings, kind: str):  # noqa: ANN202
+    """An ONNX Runtime session on the first available provider of ``settings.providers``."""
+    import onnxruntime as ort
+
+    providers = _providers(settings)
+    if not path.is_file():
+        raise DetectorError(f"{kind} detector: model file {str(path)!r} not found")
+    options = ort.SessionOptions()
+    if settings.threads:
+        options.intra_op_num_threads = settings.threads
+        options.inter_op_num_threads = 1
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    try:
+        return ort.InferenceSession(str(path), options, providers=providers)
+    except Exception as exc:  # onnxruntime raises its own untyped errors
+        raise DetectorError(f"{kind} detector: cannot load {str(path)!r}: {exc}") from exc
+
+
+def yolox_grid(size: int, strides: tuple[int, ...] = (8, 16, 32)) -> tuple[np.ndarray, np.ndarray]:
+    """Grid cell offsets (A, 2) float32 (gx, gy) and their strides (A, 1) of a ``size`` x ``size`` YOLOX input."""
+    cells, scales = [], []
+    for stride in strides:
+        n = size // stride
+        gy, gx = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
+        cells.append(np.stack([gx.ravel(), gy.ravel()], axis=1))
+        scales.append(np.full((n * n, 1), stride))
+    return np.concatenate(cells).astype(np.float32), np.concatenate(scales).astype(np.float32)
+
+
+class YoloxDetector:
+    """YOLOX ONNX export (fixed square input, raw grid output ``(1, A, 5 + C)``) on ONNX Runtime.
+
+    Pre- and post-processing as YOLOX's own ``demo/ONNXRuntime``: the BGR frame (0-255, no
+    normalisation) resized by ``r = min(S/h, S/w)`` and pasted at the top-left of an S x S canvas
+    of 114; boxes decoded from the grid, score = objectness x class probability, NMS across classes.
+    """
+
+    def __init__(self, settings: DetectorSettings) -> None:
+        path = Path(settings.model) if settings.model is not None else DEFAULT_VEHICLE_MODEL
+        self._session = _onnx_session(path, settings, "yolox")
+        model_input = self._session.get_inputs()[0]
+        self._input_name = model_input.name
+        fixed = [d for d in model_input.shape[2:] if isinstance(d, int)]
+        self._size = fixed[0] if fixed else settings.input_size
+        self._grid, self._strides = yolox_grid(self._size)
+        self._settings = settings
+        self._classes = np.asarray(settings.classes, np.int64) if settings.classes is not None else None
+        self.providers = tuple(self._session.get_providers())
+        self.model_path = path
+        log.info("yolox detector %s on %s, input %s", path.name, self.providers, self._size)
+
+    def detect(self, frame_bgr: np.ndarray) -> Detections:
+        """Detect objects in one BGR frame (H, W, 3) uint8; boxes in frame pixels."""
+        if frame_bgr.ndim != 3 or frame_bgr.shape[2] != 3 or frame_bgr.size == 0:
+            raise DetectorError(f"yolox detector: expected a (H, W, 3) frame, got shape {frame_bgr.shape}")
+        size = self._size
+        h, w = frame_bgr.shape[:2]
+        r = min(size / h, size / w)
+        resized = cv2.resize(frame_bgr, (int(w * r), int(h * r)), interpolation=cv2.INTER_LINEAR)
+        canvas = np.full((size, size, 3), 114, np.uint8)
+        canvas[: resized.shape[0], : resized.shape[1]] = resized
+        blob = cv2.dnn.blobFromImage(canvas)  # NCHW float32, BGR 0-255 as is
+        output = self._session.run(None, {self._input_name: blob})[0][0]
+        if output.shape[0] != len(self._grid):
+            raise DetectorError(f"yolox detector: expected {len(self._grid)} grid rows, got {output.shape}")
+        return self._postprocess(output, r, w, h)
+
+    def _postprocess(self, output: np.ndarray, r: float, w: int, h: int) -> Detections:
+        s = self._settings
+        probs = output[:, 5:]
+        if self._classes is not None:
+            probs = probs[:, self._classes]
+        best = probs.argmax(axis=1)
+        scores = output[:, 4] * probs[np.arange(len(best)), best]
+        keep = scores >= s.conf_threshold
+        if not keep.any():
+            return Detections.empty()
+        out, grid, strides = output[keep], self._grid[keep], self._strides[keep]
+        centre = (out[:, :2] + grid) * strides
+        half = np.exp(out[:, 2:4]) * strides / 2
+        xyxy = np.concatenate([centre - half, centre + half], axis=1) / r
+        class_id = best[keep] if self._classes is None else self._classes[best[keep]]
+        scores = scores[keep]
+        kept = nms(xyxy, scores, s.iou_threshold, s.max_detections)
+        xyxy = np.clip(xyxy[kept], 0, [w, h, w, h]).astype(np.float32)
+        return Detections(xyxy, scores[kept].astype(np.float32), class_id[kept].astype(np.int32))
+
+
 class UltralyticsDetector:
     """``ultralytics.YOLO`` (``.pt``, ``.onnx``, TensorRT ``.engine``); needs the ``gpu`` extra."""
 
@@ -274,6 +360,7 @@ class UltralyticsDetector:
 DETECTORS: dict[str, Callable[[DetectorSettings], Detector]] = {
     "onnx": OnnxDetector,
     "ultralytics": UltralyticsDetector,
+    "yolox": YoloxDetector,
 }
 
 

@@ -20,6 +20,7 @@ from config.edge import CameraSettings
 from config.settings import Settings
 from edge.batching import BatchingDetector
 from edge.camera import CameraReader, CameraStatus
+from edge.classify import load_classifier
 from edge.detect import Detector, load_detector
 from edge.metrics import EdgeMetrics
 from edge.pipeline import CameraPipeline, Record
@@ -69,6 +70,7 @@ class _Camera:
             run_id=node.run_id,
             detector=node.detector,
             vehicle_detector=node.vehicle_detector,
+            classifier=node.classifier,
             metrics=m,
             clock=node.clock,
         )
@@ -127,6 +129,7 @@ class EdgeNode:
         settings: Settings,
         *,
         detector: Detector | None = None,
+        vehicle_detector: Detector | None = None,
         metrics: EdgeMetrics | None = None,
         clock: Callable[[], float] = time.time,
         publisher: Publisher | None = None,
@@ -142,8 +145,11 @@ class EdgeNode:
             # One inference call for the frames of several cameras (see edge/batching.py).
             self._batcher = BatchingDetector(self.detector, det.batch_max, det.batch_wait_ms / 1000)
             self.detector = self._batcher
-        vd = settings.edge.vehicle_detector
-        self.vehicle_detector = load_detector(vd) if vd is not None else None
+        vehicles = settings.edge.vehicles
+        self.vehicle_detector = (
+            (vehicle_detector or load_detector(vehicles.detector)) if vehicles.enabled else None
+        )
+        self.classifier = load_classifier(vehicles)
         m = self.metrics
         self.publisher = publisher or Publisher(
             settings,

@@ -1,9 +1,11 @@
-"""Per-camera processing: frame -> plate boxes (ROI) -> tracks -> scored crops -> records.
+"""Per-camera processing: frame -> vehicles + plate boxes (ROI) -> tracks -> scored crops -> records.
 
-:class:`CameraPipeline` holds the bounded per-camera state (tracker, crop selector, open tracks)
-and turns each :class:`~edge.camera.Frame` into the records to publish, in order: a track's
-START, then its crops (the best few per time slice), then its END. It does no I/O; the detector
-and the clock are injected.
+:class:`CameraPipeline` holds the bounded per-camera state (vehicle stage, plate tracker, crop
+selector, open tracks) and turns each :class:`~edge.camera.Frame` into the records to publish, in
+order: a track's START, then its crops (the best few per time slice, each with the vehicle that
+carries the plate: track, box, type, colour), then its END; and, on cameras with
+``no_plate_events``, a no-plate record for each vehicle that passed with no plate seen on it. It
+does no I/O; the detectors and the clock are injected.
 """
 
 from __future__ import annotations
@@ -16,12 +18,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from config.edge import CameraSettings, EdgeSettings
+from edge.associate import PlateTracker
 from edge.camera import Frame
+from edge.classify import VehicleClassifier
 from edge.crops import CropCandidate, CropSelector, encode_jpeg, pad_box, quality_score, sharpness
 from edge.detect import Detections, Detector
 from edge.metrics import EdgeMetrics
 from edge.records import PlateCrop, TrackEvent, TrackEventKind, box_from_xyxy
-from edge.track import Tracker, TrackState, attach_to_vehicles
+from edge.track import TrackState
+from edge.vehicles import VehicleStage, VehicleTrack
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +65,7 @@ class CameraPipeline:
         run_id: str,
         detector: Detector,
         vehicle_detector: Detector | None = None,
+        classifier: VehicleClassifier | None = None,
         metrics: EdgeMetrics | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -67,15 +73,21 @@ class CameraPipeline:
         self._edge = edge
         self._site = site
         self._detector = detector
-        self._vehicle_detector = vehicle_detector
         self._clock = clock
         self._metrics = metrics
-        self._tracker = Tracker(edge.tracker, f"{run_id}-{camera.id}", frame_rate=camera.fps_cap)
-        self._vehicles = (
-            Tracker(edge.tracker, f"{run_id}-{camera.id}-v", frame_rate=camera.fps_cap)
-            if vehicle_detector
-            else None
-        )
+        self._tracker = PlateTracker(edge.tracker, f"{run_id}-{camera.id}")
+        self._vehicles: VehicleStage | None = None
+        if vehicle_detector is not None:
+            interval = edge.vehicles.interval_s
+            self._vehicles = VehicleStage(
+                edge.vehicles,
+                edge.tracker,
+                vehicle_detector,
+                f"{run_id}-{camera.id}-v",
+                frame_rate=min(camera.fps_cap, 1 / interval) if interval > 0 else camera.fps_cap,
+                keep_crops=camera.no_plate_events,
+                classifier=classifier,
+            )
         self._selector = CropSelector(edge.crops)
         self._open: dict[str, TrackState] = {}
         self._roi = np.asarray(camera.roi, np.float32) if camera.roi else None
@@ -103,15 +115,9 @@ class CameraPipeline:
         """Records caused by one frame (START events, released crops, END events), in publish order."""
         t0 = time.perf_counter()
         plates = self._plates(frame)
-        vehicles = None
-        if self._vehicle_detector is not None:
-            vd = self._vehicle_detector.detect(frame.image)
-            vehicles = vd.select(np.isin(vd.class_id, self._edge.vehicle_classes))
+        vehicles = self._vehicles.update(frame, len(plates) > 0) if self._vehicles is not None else None
         t1 = time.perf_counter()
-        update = self._tracker.update(plates, frame.ts)
-        attached = {}
-        if vehicles is not None and self._vehicles is not None:
-            attached = attach_to_vehicles(update.boxes, self._vehicles.update(vehicles, frame.ts).boxes)
+        update, attached = self._tracker.update(plates, frame.ts, vehicles.boxes if vehicles else ())
         t2 = time.perf_counter()
         out: list[Record] = []
         for state in update.started:
@@ -126,6 +132,9 @@ class CameraPipeline:
             crop = frame.image[y1:y2, x1:x2]
             sharp = sharpness(crop)
             vehicle = attached.get(box.track_id)
+            vtrack = self._vehicle_track(vehicle.track_id if vehicle else None)
+            if vtrack is not None:
+                vtrack.plates_seen += 1
             cand = CropCandidate(
                 track_id=box.track_id,
                 frame_index=frame.index,
@@ -139,10 +148,14 @@ class CameraPipeline:
                 image=crop.copy(),
                 vehicle_track_id=vehicle.track_id if vehicle else None,
                 vehicle_xyxy=vehicle.xyxy if vehicle else None,
+                vehicle_type=vtrack.vehicle_type if vtrack else None,
+                vehicle_colour=vtrack.colour if vtrack else None,
             )
             out.extend(self._crop(c) for c in self._selector.offer(cand))
         for state in update.ended:
             out.extend(self._end(state, frame.ts))
+        if vehicles is not None:
+            out.extend(r for v in vehicles.ended if (r := self._no_plate(v)) is not None)
         t3 = time.perf_counter()
         self.stats.frames += 1
         if self._metrics is not None:
@@ -157,7 +170,53 @@ class CameraPipeline:
         out: list[Record] = []
         for state in self._tracker.close():
             out.extend(self._end(state, ts))
+        if self._vehicles is not None:
+            out.extend(r for v in self._vehicles.close() if (r := self._no_plate(v)) is not None)
         return out
+
+    def _vehicle_track(self, track_id: str | None) -> VehicleTrack | None:
+        if track_id is None or self._vehicles is None:
+            return None
+        return self._vehicles.tracks.get(track_id)
+
+    def _no_plate(self, v: VehicleTrack) -> PlateCrop | None:
+        """The no-plate record of an ended vehicle track, when the camera reports them and it counts."""
+        rules = self._edge.vehicles.no_plate
+        if (
+            not self.camera.no_plate_events
+            or v.plates_seen
+            or v.best_crop is None
+            or v.best_box is None
+            or v.last_ts - v.first_ts < rules.min_duration_s
+            or v.max_width < rules.min_width
+            or v.travel_heights < rules.min_travel
+        ):
+            return None
+        made = self._vehicles.make_model(v) if self._vehicles is not None else None
+        box = box_from_xyxy(v.best_box)
+        self.stats.crops += 1
+        return PlateCrop(
+            camera_id=self.camera.id,
+            site=self._site,
+            track_id=v.track_id,
+            frame_index=v.best_frame_index,
+            frame_ts=v.best_ts,
+            published_ts=self._clock(),
+            bbox=box,
+            frame_width=v.frame_size[0],
+            frame_height=v.frame_size[1],
+            det_confidence=v.best_confidence,
+            quality=min(1.0, max(0.0, v.best_confidence)),
+            sharpness=sharpness(v.best_crop),
+            image=encode_jpeg(v.best_crop, self._edge.crops.jpeg_quality),
+            vehicle_track_id=v.track_id,
+            vehicle_bbox=box,
+            vehicle_type=v.vehicle_type,
+            vehicle_colour=v.colour,
+            vehicle_make=made.make if made else None,
+            vehicle_model=made.model if made else None,
+            no_plate=True,
+        )
 
     def _end(self, state: TrackState, ts: float) -> list[Record]:
         out: list[Record] = [self._crop(c) for c in self._selector.close(state.track_id)]
@@ -170,6 +229,8 @@ class CameraPipeline:
         if state is not None:
             state.crops_published += 1
         self.stats.crops += 1
+        vtrack = self._vehicle_track(c.vehicle_track_id)
+        made = self._vehicles.make_model(vtrack) if vtrack is not None and self._vehicles else None
         return PlateCrop(
             camera_id=self.camera.id,
             site=self._site,
@@ -186,6 +247,11 @@ class CameraPipeline:
             image=encode_jpeg(c.image, self._edge.crops.jpeg_quality),
             vehicle_track_id=c.vehicle_track_id,
             vehicle_bbox=box_from_xyxy(c.vehicle_xyxy) if c.vehicle_xyxy else None,
+            # The vote so far of a vehicle still tracked, else its vote when the crop was taken.
+            vehicle_type=vtrack.vehicle_type if vtrack else c.vehicle_type,
+            vehicle_colour=vtrack.colour if vtrack else c.vehicle_colour,
+            vehicle_make=made.make if made else None,
+            vehicle_model=made.model if made else None,
         )
 
     def _event(self, state: TrackState, kind: TrackEventKind, ts: float, confidence: float) -> TrackEvent:

@@ -25,7 +25,11 @@ def _millis(ts: float) -> int:
 
 @dataclass(frozen=True, slots=True)
 class PlateCrop:
-    """One published plate crop (``io.alpr.edge.PlateCrop``); times are UTC epoch seconds."""
+    """One published plate crop (``io.alpr.edge.PlateCrop``); times are UTC epoch seconds.
+
+    With ``no_plate`` the record is a vehicle on which no plate was seen: ``image`` is the
+    vehicle's best crop, ``bbox`` its box and ``track_id`` its vehicle track (a no-plate event).
+    """
 
     camera_id: str
     site: str
@@ -43,6 +47,11 @@ class PlateCrop:
     image_format: str = "jpeg"
     vehicle_track_id: str | None = None
     vehicle_bbox: Box | None = None
+    vehicle_type: str | None = None
+    vehicle_colour: str | None = None
+    vehicle_make: str | None = None
+    vehicle_model: str | None = None
+    no_plate: bool = False
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.quality <= 1.0:
@@ -75,6 +84,11 @@ class PlateCrop:
             "image_format": self.image_format,
             "vehicle_track_id": self.vehicle_track_id,
             "vehicle_bbox": self.vehicle_bbox.to_avro() if self.vehicle_bbox else None,
+            "vehicle_type": self.vehicle_type,
+            "vehicle_colour": self.vehicle_colour,
+            "vehicle_make": self.vehicle_make,
+            "vehicle_model": self.vehicle_model,
+            "no_plate": self.no_plate,
         }
 
 

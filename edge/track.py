@@ -1,4 +1,4 @@
-"""Plate (and vehicle) tracking: one :class:`Tracker` per camera and object kind.
+"""Vehicle tracking: one :class:`Tracker` per camera (plates: :mod:`edge.associate`).
 
 Wraps Roboflow's ``trackers.ByteTrackTracker`` (numpy + scipy, Apache-2.0), fed with capture
 times so the lost-track buffer is in seconds whatever the frame rate. On top of it this module
@@ -17,7 +17,7 @@ import supervision as sv
 from config.edge import TrackerSettings
 from edge.detect import Detections
 
-__all__ = ["TrackState", "TrackUpdate", "TrackedBox", "Tracker", "attach_to_vehicles"]
+__all__ = ["TrackState", "TrackUpdate", "TrackedBox", "Tracker"]
 
 
 @dataclass(slots=True)
@@ -46,6 +46,7 @@ class TrackedBox:
     track_id: str
     xyxy: tuple[float, float, float, float]
     confidence: float
+    class_id: int = -1
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +93,7 @@ class Tracker:
         boxes: list[TrackedBox] = []
         started: list[TrackState] = []
         ids = out.tracker_id if out.tracker_id is not None else np.zeros(0, int)
+        classes = out.class_id if out.class_id is not None else np.full(len(ids), -1)
         for i, raw_id in enumerate(ids):
             if raw_id < 0:
                 continue
@@ -106,10 +108,15 @@ class Tracker:
             state.last_box = box  # type: ignore[assignment]
             state.frames += 1
             state.conf_sum += conf
-            boxes.append(TrackedBox(state.track_id, box, conf))  # type: ignore[arg-type]
+            boxes.append(TrackedBox(state.track_id, box, conf, int(classes[i])))  # type: ignore[arg-type]
         gone = [k for k, s in self.active.items() if ts - s.last_ts > self._settings.lost_buffer_s]
         ended = tuple(self.active.pop(k) for k in gone)
         return TrackUpdate(tuple(boxes), tuple(started), ended)
+
+    @property
+    def tracking(self) -> bool:
+        """True while any track is alive, confirmed or still tentative."""
+        return bool(self.active) or bool(getattr(self._bt, "tracks", ()))
 
     def close(self) -> tuple[TrackState, ...]:
         """End every open track (camera closed or process exiting)."""
@@ -117,22 +124,3 @@ class Tracker:
         self.active.clear()
         return ended
 
-
-def attach_to_vehicles(
-    plates: tuple[TrackedBox, ...], vehicles: tuple[TrackedBox, ...]
-) -> dict[str, TrackedBox]:
-    """Plate track id -> the vehicle box containing the plate's centre (the smallest such box)."""
-    out: dict[str, TrackedBox] = {}
-    for plate in plates:
-        cx = (plate.xyxy[0] + plate.xyxy[2]) / 2
-        cy = (plate.xyxy[1] + plate.xyxy[3]) / 2
-        best: TrackedBox | None = None
-        best_area = float("inf")
-        for v in vehicles:
-            x1, y1, x2, y2 = v.xyxy
-            area = (x2 - x1) * (y2 - y1)
-            if x1 <= cx <= x2 and y1 <= cy <= y2 and area < best_area:
-                best, best_area = v, area
-        if best is not None:
-            out[plate.track_id] = best
-    return out

@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 
 from evaluate.labels import EvalError, read_labels
-from evaluate.metrics import Scored, summarise
+from evaluate.metrics import Scored, summarise, vehicle_association
 from evaluate.pipeline import detector_name
 
 log = logging.getLogger(__name__)
@@ -79,8 +79,9 @@ def images(folder: Path, as_json: bool, out: Path | None, limit: int | None, for
     """Detector -> crop -> OCR -> normalise on FOLDER's images, scored against labels.csv.
 
     Reports n, detection_recall (a detection with IoU > 0.4 to the labelled box),
-    exact_accuracy (the product's read of the image equals the label), char_accuracy and
-    ms_per_image.
+    exact_accuracy (the product's read of the image equals the label), char_accuracy,
+    ms_per_image and, with the vehicle stage on, vehicle_association (share of labelled plates
+    the edge ties to a detected vehicle: the plate's centre in the lower part of a vehicle box).
     """
     from evaluate.pipeline import ImageReader
     from evaluate.run import Progress, eval_images
@@ -95,7 +96,10 @@ def images(folder: Path, as_json: bool, out: Path | None, limit: int | None, for
     except RuntimeError as exc:  # edge.detect.DetectorError
         raise click.ClickException(f"detector: {exc}") from exc
     results = eval_images(rows, reader, Progress(len(rows), "eval images"))
-    _report(results, out, as_json, {"ocr": settings.ocr.type, "detector": detector_name(settings)})
+    extra: dict[str, object] = {"ocr": settings.ocr.type, "detector": detector_name(settings)}
+    if settings.edge.vehicles.enabled:
+        extra["vehicle_association"] = vehicle_association(results)
+    _report(results, out, as_json, extra)
 
 
 @eval_.command("crops")
@@ -125,6 +129,42 @@ def crops(folder: Path, split: str | None, skip: tuple[str, ...], as_json: bool,
         raise click.ClickException(str(exc)) from exc
     results = eval_crops(rows, reader, settings.ocr.batch_size, Progress(len(rows), "eval crops"))
     _report(results, out, as_json, {"ocr": settings.ocr.type, "threads": settings.ocr.threads or os.cpu_count()})
+
+
+@eval_.command("fps")
+@click.argument("clip", metavar="FILE", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--expect", required=True, help="Plates in the clip, comma-separated (e.g. LZW9715).")
+@click.option(
+    "--fps", "rates", default="5,8,10,15,30", show_default=True, help="Frame rates (fps_cap) to run, comma-separated."
+)
+@_json
+@_config
+def fps(clip: Path, expect: str, rates: str, as_json: bool, config_paths: tuple[str, ...]) -> None:
+    """Edge + flow in-process (no services) on FILE at several fps caps: one correct event each?
+
+    Each rate runs the edge's file reader and pipeline, then all crops go through the plates
+    dataflow (best shot, OCR, vote, validate, dedup) with an in-memory registry. A rate is ok when
+    its events are exactly the expected plates, once each. For choosing a camera's fps_cap.
+    """
+    from evaluate.fps import run_rates
+
+    expected = [p.strip() for p in expect.split(",") if p.strip()]
+    try:
+        fps_caps = [float(r) for r in rates.split(",") if r.strip()]
+    except ValueError as exc:
+        raise click.BadParameter(f"not a number list: {rates!r}", param_hint="--fps") from exc
+    if not expected or not fps_caps or min(fps_caps) <= 0:
+        raise click.BadParameter("name at least one plate and one positive rate")
+    settings, _ = _settings(config_paths, None)
+    runs = run_rates([(clip.stem, clip)], fps_caps, settings, progress=lambda line: click.echo(line, err=True))
+    report = [r.as_dict(expected) for r in runs]
+    if as_json:
+        click.echo(json.dumps({"clip": str(clip), "expected": expected, "runs": report,
+                               "ok": all(r["ok"] for r in report)}))  # fmt: skip
+        return
+    for r in report:
+        click.echo(f"{r['fps']:>6g} fps  {'ok ' if r['ok'] else 'BAD'}  events={r['events']}  tracks={r['tracks']}  "
+                   f"frames={r['frames']}  cpu={r['cpu_s']}s  vehicles={r['vehicles']}")  # fmt: skip
 
 
 @eval_.command("video")

@@ -93,6 +93,14 @@ class Scored:
     exact: bool
     char_accuracy: float
     ms: float
+    #: The labelled plate is tied to a detected vehicle (None: vehicle stage off, or crops only).
+    in_vehicle: bool | None = None
+
+
+def vehicle_association(results: Sequence[Scored]) -> float | None:
+    """Share of labelled plates tied to a detected vehicle (None when no sample was checked)."""
+    checked = [r.in_vehicle for r in results if r.in_vehicle is not None]
+    return round(sum(checked) / len(checked), 4) if checked else None
 
 
 def score(image: str, label: str, read: str, confidence: float, best_iou: float, ms: float) -> Scored:

@@ -38,6 +38,7 @@ class ImageRead:
     boxes: tuple[tuple[float, float, float, float], ...]  # (x, y, w, h) of each detection
     reads: tuple[PlateText, ...]  # one per detection, same order
     ms: float
+    vehicles: tuple[tuple[float, float, float, float], ...] | None = None  # (x1, y1, x2, y2); None: stage off
 
 
 def detector_name(settings: Settings) -> str:
@@ -90,22 +91,25 @@ class ImageReader:
     ``alpr eval images`` scores the read of the labelled plate (:func:`evaluate.run.labelled_read`).
     """
 
-    def __init__(self, detector, engine: OcrEngine, normalise: Normaliser, padding: float) -> None:
+    def __init__(self, detector, engine: OcrEngine, normalise: Normaliser, padding: float, vehicles=None) -> None:  # noqa: ANN001
         self._detector = detector
         self._engine = engine
         self._normalise = normalise
         self._padding = padding
+        self._vehicles = vehicles  # the edge's vehicle detector, when its vehicle stage is on
 
     @classmethod
     def from_settings(cls, settings: Settings, fix_formats: bool = True) -> ImageReader:
         """Build the edge's plate detector and the configured OCR engine."""
         from edge.detect import load_detector
 
+        vehicles = settings.edge.vehicles
         return cls(
             load_detector(settings.edge.detector),
             load_engine(settings.ocr),
             Normaliser.from_settings(settings, fix_formats),
             settings.edge.crops.padding,
+            load_detector(vehicles.detector) if vehicles.enabled else None,
         )
 
     def read(self, frame: np.ndarray) -> ImageRead:
@@ -124,4 +128,7 @@ class ImageReader:
         reads = tuple(self._normalise(r) for r in self._engine.read(crops)) if crops else ()
         best = max(reads, key=lambda r: r.confidence if r.plate else -1.0, default=PlateText("", "", 0.0))
         ms = (time.perf_counter() - start) * 1000
-        return ImageRead(best, tuple(boxes), reads, ms)
+        vehicles = None
+        if self._vehicles is not None:  # timed apart: ms stays the plate reading path's
+            vehicles = tuple(tuple(float(v) for v in b) for b in self._vehicles.detect(frame).xyxy)
+        return ImageRead(best, tuple(boxes), reads, ms, vehicles)  # type: ignore[arg-type]

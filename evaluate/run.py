@@ -7,7 +7,7 @@ import logging
 import sys
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import asdict, fields
+from dataclasses import asdict, fields, replace
 from pathlib import Path
 from typing import TextIO, TypeVar
 
@@ -109,6 +109,16 @@ def labelled_read(result: ImageRead, box: tuple[float, float, float, float], lab
     return result.best, best_iou
 
 
+def tied_to_vehicle(box: tuple[int, int, int, int], vehicles: Sequence[tuple[float, float, float, float]]) -> bool:
+    """Whether the edge would tie the labelled plate ``(x, y, w, h)`` to one of the detected vehicle boxes
+    (:func:`edge.associate.vehicle_of`: its centre in a vehicle box's lower part)."""
+    from edge.associate import vehicle_of
+    from edge.track import TrackedBox
+
+    x, y, w, h = box
+    return vehicle_of((x, y, x + w, y + h), [TrackedBox(str(i), v, 1.0) for i, v in enumerate(vehicles)]) is not None
+
+
 def eval_images(rows: Sequence[Labelled], reader: ImageReader, progress: Progress | None = None) -> list[Scored]:
     """The whole reading path on each image; see :func:`labelled_read` for the read scored."""
     out: list[Scored] = []
@@ -119,7 +129,10 @@ def eval_images(rows: Sequence[Labelled], reader: ImageReader, progress: Progres
         else:
             result = reader.read(image)
             read, best_iou = labelled_read(result, row.box, row.plate)
-            out.append(score(row.name, row.plate, read.plate, read.confidence, best_iou, result.ms))
+            scored = score(row.name, row.plate, read.plate, read.confidence, best_iou, result.ms)
+            if result.vehicles is not None:
+                scored = replace(scored, in_vehicle=tied_to_vehicle(row.box, result.vehicles))
+            out.append(scored)
         if progress is not None:
             progress.update(len(out))
     return out

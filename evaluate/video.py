@@ -164,6 +164,8 @@ def evaluate_video(
                 "region": e.region,
                 "confidence": e.confidence,
                 "sightings": e.sightings,
+                "vehicle_type": e.vehicle_type,
+                "vehicle_colour": e.vehicle_colour,
                 "first_seen": e.first_seen.isoformat(),
             }
             for e in run.events

@@ -83,7 +83,8 @@ class CropReader:
         reads: list[OcrRead] = []
         for start in range(0, len(crops), self.batch_size):
             chunk = crops[start : start + self.batch_size]
-            images = [decode_image(c) for c in chunk]
+            # A no-plate crop is a whole vehicle: nothing to read (it reads as empty).
+            images = [None if c.no_plate else decode_image(c) for c in chunk]
             readable = [i for i, img in enumerate(images) if img is not None]
             results: dict[int, OcrResult] = {}
             if readable:

@@ -29,14 +29,14 @@ highest-quality crop). Reads are sorted first, so their order never matters.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from operator import mul
 
 from rapidfuzz.distance import Levenshtein
 
 from operators.normalise import compact
-from operators.records import OcrRead, PlateCrop, TrackRead
+from operators.records import OcrRead, PlateCrop, TrackRead, Vehicle
 
 __all__ = ["TrackBuffer", "add", "close_at", "should_close", "vote", "vote_track"]
 
@@ -128,6 +128,18 @@ def vote_track(
     )
 
 
+def _vehicle(crops: Sequence[PlateCrop], best: PlateCrop) -> Vehicle | None:
+    """The vehicle of a track: as the newest crop describes it (the edge's vote over the most
+    frames), with its box in the best crop's frame when that crop has one."""
+    described = [c for c in crops if c.vehicle_track_id is not None or c.vehicle_type is not None]
+    if not described:
+        return None
+    newest = max(described, key=lambda c: c.frame_ts).vehicle
+    if newest is None or best.vehicle_bbox is None:
+        return newest
+    return replace(newest, bbox=best.vehicle_bbox)
+
+
 def vote(
     reads: Sequence[OcrRead],
     crops: Sequence[PlateCrop],
@@ -162,6 +174,7 @@ def vote(
 
     text, char_conf, confidence = _vote_text(ballots, align)
     best = _best_crop(crops, [b[4] for b in ballots if b[0] == text] if text else [])
+    vehicle = _vehicle(crops, best)
     return TrackRead(
         camera_id=first_crop.camera_id,
         site=first_crop.site,
@@ -175,6 +188,7 @@ def vote(
         first_seen=min(c.frame_ts for c in crops) if first_seen is None else first_seen,
         last_seen=max(c.frame_ts for c in crops) if last_seen is None else last_seen,
         provisional=provisional,
+        vehicle=vehicle,
     )
 
 

@@ -132,6 +132,8 @@ def dedup(
         seen = max(watermark, first) if first <= limit else watermark
     if state is None:
         state = DedupState((), (), (), {}, seen)
+    if candidate.no_plate:  # no plate to compare: every vehicle without one is its own event
+        return state, candidate
     now = seen
     recent, times, folded, tracks = state.recent, state.times, state.folded, dict(state.tracks)
     k = bisect_left(times, now - window)
@@ -245,6 +247,7 @@ def _merge(r: _Recent, c: PlateEvent) -> _Recent:
         frame_ts=best.frame_ts,
         crop_key=best.crop_key,
         crop_url=best.crop_url,
+        vehicle=best.vehicle or ev.vehicle,
         last_seen=max(ev.last_seen, c.last_seen),
         sightings=max(1, sightings),
         provisional=ev.provisional and c.provisional,

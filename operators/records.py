@@ -37,6 +37,7 @@ __all__ = [
     "RejectReason",
     "RejectedRead",
     "TrackRead",
+    "Vehicle",
     "WatchlistEntry",
     "WatchlistHit",
     "to_millis",
@@ -201,6 +202,32 @@ class Box:
         return self.w * self.h
 
 
+_VEHICLE_TEXT = ("vehicle_type", "vehicle_colour", "vehicle_make", "vehicle_model")
+
+
+@dataclass(slots=True, frozen=True)
+class Vehicle:
+    """The vehicle carrying a plate (or passing without one), as the edge described it.
+
+    ``type`` (car, truck, bus, motorcycle) and ``colour`` are voted over the vehicle's track;
+    ``make``/``model`` come only from a plugged-in classifier (none is shipped).
+    """
+
+    track_id: str | None = None
+    bbox: Box | None = None
+    type: str | None = None
+    colour: str | None = None
+    make: str | None = None
+    model: str | None = None
+
+    def __post_init__(self) -> None:
+        o = "Vehicle"
+        for name in ("track_id", "type", "colour", "make", "model"):
+            _opt_str(o, name, getattr(self, name))
+        if self.bbox is not None and not isinstance(self.bbox, Box):
+            raise RecordError(f"{o}.bbox must be a Box or None, got {self.bbox!r}")
+
+
 @dataclass(slots=True, frozen=True)
 class PlateCrop:
     """One plate crop published by the edge (Avro ``io.alpr.edge.PlateCrop``)."""
@@ -222,6 +249,12 @@ class PlateCrop:
     image_format: str = "jpeg"
     vehicle_track_id: str | None = None
     vehicle_bbox: Box | None = None
+    vehicle_type: str | None = None
+    vehicle_colour: str | None = None
+    vehicle_make: str | None = None
+    vehicle_model: str | None = None
+    #: A vehicle on which no plate was seen: ``image`` is the vehicle, ``bbox`` its box.
+    no_plate: bool = False
 
     def __post_init__(self) -> None:
         o = "PlateCrop"
@@ -253,6 +286,20 @@ class PlateCrop:
         _opt_str(o, "vehicle_track_id", self.vehicle_track_id)
         if self.vehicle_bbox is not None and not isinstance(self.vehicle_bbox, Box):
             raise RecordError(f"{o}.vehicle_bbox must be a Box or None, got {self.vehicle_bbox!r}")
+        for name in _VEHICLE_TEXT:
+            _opt_str(o, name, getattr(self, name))
+        if not isinstance(self.no_plate, bool):
+            raise RecordError(f"{o}.no_plate must be a bool, got {self.no_plate!r}")
+
+    @property
+    def vehicle(self) -> Vehicle | None:
+        """The vehicle the edge described with this crop, or None when it named none."""
+        if self.vehicle_track_id is None and self.vehicle_type is None and self.vehicle_colour is None:
+            return None
+        return Vehicle(
+            self.vehicle_track_id, self.vehicle_bbox, self.vehicle_type, self.vehicle_colour,
+            self.vehicle_make, self.vehicle_model,
+        )  # fmt: skip
 
     @property
     def key(self) -> str:
@@ -290,6 +337,11 @@ class PlateCrop:
                 image_format=d.get("image_format", "jpeg"),
                 vehicle_track_id=d.get("vehicle_track_id"),
                 vehicle_bbox=None if vbox is None else _box(o, "vehicle_bbox", vbox),
+                vehicle_type=d.get("vehicle_type"),
+                vehicle_colour=d.get("vehicle_colour"),
+                vehicle_make=d.get("vehicle_make"),
+                vehicle_model=d.get("vehicle_model"),
+                no_plate=d.get("no_plate", False),
             )
         except KeyError as exc:
             raise RecordError(f"{o}: missing field {exc.args[0]!r}") from None
@@ -308,7 +360,7 @@ class PlateCrop:
         shape (epoch-millis ints, tz offsets), goes through :meth:`from_avro`, so no record
         is ever accepted here that :meth:`from_avro` would refuse or build differently.
         """
-        if type(d) is not dict or len(d) != 17:
+        if type(d) is not dict or len(d) != 22:
             return cls.from_avro(d)
         g = d.get
         camera_id, site, track_id, crop_id = g("camera_id"), g("site"), g("track_id"), g("crop_id")
@@ -316,6 +368,8 @@ class PlateCrop:
         bbox, fw, fh = g("bbox"), g("frame_width"), g("frame_height")
         det, quality, sharpness = g("det_confidence"), g("quality"), g("sharpness")
         image, image_format, vtrack, vbox = g("image"), g("image_format"), g("vehicle_track_id"), g("vehicle_bbox")
+        vtype, vcolour, vmake, vmodel = g("vehicle_type"), g("vehicle_colour"), g("vehicle_make"), g("vehicle_model")
+        no_plate = g("no_plate")
         if not (
             type(camera_id) is str
             and camera_id
@@ -347,6 +401,11 @@ class PlateCrop:
             and image_format
             and (vtrack is None or type(vtrack) is str)
             and vbox is None
+            and (vtype is None or (type(vtype) is str and vtype))
+            and (vcolour is None or (type(vcolour) is str and vcolour))
+            and vmake is None
+            and vmodel is None
+            and no_plate is False
         ):
             return cls.from_avro(d)
         box = _fast_box(bbox)
@@ -371,6 +430,11 @@ class PlateCrop:
         s(crop, "image_format", image_format)
         s(crop, "vehicle_track_id", vtrack)
         s(crop, "vehicle_bbox", None)
+        s(crop, "vehicle_type", vtype)
+        s(crop, "vehicle_colour", vcolour)
+        s(crop, "vehicle_make", None)
+        s(crop, "vehicle_model", None)
+        s(crop, "no_plate", False)
         return crop
 
     def to_avro(self) -> dict[str, Any]:
@@ -393,6 +457,11 @@ class PlateCrop:
             "image_format": self.image_format,
             "vehicle_track_id": self.vehicle_track_id,
             "vehicle_bbox": None if self.vehicle_bbox is None else self.vehicle_bbox.to_avro(),
+            "vehicle_type": self.vehicle_type,
+            "vehicle_colour": self.vehicle_colour,
+            "vehicle_make": self.vehicle_make,
+            "vehicle_model": self.vehicle_model,
+            "no_plate": self.no_plate,
         }
 
 
@@ -464,6 +533,7 @@ class TrackRead:
     first_seen: datetime
     last_seen: datetime
     provisional: bool = False
+    vehicle: Vehicle | None = None
 
     def __post_init__(self) -> None:
         o = "TrackRead"
@@ -485,6 +555,8 @@ class TrackRead:
         _ordered(o, self.first_seen, self.last_seen)
         if not isinstance(self.provisional, bool):
             raise RecordError(f"{o}.provisional must be a bool, got {self.provisional!r}")
+        if self.vehicle is not None and not isinstance(self.vehicle, Vehicle):
+            raise RecordError(f"{o}.vehicle must be a Vehicle or None, got {type(self.vehicle).__name__}")
 
     @property
     def key(self) -> str:
@@ -511,8 +583,10 @@ class PlateRead:
         o = "PlateRead"
         if not isinstance(self.read, TrackRead):
             raise RecordError(f"{o}.read must be a TrackRead, got {type(self.read).__name__}")
-        _str(o, "plate", self.plate)
-        if _PLATE_RE.fullmatch(self.plate) is None:
+        if self.read.best_crop.no_plate:  # a vehicle without a plate: nothing was read
+            if self.plate:
+                raise RecordError(f"{o}.plate must be empty for a no-plate vehicle, got {self.plate!r}")
+        elif _PLATE_RE.fullmatch(_str(o, "plate", self.plate)) is None:
             raise RecordError(f"{o}.plate must match [A-Z0-9]+, got {self.plate!r}")
         _str(o, "plate_raw", self.plate_raw, empty=True)
         _opt_str(o, "region", self.region)
@@ -563,6 +637,9 @@ class PlateEvent:
     crop_key: str | None = None
     crop_url: str | None = None
     provisional: bool = False
+    vehicle: Vehicle | None = None
+    #: A vehicle that passed with no plate seen: ``plate`` and ``plate_raw`` are empty.
+    no_plate: bool = False
 
     def __post_init__(self) -> None:
         o = "PlateEvent"
@@ -573,10 +650,16 @@ class PlateEvent:
         _str(o, "camera_id", self.camera_id)
         _str(o, "site", self.site)
         _str(o, "track_id", self.track_id)
-        _str(o, "plate", self.plate)
+        if not isinstance(self.no_plate, bool):
+            raise RecordError(f"{o}.no_plate must be a bool, got {self.no_plate!r}")
+        if self.no_plate and self.plate != "":
+            raise RecordError(f"{o}.plate must be empty for a no-plate event, got {self.plate!r}")
+        _str(o, "plate", self.plate, empty=self.no_plate)
         _str(o, "plate_raw", self.plate_raw, empty=True)
         _set(self, "confidence", _float(o, "confidence", self.confidence, unit=True))
         _opt_str(o, "region", self.region)
+        if self.vehicle is not None and not isinstance(self.vehicle, Vehicle):
+            raise RecordError(f"{o}.vehicle must be a Vehicle or None, got {type(self.vehicle).__name__}")
         _set(self, "first_seen", _utc(o, "first_seen", self.first_seen))
         _set(self, "last_seen", _utc(o, "last_seen", self.last_seen))
         _set(self, "frame_ts", _utc(o, "frame_ts", self.frame_ts))
@@ -615,6 +698,8 @@ class PlateEvent:
             crop_key=crop_key,
             crop_url=crop_url,
             provisional=t.provisional,
+            vehicle=t.vehicle,
+            no_plate=t.best_crop.no_plate,
         )
 
     @classmethod
@@ -639,10 +724,18 @@ class PlateEvent:
             kw[k] = _avro_ts(o, k, _field(o, d, k))
         for k in ("region", "crop_key", "crop_url"):
             kw[k] = d.get(k)
+        vbox = d.get("vehicle_bbox")
+        vehicle = Vehicle(
+            None, None if vbox is None else _box(o, "vehicle_bbox", vbox),
+            *(d.get(k) for k in _VEHICLE_TEXT),
+        )  # fmt: skip
+        kw["vehicle"] = None if vehicle == Vehicle() else vehicle
+        kw["no_plate"] = d.get("no_plate", False)
         return cls(**kw)
 
     def to_avro(self) -> dict[str, Any]:
         """The Avro ``PlateEvent`` dict (datetimes for timestamp-millis fields)."""
+        v = self.vehicle
         return {
             "event_id": self.event_id,
             "camera_id": self.camera_id,
@@ -659,6 +752,12 @@ class PlateEvent:
             "crop_key": self.crop_key,
             "crop_url": self.crop_url,
             "provisional": self.provisional,
+            "vehicle_type": v.type if v else None,
+            "vehicle_colour": v.colour if v else None,
+            "vehicle_make": v.make if v else None,
+            "vehicle_model": v.model if v else None,
+            "vehicle_bbox": v.bbox.to_avro() if v and v.bbox else None,
+            "no_plate": self.no_plate,
         }
 
 

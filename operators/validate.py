@@ -266,6 +266,8 @@ class PlateValidator:
 
     def validate(self, read: TrackRead) -> PlateRead | RejectedRead:
         """Normalise and check one voted read; rejections carry the reason."""
+        if read.best_crop.no_plate:  # a vehicle that passed without a plate: an event with no plate
+            return PlateRead(read, "", "", None, "no_plate")
         min_confidence, min_length, max_length = self._rules
         plate = compact(read.text)
         reason: RejectReason | None = None

@@ -127,7 +127,9 @@ class Watchlist:
         return hits
 
     def hits(self, event: PlateEvent, now: datetime) -> list[WatchlistHit]:
-        """:class:`WatchlistHit` records of ``event`` at ``now`` (event time)."""
+        """:class:`WatchlistHit` records of ``event`` at ``now`` (event time); none for a no-plate event."""
+        if event.no_plate:
+            return []
         return [WatchlistHit(event, e, d) for e, d in self.match(event.plate, now)]
 
     def _fuzzy_candidates(self, plate: str) -> set[int]:

@@ -63,6 +63,18 @@ def search_events(
     watchlist_id: Annotated[
         int | None, Query(ge=1, le=2**31 - 1, description="Only events that hit this watchlist.")
     ] = None,
+    vehicle_type: Annotated[
+        str | None, Query(max_length=32, description="Vehicle type: car, truck, bus or motorcycle.")
+    ] = None,
+    vehicle_colour: Annotated[
+        str | None,
+        Query(max_length=32, description="Vehicle colour: black, blue, brown, green, grey, orange, purple, red, "
+              "white or yellow."),
+    ] = None,
+    no_plate: Annotated[
+        bool | None,
+        Query(description="Only vehicles that passed with no plate seen (true) / only plate reads (false)."),
+    ] = None,
     cursor: Annotated[
         str | None, Query(max_length=200, description="next_cursor of the previous page.")
     ] = None,
@@ -70,7 +82,8 @@ def search_events(
         int | None, Query(ge=1, le=1000, description="Rows per page (<= api.max_page_size).")
     ] = None,
 ) -> dict[str, Any]:
-    """Search by plate (exact, prefix, fuzzy, confusion-aware), camera, site, region, time, watchlist hit."""
+    """Search by plate (exact, prefix, fuzzy, confusion-aware), camera, site, region, time, watchlist hit,
+    vehicle type and colour, and no-plate vehicles."""
     svc = services(request)
     try:
         query = EventQuery(
@@ -84,6 +97,9 @@ def search_events(
             end=end,
             watchlist_hit=watchlist_hit,
             watchlist_id=watchlist_id,
+            vehicle_type=vehicle_type.lower() if vehicle_type else None,
+            vehicle_colour=vehicle_colour.lower() if vehicle_colour else None,
+            no_plate=no_plate,
             cursor=Cursor.decode(cursor) if cursor else None,
             limit=page_limit(svc, limit),
             aliases=_hashed_forms(svc, plate, match),

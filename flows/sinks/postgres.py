@@ -192,6 +192,12 @@ _EVENT_COLUMNS = (
     "crop_key",
     "crop_url",
     "provisional",
+    "vehicle_type",
+    "vehicle_colour",
+    "vehicle_make",
+    "vehicle_model",
+    "vehicle_bbox",
+    "no_plate",
 )
 _EVENT_TYPES = (
     "uuid",
@@ -209,6 +215,12 @@ _EVENT_TYPES = (
     "text",
     "text",
     "bool",
+    "text",
+    "text",
+    "text",
+    "text",
+    "int4[]",
+    "bool",
 )
 # Columns an update may change (never the identity: id, first seen, camera, track, site).
 _EVENT_MUTABLE = (
@@ -220,6 +232,11 @@ _EVENT_MUTABLE = (
     "confidence",
     "sightings",
     "provisional",
+    "vehicle_type",
+    "vehicle_colour",
+    "vehicle_make",
+    "vehicle_model",
+    "vehicle_bbox",
 )
 
 
@@ -307,6 +324,7 @@ def _columns(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> dict[str
 
 
 def _event_row(e: PlateEvent) -> tuple[Any, ...]:
+    v = e.vehicle
     return (
         uuid.UUID(e.event_id),
         e.first_seen,
@@ -323,6 +341,12 @@ def _event_row(e: PlateEvent) -> tuple[Any, ...]:
         e.crop_key,
         e.crop_url,
         e.provisional,
+        v.type if v else None,
+        v.colour if v else None,
+        v.make if v else None,
+        v.model if v else None,
+        [v.bbox.x, v.bbox.y, v.bbox.w, v.bbox.h] if v and v.bbox else None,
+        e.no_plate,
     )
 
 

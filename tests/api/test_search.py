@@ -116,6 +116,38 @@ def test_filters_camera_site_region_time(reader, seeded):
 
 
 @pytest.mark.integration
+def test_vehicle_filters_and_fields(reader, db):
+    cam = f"veh-{uuid.uuid4().hex[:6]}"
+    white_car = insert_event(db, plate="VH100AA", camera_id=cam, first_seen=T0)
+    red_truck = insert_event(db, plate="VH200BB", camera_id=cam, first_seen=T0 + timedelta(seconds=1))
+    unread = insert_event(db, plate="", camera_id=cam, first_seen=T0 + timedelta(seconds=2))
+    for event_id, kind, colour, no_plate in (
+        (white_car, "car", "white", False), (red_truck, "truck", "red", False), (unread, "car", "white", True)
+    ):
+        db.execute(
+            "UPDATE plate_events SET vehicle_type = %s, vehicle_colour = %s, vehicle_bbox = %s, no_plate = %s"
+            " WHERE event_id = %s",
+            (kind, colour, [1, 2, 300, 200], no_plate, event_id),
+        )
+
+    def ids(**params):
+        response = reader.get("/events", params={"camera_id": cam, **params})
+        assert response.status_code == 200, response.text
+        return [uuid.UUID(e["event_id"]) for e in response.json()["items"]]
+
+    assert ids(vehicle_type="truck") == [red_truck]
+    assert ids(vehicle_colour="WHITE") == [unread, white_car]
+    assert ids(vehicle_colour="white", no_plate="false") == [white_car]
+    assert ids(no_plate="true") == [unread]
+    (item,) = reader.get("/events", params={"camera_id": cam, "vehicle_type": "truck"}).json()["items"]
+    assert (item["vehicle_type"], item["vehicle_colour"], item["vehicle_bbox"], item["no_plate"]) == (
+        "truck", "red", [1, 2, 300, 200], False
+    )  # fmt: skip
+    assert reader.get(f"/events/{red_truck}").json()["vehicle_colour"] == "red"
+    assert reader.get("/events", params={"vehicle_type": "x" * 40}).status_code == 422
+
+
+@pytest.mark.integration
 def test_cursor_pagination_visits_every_event_once(reader, seeded):
     _, ids = seeded
     seen, cursor, pages = [], None, 0

@@ -14,15 +14,19 @@ from config.edge import CameraSettings
 from edge.camera import CameraReader, CameraStatus, Frame, FrameSlot, is_live
 
 
-@pytest.fixture(scope="module")
-def clip(tmp_path_factory) -> Path:
-    """A 2 s, 30 fps, 160x120 MJPEG clip whose frame i has brightness i."""
-    path = tmp_path_factory.mktemp("clip") / "clip.avi"
+def _write_clip(path: Path, frames: int, step: int) -> Path:
+    """A 30 fps, 160x120 MJPEG clip whose frame i has brightness i * step."""
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30.0, (160, 120))
-    for i in range(60):
-        writer.write(np.full((120, 160, 3), i * 4, np.uint8))
+    for i in range(frames):
+        writer.write(np.full((120, 160, 3), i * step, np.uint8))
     writer.release()
     return path
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory) -> Path:
+    """A 2 s clip whose frame i has brightness 4 i."""
+    return _write_clip(tmp_path_factory.mktemp("clip") / "clip.avi", 60, 4)
 
 
 def _collect(reader: CameraReader, timeout: float = 30.0) -> list[Frame]:
@@ -65,6 +69,43 @@ def test_loop_keeps_time_increasing(clip: Path) -> None:
     assert all(f is not None for f in frames)
     assert np.all(np.diff([f.ts for f in frames]) > 0), "looping continues the timeline"
     assert frames[60].image.mean() < frames[59].image.mean(), "second pass starts over"
+
+
+@pytest.fixture(scope="module")
+def short_clip(tmp_path_factory) -> Path:
+    """A 0.5 s clip (15 frames)."""
+    return _write_clip(tmp_path_factory.mktemp("short") / "short.avi", 15, 16)
+
+
+def test_a_realtime_file_keeps_its_pace_and_ends_at_its_end(short_clip: Path) -> None:
+    statuses: list[CameraStatus] = []
+    reader = CameraReader(
+        CameraSettings(id="c", url=str(short_clip), fps_cap=30, realtime=True),
+        on_status=lambda *a: statuses.append(a[1]),
+    )
+    assert reader.live and reader.file
+    started = time.monotonic()
+    frames = _collect(reader)
+    took = time.monotonic() - started
+    assert reader.slot.closed and statuses[-1] == CameraStatus.ENDED, statuses
+    assert CameraStatus.RECONNECTING not in statuses, "the end of a file is not a lost stream"
+    assert 1 <= len(frames) <= 15
+    assert took >= 14 / 30 - 0.05, f"played at its own pace (0.5 s), took {took:.2f} s"
+    assert np.all(np.diff([f.ts for f in frames]) > 0)
+
+
+def test_a_realtime_file_with_loop_starts_over(short_clip: Path) -> None:
+    reader = CameraReader(CameraSettings(id="c", url=str(short_clip), fps_cap=30, realtime=True, loop=True))
+    reader.start()
+    frames = []
+    while len(frames) < 20:  # more frames than one pass holds: the second pass came
+        frame = reader.slot.get(5)
+        assert frame is not None, "a looping realtime file keeps streaming"
+        frames.append(frame)
+    reader.stop()
+    reader.join(5)
+    assert not reader.is_alive() and reader.status == CameraStatus.STOPPED
+    assert np.all(np.diff([f.ts for f in frames]) > 0), "looping continues the timeline"
 
 
 def test_missing_and_corrupt_files_end_the_camera_cleanly(tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ import pytest
 
 from config.edge import TrackerSettings
 from edge.detect import Detections
-from edge.track import TrackedBox, Tracker, attach_to_vehicles
+from edge.track import Tracker
 
 
 def _dets(*boxes: tuple[float, float, float, float], conf: float = 0.8) -> Detections:
@@ -53,11 +53,3 @@ def test_time_going_backwards_does_not_break_tracking() -> None:
         update = tracker.update(_dets((10, 10, 60, 30)), ts)
     assert len(update.boxes) == 1
 
-
-def test_attach_to_vehicles_picks_the_smallest_containing_box() -> None:
-    plate = TrackedBox("p1", (100, 100, 140, 115), 0.9)
-    big = TrackedBox("v-big", (0, 0, 500, 500), 0.9)
-    car = TrackedBox("v-car", (60, 20, 200, 140), 0.9)
-    other = TrackedBox("v-other", (300, 300, 400, 400), 0.9)
-    assert attach_to_vehicles((plate,), (big, car, other)) == {"p1": car}
-    assert attach_to_vehicles((plate,), (other,)) == {}

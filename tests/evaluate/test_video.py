@@ -87,6 +87,8 @@ def test_sample_clip_finds_its_plate_once(settings, tmp_path: Path) -> None:
     assert report["duplicates"] == {}
     assert report["extra"] == [], report["reads"]
     assert report["events"] == len(report["reads"]) == 1
+    read = report["reads"][0]
+    assert (read["vehicle_type"], read["vehicle_colour"]) == ("car", "white"), read
     assert report["camera"].startswith("eval-alizahidraja_70-")
     assert report["near_misses"][0]["expected"] == "ABC123"
     assert 0 < report["seconds"] < 120

@@ -25,7 +25,7 @@ from flows.sinks.postgres import (
     event_rank,
     latest_events,
 )
-from operators.records import DeadLetter
+from operators.records import Box, DeadLetter, Vehicle
 from tests.fixtures.proxy import TcpProxy
 from tests.flows.sink_records import make_event, make_hit, make_rejected, unique_camera
 
@@ -139,6 +139,32 @@ def test_event_and_its_update_in_one_batch(writer, database_url):
     v2 = dataclasses.replace(v1, sightings=2)
     assert writer.write_events([v1, v2, v1]) == 1
     assert [r[2] for r in _events(database_url, cam)] == [2]
+
+
+@integration
+def test_vehicle_columns_and_no_plate_events(writer, database_url):
+    cam = unique_camera()
+    car = Vehicle("r-cam-v-1", Box(10, 20, 300, 200), "car", "white")
+    read = dataclasses.replace(make_event(cam, "run-1"), vehicle=car)
+    unread = dataclasses.replace(make_event(cam, "run-2", first=5), plate="", plate_raw="", confidence=0.0,
+                                 no_plate=True, vehicle=Vehicle("r-cam-v-2", None, "truck", "red"))  # fmt: skip
+    assert writer.write_events([read, unread]) == 2
+    rows = _rows(
+        database_url,
+        "SELECT plate, vehicle_type, vehicle_colour, vehicle_make, vehicle_bbox, no_plate FROM plate_events "
+        "WHERE camera_id = %s ORDER BY first_seen",
+        cam,
+    )
+    assert rows == [
+        (read.plate, "car", "white", None, [10, 20, 300, 200], False),
+        ("", "truck", "red", None, None, True),
+    ]
+    # An update that learned the vehicle's colour better changes the row.
+    assert writer.write_events([dataclasses.replace(read, vehicle=dataclasses.replace(car, colour="grey"))]) == 1
+    colour = _rows(database_url, "SELECT vehicle_colour FROM plate_events WHERE event_id = %s", read.event_id)
+    assert colour == [("grey",)]
+    sightings = _rows(database_url, "SELECT plate FROM plate_sightings WHERE %s = ANY(cameras)", cam)
+    assert sightings == [(read.plate,)], "no-plate events are not a plate"
 
 
 @integration

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -32,7 +33,7 @@ def event(
     ev = PlateEvent.from_read(
         PlateRead(read, plate, plate.lower(), "US", "US"), crop_key=f"crops/{track}.jpg"
     )
-    return PlateEvent(**{**ev.to_avro(), "sightings": sightings, "provisional": provisional})
+    return replace(ev, sightings=sightings, provisional=provisional)
 
 
 def run(events, rules=RULES):

@@ -84,6 +84,44 @@ def test_backward_evolution_is_enforced(stack_settings: Settings) -> None:
     assert client.get_versions(subject) == [1, 2]
 
 
+#: Fields the vehicle stage added to each schema (issue 18), with the values a reader fills in.
+_VEHICLE_FIELDS = {
+    "plate_crop": {"vehicle_type": None, "vehicle_colour": None, "vehicle_make": None, "vehicle_model": None,
+                   "no_plate": False},
+    "plate_event": {"vehicle_type": None, "vehicle_colour": None, "vehicle_make": None, "vehicle_model": None,
+                    "vehicle_bbox": None, "no_plate": False},
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", sorted(_VEHICLE_FIELDS))
+def test_vehicle_fields_are_a_backward_compatible_evolution(stack_settings: Settings, name: str) -> None:
+    """The schema before the vehicle fields, then the current one: registered as version 2 under
+    BACKWARD; a record written with the old one reads with the new one (defaults filled in)."""
+    import io
+    import struct
+
+    import fastavro
+
+    client = SchemaRegistryClient({"url": stack_settings.kafka.schema_registry_url})
+    subject = f"{_unique('it.vehicles')}-value"
+    added = _VEHICLE_FIELDS[name]
+    old = json.loads(load_schema(name))
+    old["fields"] = [f for f in old["fields"] if f["name"] not in added]
+    old_id = client.register_schema(subject, Schema(json.dumps(old), "AVRO"))
+    assert client.test_compatibility(subject, Schema(load_schema(name), "AVRO")) is True
+    new_id = client.register_schema(subject, Schema(load_schema(name), "AVRO"))
+    assert new_id != old_id and client.get_versions(subject) == [1, 2]
+
+    record = {k: v for k, v in SAMPLES[name].items() if k not in added}
+    buf = io.BytesIO()
+    buf.write(b"\x00" + struct.pack(">I", old_id))
+    fastavro.schemaless_writer(buf, fastavro.parse_schema(old, named_schemas={}), record)
+    assert AvroDecoder(client, reader_schema=name).decode(buf.getvalue()) == {**record, **added}
+    # And the current record round-trips with its vehicle fields.
+    topic = subject.removesuffix("-value")
+    assert AvroDecoder(client).decode(AvroEncoder(client, name, topic).encode(SAMPLES[name])) == SAMPLES[name]
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
