@@ -249,11 +249,12 @@ def watchlist_add(
 
     if expires is not None and expires.tzinfo is None:
         expires = expires.replace(tzinfo=UTC)
+    settings = _settings(config_files)
     try:
-        entry = validate_entry(pattern, match_type, max_distance, severity, note, expires)
+        entry = validate_entry(pattern, match_type, max_distance, severity, note, expires, limits=settings.limits)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="PATTERN") from exc
-    with _db(_settings(config_files)) as conn, conn.transaction():
+    with _db(settings) as conn, conn.transaction():
         list_id = _list_id(conn, name, create=True)
         (entry_id,) = watchlists.add_entries(conn, list_id, [entry])
         audit.record(
@@ -299,12 +300,13 @@ def watchlist_import(config_files: tuple[Path, ...], name: str, csv_file: Any, r
     """Import entries of CSV_FILE (columns: pattern, match_type, max_distance, severity, note, expires_at)."""
     from api.watchlist_csv import parse_csv
 
-    entries, errors = parse_csv(csv_file.read())
+    settings = _settings(config_files)
+    entries, errors = parse_csv(csv_file.read(), limits=settings.limits)
     if errors:
         for e in errors:
             click.echo(f"{csv_file.name}:{e.line}: {e.message}", err=True)
         raise click.ClickException(f"{len(errors)} error(s); nothing imported")
-    with _db(_settings(config_files)) as conn, conn.transaction():
+    with _db(settings) as conn, conn.transaction():
         list_id = _list_id(conn, name, create=True)
         ids = watchlists.add_entries(conn, list_id, entries, replace=replace)
         audit.record(

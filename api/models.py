@@ -4,9 +4,21 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+
+from operators.text import check_text
+
+
+def _printable(multiline: bool = False) -> AfterValidator:
+    """The API's edge check of a body string (:func:`operators.text.check_text`: no control or
+    invisible characters); the length bound is the field's ``max_length``."""
+    return AfterValidator(lambda v: check_text(v, "value", len(v), multiline=multiline))
+
+
+Name = Annotated[str, _printable()]
+Text = Annotated[str, _printable(multiline=True)]
 
 
 class _Body(BaseModel):
@@ -130,19 +142,19 @@ class Watchlist(BaseModel):
 class WatchlistIn(_Body):
     """A new watchlist."""
 
-    name: str = Field(min_length=1, max_length=200)
-    description: str = Field("", max_length=2000)
-    severity: str = Field("medium", min_length=1, max_length=50)
-    channels: list[str] = Field([], max_length=20)
+    name: Name = Field(min_length=1, max_length=200)
+    description: Text = Field("", max_length=2000)
+    severity: Name = Field("medium", min_length=1, max_length=50)
+    channels: list[Annotated[Name, Field(max_length=200)]] = Field([], max_length=20)
 
 
 class WatchlistPatch(_Body):
     """Changes to a watchlist; absent fields stay."""
 
-    name: str | None = Field(None, min_length=1, max_length=200)
-    description: str | None = Field(None, max_length=2000)
-    severity: str | None = Field(None, min_length=1, max_length=50)
-    channels: list[str] | None = Field(None, max_length=20)
+    name: Name | None = Field(None, min_length=1, max_length=200)
+    description: Text | None = Field(None, max_length=2000)
+    severity: Name | None = Field(None, min_length=1, max_length=50)
+    channels: list[Annotated[Name, Field(max_length=200)]] | None = Field(None, max_length=20)
 
 
 class Entry(BaseModel):
@@ -168,11 +180,11 @@ class WatchlistDetail(Watchlist):
 class EntryIn(_Body):
     """A new watchlist entry; exact and fuzzy patterns are normalised like plates."""
 
-    pattern: str = Field(min_length=1, max_length=200)
+    pattern: Name = Field(min_length=1, max_length=200)
     match_type: Literal["exact", "regex", "fuzzy"] = "exact"
     max_distance: int = Field(1, ge=0, le=3)
-    severity: str | None = Field(None, max_length=50)
-    note: str | None = Field(None, max_length=2000)
+    severity: Name | None = Field(None, max_length=50)
+    note: Text | None = Field(None, max_length=2000)
     expires_at: AwareDatetime | None = None
 
 
@@ -193,8 +205,8 @@ class LineErrorOut(BaseModel):
 class EraseIn(_Body):
     """A plate to erase everywhere."""
 
-    plate: str = Field(min_length=1, max_length=50)
-    reason: str = Field("", max_length=2000)
+    plate: Name = Field(min_length=1, max_length=50)
+    reason: Text = Field("", max_length=2000)
 
 
 class Erasure(BaseModel):

@@ -1,10 +1,18 @@
 """Erasure of a plate everywhere, and retention per class of data.
 
 :func:`erase_plate` deletes a plate's crop objects first, then, in one transaction, its
-``plate_events``, ``rejected_reads`` and ``alerts`` (with deliveries), redacts it from
-``audit_log`` details, and records the erasure (``erasures`` + an ``erase`` audit row) with
-the plate only as a digest. If the object deletion fails nothing is deleted from the
-database, so a retry finds every key again.
+``plate_events``, ``rejected_reads``, ``alerts`` (with deliveries) and ``crop_retries`` rows,
+redacts it from ``audit_log`` details, and records the erasure (``erasures`` + an ``erase``
+audit row) with the plate only as a digest. If the object deletion fails nothing is deleted
+from the database, so a retry finds every key again.
+
+Objects are found by rows (``crop_key`` of events and rejected reads) and by prefix and
+metadata: the crop of a pass that dedup merged into another event is referenced by no row,
+so every object under ``crops/<day>/<camera>/`` of the days and cameras (of the same sites)
+around the plate's events that no event row references is checked for the plate in its
+``x-amz-meta-plate``. The running flow learns of the erasure from the ``erasures`` table
+(:mod:`flows.erasures`) and drops the plate from its dedup state. What remains elsewhere
+(Kafka topics, recovery snapshots) and for how long: docs/privacy.md.
 
 :func:`apply_retention` applies :class:`config.api.RetentionSettings`: reads through
 ``alpr_maintain()`` (partitions / chunks), crop images older than ``images_days`` (by event
@@ -24,8 +32,9 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 
 from api import audit
-from api.storage import CropImages
+from api.storage import CropImages, crop_prefix
 from config.api import PrivacySettings, RetentionSettings
+from operators.erasure import plate_digest
 from operators.normalise import compact
 
 if TYPE_CHECKING:
@@ -33,17 +42,18 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 ERASED = "[erased]"
+__all__ = [
+    "ERASED",
+    "ErasureReport",
+    "RetentionReport",
+    "apply_retention",
+    "erase_plate",
+    "hashed_plate",
+    "plate_digest",
+]
 
 # compact() in SQL for ASCII text (what OCR engines return for Latin plates).
 _SQL_COMPACT = "regexp_replace(upper(plate_raw), '[^A-Z0-9]', '', 'g')"
-
-
-def plate_digest(plate: str, secret: bytes | None) -> str:
-    """``hmac-sha256:<hex>`` of the normalised plate with ``secret``, else ``sha256:<hex>``."""
-    data = compact(plate).encode()
-    if secret:
-        return "hmac-sha256:" + hmac.new(secret, data, hashlib.sha256).hexdigest()
-    return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
 def hashed_plate(plate: str, secret: bytes) -> str:
@@ -103,6 +113,7 @@ def erase_plate(
             {"p": normalised, "forms": forms, "ids": corrected},
         ).fetchall()
     ]
+    keys = sorted(set(keys) | _unreferenced_objects(conn, images, normalised, forms, set(keys)))
     objects = images.delete(keys)
     digest = plate_digest(normalised, secret)
     with conn.transaction():
@@ -125,6 +136,9 @@ def erase_plate(
         alerts = conn.execute(
             "DELETE FROM alerts WHERE plate = %s OR event_id = ANY(%s)", (normalised, event_ids)
         ).rowcount
+        objects += conn.execute(
+            "DELETE FROM crop_retries WHERE plate = ANY(%s) OR event_id = ANY(%s)", (forms, event_ids)
+        ).rowcount
         redacted = conn.execute(
             "UPDATE audit_log SET details = jsonb_set(details, '{plate}', to_jsonb(%s::text))"
             " WHERE details->>'plate' = %s",
@@ -140,6 +154,34 @@ def erase_plate(
         audit.record(conn, actor, "erase", {**report.to_json(), "reason": reason})
     log.info("erased plate %s: %s", digest, report)
     return report
+
+
+def _unreferenced_objects(
+    conn: psycopg.Connection[Any], images: CropImages, plate: str, forms: list[str], known: set[str]
+) -> set[str]:
+    """Objects of ``plate`` no row references: under the camera/day prefixes around its events
+    (a day either side; every camera of the same sites), whose metadata names the plate."""
+    rows = conn.execute(
+        "SELECT DISTINCT e.camera_id, d::date FROM plate_events p"
+        " CROSS JOIN LATERAL generate_series((p.first_seen AT TIME ZONE 'UTC')::date - 1,"
+        "                                    (p.last_seen AT TIME ZONE 'UTC')::date + 1, interval '1 day') AS d"
+        " JOIN LATERAL (SELECT DISTINCT camera_id FROM plate_events o WHERE o.site = p.site"
+        "   AND o.first_seen >= d AND o.first_seen < d + interval '1 day'"
+        "   UNION SELECT p.camera_id) e ON true"
+        " WHERE p.plate = ANY(%s)",
+        (forms,),
+    ).fetchall()
+    prefixes = {crop_prefix(camera, day) for camera, day in rows}
+    candidates: set[str] = set()
+    for prefix in sorted(prefixes):
+        candidates.update(images.keys_under(prefix))
+    candidates -= known
+    if not candidates:
+        return set()
+    referenced = {
+        r[0] for r in conn.execute("SELECT crop_key FROM plate_events WHERE crop_key = ANY(%s)", (sorted(candidates),))
+    }
+    return {k for k in candidates - referenced if compact(images.metadata(k).get("plate", "")) == plate}
 
 
 def pseudonymise(

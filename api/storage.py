@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable, Iterator
-from datetime import datetime
+from datetime import date, datetime
+from urllib.parse import unquote
 
 import urllib3
 from minio import Minio
@@ -16,6 +18,13 @@ from storage.links import CropLinks
 
 log = logging.getLogger(__name__)
 CROP_PREFIX = "crops/"
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+
+
+def crop_prefix(camera_id: str, day: date) -> str:
+    """``crops/YYYY/MM/DD/<camera>/``: where the flow stores the crops of a camera's passes of
+    ``day`` (UTC), by the key rule of ``flows.sinks.s3.crop_key`` (the API does not import the flow)."""
+    return f"{CROP_PREFIX}{day:%Y/%m/%d}/{_UNSAFE.sub('_', camera_id) or '_'}/"
 
 
 class StorageError(RuntimeError):
@@ -95,6 +104,31 @@ class CropImages:
                 return False
             raise StorageError(f"stat {key}: {exc}") from exc
         return True
+
+    def keys_under(self, prefix: str) -> list[str]:
+        """Every key under ``prefix``."""
+        try:
+            objects = self.client.list_objects(self.bucket, prefix=prefix, recursive=True)
+            return [o.object_name for o in objects if o.object_name]
+        except (S3Error, urllib3.exceptions.HTTPError, OSError) as exc:
+            raise StorageError(f"listing {prefix}: {exc}") from exc
+
+    def metadata(self, key: str) -> dict[str, str]:
+        """User metadata of ``key`` (``camera``, ``plate``, ``event-id`` ...), decoded; {} when absent."""
+        try:
+            stat = self.client.stat_object(self.bucket, key)
+        except S3Error as exc:
+            if exc.code in ("NoSuchKey", "NoSuchObject", "ResourceNotFound"):
+                return {}
+            raise StorageError(f"stat {key}: {exc}") from exc
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise StorageError(f"stat {key}: {exc}") from exc
+        prefix = "x-amz-meta-"
+        return {
+            k.lower()[len(prefix) :]: unquote(v)
+            for k, v in (stat.metadata or {}).items()
+            if k.lower().startswith(prefix)
+        }
 
     def older_than(self, cutoff: datetime, prefix: str = CROP_PREFIX) -> Iterator[str]:
         """Keys under ``prefix`` last modified before ``cutoff``."""

@@ -3,23 +3,34 @@
 Columns (header required, order free): ``pattern`` (required), ``match_type`` (exact | regex |
 fuzzy, default exact), ``max_distance`` (default 1), ``severity``, ``note``, ``expires_at``
 (ISO 8601 with a time zone). Exact and fuzzy patterns are normalised like plates; a regex
-must compile. Nothing is imported when any line is bad.
+must compile on the linear-time engine within the complexity bound (:mod:`operators.regex`);
+every string is bounded and may hold no control characters (:func:`operators.text.check_text`,
+``limits``). Nothing is imported when any line is bad.
+
+Export neutralises formulas: a cell that a spreadsheet would run (starting with ``=``, ``+``,
+``-``, ``@``, a tab or a carriage return) is written with a leading ``'``, which spreadsheets
+show as text; the import removes that quote again, so an export reads back as it was.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+from config.limits import LimitSettings
 from operators.normalise import compact
+from operators.regex import PatternError, compile_plate_regex
+from operators.text import check_text
 
 COLUMNS = ("pattern", "match_type", "max_distance", "severity", "note", "expires_at")
 MATCH_TYPES = ("exact", "regex", "fuzzy")
 MAX_LINES = 100_000
+#: First characters that make a spreadsheet cell a formula (OWASP "CSV injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_DEFAULT_LIMITS = LimitSettings()
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,8 +60,19 @@ def validate_entry(
     severity: str | None = None,
     note: str | None = None,
     expires_at: datetime | None = None,
+    *,
+    limits: LimitSettings = _DEFAULT_LIMITS,
 ) -> EntryInput:
-    """An :class:`EntryInput` from raw values; ``ValueError`` names the bad value."""
+    """An :class:`EntryInput` from raw values; ``ValueError`` names the bad value.
+
+    The one check of entries for the API, the CLI and CSV imports: strings within ``limits``
+    and printable, regexes bounded (:func:`operators.regex.compile_plate_regex`).
+    """
+    check_text(pattern, "pattern", limits.pattern_chars)
+    if severity is not None:
+        check_text(severity, "severity", limits.name_chars)
+    if note is not None:
+        check_text(note, "note", limits.text_chars, multiline=True)
     if match_type not in MATCH_TYPES:
         raise ValueError(f"match_type must be one of {', '.join(MATCH_TYPES)}, got {match_type!r}")
     if not 0 <= max_distance <= 3:
@@ -61,9 +83,9 @@ def validate_entry(
         if not pattern:
             raise ValueError("pattern is empty")
         try:
-            re.compile(pattern)
-        except re.error as exc:
-            raise ValueError(f"pattern {pattern!r} is not a valid regular expression: {exc}") from exc
+            compile_plate_regex(pattern, max_program_size=limits.regex_program_size)
+        except PatternError as exc:
+            raise ValueError(f"pattern is not a usable regular expression: {exc}") from exc
     else:
         normalised = compact(pattern)
         if not normalised:
@@ -72,9 +94,19 @@ def validate_entry(
     return EntryInput(pattern, match_type, max_distance, severity or None, note or None, expires_at)
 
 
-def parse_csv(text: str) -> tuple[list[EntryInput], list[LineError]]:
+def _formula_safe(cell: str) -> str:
+    """``cell`` with a leading ``'`` when a spreadsheet would read it as a formula."""
+    return "'" + cell if cell.startswith(FORMULA_STARTS) else cell
+
+
+def _unquoted(cell: str) -> str:
+    """:func:`_formula_safe` undone (the import of an export)."""
+    return cell[1:] if cell.startswith("'") and cell[1:].startswith(FORMULA_STARTS) else cell
+
+
+def parse_csv(text: str, *, limits: LimitSettings = _DEFAULT_LIMITS) -> tuple[list[EntryInput], list[LineError]]:
     """Entries of a CSV document and the errors, by line; entries are only usable when no errors."""
-    reader = csv.reader(io.StringIO(text))
+    reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = next(reader)
     except StopIteration:
@@ -85,9 +117,7 @@ def parse_csv(text: str) -> tuple[list[EntryInput], list[LineError]]:
     errors: list[LineError] = []
     unknown = [n for n in names if n not in COLUMNS]
     if unknown:
-        errors.append(
-            LineError(1, f"unknown column(s) {', '.join(map(repr, unknown))}; known: {', '.join(COLUMNS)}")
-        )
+        errors.append(LineError(1, f"unknown column(s) {', '.join(map(repr, unknown))}; known: {', '.join(COLUMNS)}"))
     if "pattern" not in names:
         errors.append(LineError(1, "header has no 'pattern' column"))
     if len(set(names)) != len(names):
@@ -106,9 +136,9 @@ def parse_csv(text: str) -> tuple[list[EntryInput], list[LineError]]:
             if len(row) != len(names):
                 errors.append(LineError(line, f"expected {len(names)} fields, got {len(row)}"))
                 continue
-            values = {n: cell.strip() for n, cell in zip(names, row, strict=True)}
+            values = {n: _unquoted(cell.strip()) for n, cell in zip(names, row, strict=True)}
             try:
-                entries.append(_entry(values))
+                entries.append(_entry(values, limits))
             except ValueError as exc:
                 errors.append(LineError(line, str(exc)))
     except csv.Error as exc:
@@ -116,7 +146,7 @@ def parse_csv(text: str) -> tuple[list[EntryInput], list[LineError]]:
     return entries, errors
 
 
-def _entry(values: dict[str, str]) -> EntryInput:
+def _entry(values: dict[str, str], limits: LimitSettings) -> EntryInput:
     distance_text = values.get("max_distance") or "1"
     try:
         distance = int(distance_text)
@@ -135,22 +165,25 @@ def _entry(values: dict[str, str]) -> EntryInput:
         values.get("severity"),
         values.get("note"),
         expires,
+        limits=limits,
     )
 
 
 def write_csv(entries: Iterable[EntryInput]) -> str:
     """CSV text (with header) that :func:`parse_csv` reads back to the same entries."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    # CRLF (RFC 4180): a cell holding a carriage return is quoted too (with "\n" alone it was not,
+    # a CR in a note split its row in two).
+    writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(COLUMNS)
     for e in entries:
         writer.writerow(
             [
-                e.pattern,
+                _formula_safe(e.pattern),
                 e.match_type,
                 e.max_distance,
-                e.severity or "",
-                e.note or "",
+                _formula_safe(e.severity or ""),
+                _formula_safe(e.note or ""),
                 e.expires_at.isoformat() if e.expires_at else "",
             ]
         )

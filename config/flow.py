@@ -233,7 +233,18 @@ class FlowInputSettings(_Strict):
 
     batch_size: int = Field(1000, ge=1, le=100_000, description="Messages taken per poll of a partition.")
     fetch_wait_ms: int = Field(
-        10, ge=0, le=5000, description="Longest time the broker holds a fetch waiting for data (latency)."
+        500,
+        ge=0,
+        le=5000,
+        description="Longest time the broker holds a fetch waiting for data. Tansu on S3 answers shorter "
+        "fetches of long partitions with nothing (10 ms consumed nothing): keep it at 100 or more.",
+    )
+    stall_alarm_s: float = Field(
+        30.0,
+        gt=0,
+        le=3600,
+        description="A partition with lag that consumes nothing this long logs a warning, counts "
+        "alpr_flow_consumer_stalls_total and reopens its consumer with a longer fetch wait.",
     )
     stop_at_end: bool = Field(
         False, description="Stop at the end of every partition (replays, tests) instead of tailing."
@@ -267,6 +278,12 @@ class FlowSettings(_Strict):
     track_idle_s: float = Field(2.0, gt=0, le=600, description="A track closes after this idle gap (event time).")
     track_max_s: float = Field(30.0, gt=0, le=3600, description="A track closes after this duration at most.")
     dedup_window_s: float = Field(300.0, ge=0, le=86400, description="Reads this close in time may merge.")
+    erasures_poll_s: float = Field(
+        5.0, gt=0, le=3600, description="How often the erasures table is read (erased plates leave dedup state)."
+    )
+    crop_retry_s: float = Field(
+        10.0, gt=0, le=3600, description="How often crops that failed to upload are retried from PostgreSQL."
+    )
     alerts: AlertSettings = Field(default_factory=AlertSettings, description="Watchlist alert delivery.")
     watchlists: WatchlistSettings = Field(default_factory=WatchlistSettings, description="Watchlist loading.")
     input: FlowInputSettings = Field(default_factory=FlowInputSettings, description="Kafka input of crops.")

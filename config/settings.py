@@ -21,6 +21,7 @@ from config.api import ApiSettings
 from config.edge import EdgeSettings
 from config.flow import FlowSettings
 from config.kafka import KafkaSettings, TopicSettings  # noqa: F401 - re-exported: importers use config.settings
+from config.limits import LimitSettings
 from config.ocr import OcrSettings
 from config.secret_files import SecretFilesSource, without_file_variables
 
@@ -176,6 +177,7 @@ class Settings(BaseSettings):
     flow: FlowSettings = Field(default_factory=FlowSettings)
     ocr: OcrSettings = Field(default_factory=OcrSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    limits: LimitSettings = Field(default_factory=LimitSettings, description="Bounds of external input.")
 
     @classmethod
     def settings_customise_sources(

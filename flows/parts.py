@@ -26,6 +26,7 @@ from flows.source import CropDecoder, Decoded, RawMessage
 from flows.tracks import WindowConfig
 from operators.best_shot import vote_track
 from operators.dedup import DedupRules
+from operators.erasure import ErasedPlates
 from operators.records import DeadLetter, PlateEvent, PlateRead, RejectedRead, TrackRead, WatchlistHit
 from operators.validate import PlateValidator
 from operators.watchlist import Watchlist
@@ -92,6 +93,9 @@ class FlowParts:
     #: When set, crops upload in the background (:mod:`flows.crop_step`) instead of through
     #: ``store_crops`` (which blocks the worker for each batch's uploads).
     upload: Callable[[PlateRead], Future[PlateEvent]] | None = None
+    #: The plates erased so far (:mod:`flows.erasures`) and how to delete a crop of one.
+    erased: Callable[[], ErasedPlates] | None = None
+    discard_crop: Callable[[str], None] | None = None
 
     @classmethod
     def from_settings(
@@ -117,10 +121,12 @@ class FlowParts:
         if watchlist is None:
             watchlist = _db_watchlist(settings)
         match = WatchlistMatcher(watchlist)
-        upload = None
+        upload = discard = None
         if store_crops is None:
-            store_crops = _s3_store(settings, provisional_crop=lambda e: bool(match(e)))
-            upload = _s3_uploads(settings, provisional_crop=lambda e: bool(match(e)))
+            crop_store = _crop_store(settings)
+            store_crops = _s3_store(crop_store, provisional_crop=lambda e: bool(match(e)))
+            upload = _s3_uploads(crop_store, provisional_crop=lambda e: bool(match(e)))
+            discard = lambda key: crop_store().delete(key)  # noqa: E731
         return cls(
             decode=decode,
             window=WindowConfig.from_settings(flow),
@@ -128,9 +134,11 @@ class FlowParts:
             vote=Voter(flow.best_shot.align_off_by_one),
             validate=PlateValidator.from_settings(flow.plates, decoded=decoded).validate,
             store_crops=store_crops,
-            dedup=DedupRules.from_settings(flow),
+            dedup=DedupRules.from_settings(flow).with_max_future(settings.limits.max_future_s),
             match=match,
             upload=upload,
+            erased=_db_erasures(settings),
+            discard_crop=discard,
         )
 
 
@@ -140,35 +148,53 @@ S3_UPLOAD_THREADS = 16
 
 def _crop_store(settings: Settings) -> Lazy[Any]:
     def make() -> Any:
+        from flows.crop_retries import CropRetries
         from flows.sinks.dead_letters import KafkaDeadLetterPublisher
         from flows.sinks.s3 import CropStore
 
+        retries = CropRetries(settings.database.url.get_secret_value(), poll_s=settings.flow.crop_retry_s)
         return CropStore(
-            settings.s3, dead_letters=KafkaDeadLetterPublisher(settings), workers=S3_UPLOAD_THREADS
+            settings.s3,
+            dead_letters=KafkaDeadLetterPublisher(settings),
+            workers=S3_UPLOAD_THREADS,
+            retries=retries,
         )
 
     return Lazy(make)
 
 
 def _s3_store(
-    settings: Settings, provisional_crop: Callable[[PlateEvent], bool] | None = None
+    store: Lazy[Any], provisional_crop: Callable[[PlateEvent], bool] | None = None
 ) -> Callable[[list[PlateRead]], list[PlateEvent]]:
     """Crop store step: the final read of each track stores its best crop; a provisional read
     only when ``provisional_crop`` says so (a watchlist hit: its alert shows the image), which
     halves the uploads (the bottleneck of the flow)."""
-    store = _crop_store(settings)
     return lambda reads: store().events_from_reads(reads, provisional_crop=provisional_crop)
 
 
 def _s3_uploads(
-    settings: Settings, provisional_crop: Callable[[PlateEvent], bool] | None = None
+    store: Lazy[Any], provisional_crop: Callable[[PlateEvent], bool] | None = None
 ) -> Callable[[PlateRead], Future[PlateEvent]]:
     """:func:`_s3_store` as background uploads (:class:`flows.crop_step.BackgroundUploads`)."""
     from flows.crop_step import BackgroundUploads
 
-    return BackgroundUploads(
-        _crop_store(settings), threads=S3_UPLOAD_THREADS, provisional_crop=provisional_crop
-    )
+    return BackgroundUploads(store, threads=S3_UPLOAD_THREADS, provisional_crop=provisional_crop)
+
+
+def _db_erasures(settings: Settings) -> Callable[[], ErasedPlates]:
+    """The plates erased so far, from the ``erasures`` table (one poller per process)."""
+
+    def current() -> ErasedPlates:
+        from flows.erasures import shared_watch
+
+        secret = settings.api.privacy.secret
+        return shared_watch(
+            settings.database.url.get_secret_value(),
+            settings.flow.erasures_poll_s,
+            secret.get_secret_value().encode() if secret else None,
+        ).current
+
+    return current
 
 
 def _db_watchlist(settings: Settings) -> Callable[[], Watchlist]:

@@ -181,7 +181,7 @@ def build_flow(
         to_store = op.flat_map_batch("key_reads", plates.trues, _keyed_reads(parts.dedup.by))
         stored = op.stateful("store_crop", to_store, CropUploads.builder(parts.upload))
     # (camera or site, PlateEvent)   one sighting, best crop uploaded, crop_key/crop_url set
-    merged = op.stateful("dedup", stored, DedupLogic.builder(parts.dedup))
+    merged = op.stateful("dedup", stored, DedupLogic.builder(parts.dedup, parts.erased, parts.discard_crop))
     # (camera or site, PlateEvent)   a new event, or an update of a recent one (same event_id)
     events = op.flat_map_batch("unkey_dedup", merged, _unkeyed_counted("events"))
     # PlateEvent

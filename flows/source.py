@@ -20,12 +20,16 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
-from bytewax.connectors.kafka import KafkaError, KafkaSource, KafkaSourceMessage
+from bytewax.connectors.kafka import KafkaError, KafkaSource, KafkaSourceMessage, _KafkaSourcePartition
+from confluent_kafka import Consumer, TopicPartition
 
 from config.kafka import client_config
+from config.limits import LimitSettings
 from config.settings import Settings
 from flows import metrics, runtime
+from flows.stall import StallWatch
 from operators.records import DeadLetter, PlateCrop, RecordError
+from operators.text import check_crop
 from schemas.serde import AvroDecoder, DecodeError, RegistryUnavailableError
 
 log = logging.getLogger(__name__)
@@ -34,20 +38,98 @@ RawMessage = KafkaSourceMessage[bytes | None, bytes | None] | KafkaError[bytes |
 Decoded = PlateCrop | DeadLetter
 
 
+#: The longest fetch wait a stalled source reopens with (ms).
+MAX_FETCH_WAIT_MS = 5000
+
+
+class _WatchedPartition(_KafkaSourcePartition):
+    """bytewax's partition with the consumer-stall alarm (:mod:`flows.stall`): on a stall it
+    logs, counts, and reopens the consumer at its offset with a four times longer fetch wait."""
+
+    def __init__(self, step_id: str, config: dict[str, Any], topic: str, part_idx: int, *args: Any, stall_s: float):
+        self._config = dict(config)
+        self._watch = StallWatch(f"{topic}[{part_idx}]", stall_s)
+        super().__init__(step_id, config, topic, part_idx, *args)
+
+    def _process_stats(self, json_stats: str) -> None:
+        super()._process_stats(json_stats)
+        import json
+
+        try:
+            part = json.loads(json_stats)["topics"][self._topic]["partitions"][str(self._part_idx)]
+            high = int(part["hi_offset"])
+        except (KeyError, TypeError, ValueError):
+            return
+        if high >= 0:
+            self._watch.lag(high - self._offset)
+
+    def next_batch(self) -> list[Any]:
+        batch = super().next_batch()
+        if self._watch.observe(len(batch)):
+            wait = int(self._config.get("fetch.wait.max.ms", 500))
+            longer = min(max(wait * 4, 100), MAX_FETCH_WAIT_MS)
+            log.warning(
+                "source: %s has lag but consumes nothing for %.0f s (fetch.wait.max.ms=%s): reopening the"
+                " consumer at offset %s with fetch.wait.max.ms=%s; raise flow.input.fetch_wait_ms if this repeats",
+                self._watch.partition, self._watch.stalled_for, wait, self._offset, longer,
+            )  # fmt: skip
+            self._reopen(longer)
+        return batch
+
+    def _reopen(self, fetch_wait_ms: int) -> None:
+        self._config["fetch.wait.max.ms"] = str(fetch_wait_ms)
+        self._consumer.close()
+        config = {**self._config, "stats_cb": self._process_stats}
+        self._consumer = Consumer(config)
+        self._consumer.assign([TopicPartition(self._topic, self._part_idx, self._offset)])
+
+
 class CropKafkaSource(KafkaSource):
     """bytewax's ``KafkaSource``, listing partitions without the consumer-only properties
-    (librdkafka warns about each one given to the admin client).
+    (librdkafka warns about each one given to the admin client), with the consumer-stall alarm
+    (``stall_s``; :class:`_WatchedPartition`).
 
     ``on_start`` runs in :meth:`list_parts`, which bytewax calls on every worker when the
     dataflow starts, before any message: the flow's process set-up (logs, ``/metrics``).
     """
 
     def __init__(
-        self, *args: Any, admin_config: dict[str, Any], on_start: Callable[[], None] | None = None, **kwargs: Any
+        self,
+        *args: Any,
+        admin_config: dict[str, Any],
+        on_start: Callable[[], None] | None = None,
+        stall_s: float = 30.0,
+        **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self._admin_config = admin_config
         self._on_start = on_start
+        self._stall_s = stall_s
+
+    def build_part(self, step_id: str, for_part: str, resume_state: int | None) -> _KafkaSourcePartition:
+        """As bytewax's ``KafkaSource.build_part`` (same consumer configuration), watched for stalls."""
+        idx, topic = for_part.split("-", 1)
+        if topic not in self._topics:
+            raise ValueError(f"source: cannot resume partition {for_part!r}: not a partition of {self._topics}")
+        config = {
+            "group.id": "BYTEWAX_IGNORED",  # offsets live in bytewax's recovery snapshots
+            "enable.auto.commit": "false",
+            "bootstrap.servers": ",".join(self._brokers),
+            "enable.partition.eof": str(not self._tail),
+            "statistics.interval.ms": 1000,
+            **self._add_config,
+        }
+        return _WatchedPartition(
+            step_id,
+            config,
+            topic,
+            int(idx),
+            self._starting_offset,
+            resume_state,
+            self._batch_size,
+            self._raise_on_errors,
+            stall_s=self._stall_s,
+        )
 
     def list_parts(self) -> list[str]:
         """Each Kafka partition of the crops topic is an input partition."""
@@ -90,6 +172,7 @@ def crop_source(settings: Settings) -> KafkaSource:
         raise_on_errors=False,
         admin_config=client_config(k),
         on_start=partial(start_process, settings),
+        stall_s=settings.flow.input.stall_alarm_s,
     )
 
 
@@ -106,8 +189,10 @@ class CropDecoder:
     """Decode raw crop messages; never raises for bad input (see the module docstring).
 
     ``make_decoder`` builds the Avro decoder lazily (it opens a registry client), once per
-    instance; ``now`` stamps dead letters. A registry outage is not the message's fault:
-    decoding is retried for ``registry_retry_s`` before the message is dead-lettered.
+    instance; ``now`` stamps dead letters and bounds frame times. A registry outage is not the
+    message's fault: decoding is retried for ``registry_retry_s`` before the message is
+    dead-lettered. Every crop is checked against ``limits`` (:func:`operators.text.check_crop`:
+    id lengths and characters, image size, frame time): the edge of the system for crops.
     """
 
     def __init__(
@@ -116,8 +201,10 @@ class CropDecoder:
         *,
         registry_retry_s: float = 30.0,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        limits: LimitSettings | None = None,
     ) -> None:
         self._make_decoder = make_decoder
+        self._limits = limits or LimitSettings()
         self._decoder: AvroDecoder | None = None
         self._lock = threading.Lock()
         self._registry_retry_s = registry_retry_s
@@ -134,7 +221,7 @@ class CropDecoder:
             client = shared_registry_client(settings.kafka)
             return AvroDecoder(client, reader_schema="plate_crop")
 
-        return cls(make, registry_retry_s=settings.flow.input.registry_retry_s)
+        return cls(make, registry_retry_s=settings.flow.input.registry_retry_s, limits=settings.limits)
 
     def _avro(self) -> AvroDecoder:
         if self._decoder is None:
@@ -161,7 +248,7 @@ class CropDecoder:
                 record = (self._decoder or self._avro()).decode(value)
             except RegistryUnavailableError:
                 record = self._decode_retrying(value)
-            return PlateCrop.from_avro_fast(record)
+            return check_crop(PlateCrop.from_avro_fast(record), self._limits, self._now())
         except (DecodeError, RegistryUnavailableError) as exc:
             return self._dead(msg, "decode", exc.reason, type(exc).__name__)
         except RecordError as exc:

@@ -10,15 +10,22 @@ confident read. Otherwise the candidate is a new event. A later read of a track 
 merged (e.g. the final read after a provisional one) replaces that track's share.
 
 State stays bounded: events whose ``last_seen`` is more than the window before the
-latest candidate ``first_seen`` seen are evicted on every call, and at most
+latest candidate ``first_seen`` seen (the watermark) are evicted on every call, and at most
 ``max_events`` are kept.
+
+Event time comes from the edge, so it can be wrong: given the flow's clock (``now``), a
+candidate stamped more than ``max_future_s`` ahead of it does not move the watermark.
+Without that bound, one crop dated 2100 moved it to 2100 and every later event of its key
+was evicted before it could merge (and the recovery snapshots kept that state); a watermark
+restored from such a snapshot is pulled back to the clock.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Literal
 
 from rapidfuzz import process
@@ -30,9 +37,10 @@ from operators.records import PlateEvent
 if TYPE_CHECKING:
     from config.flow import FlowSettings
 
-__all__ = ["DedupRules", "DedupState", "dedup", "dedup_key"]
+__all__ = ["DedupRules", "DedupState", "dedup", "dedup_key", "forget"]
 
 _MAX_TRACKS = 32  # per event: shares of this many tracks are remembered
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # the watermark before any plausible event time
 
 
 @dataclass(slots=True, frozen=True)
@@ -44,6 +52,7 @@ class DedupRules:
     confusion_cost: float = 0.5
     max_events: int = 1000
     by: Literal["camera", "site"] = "camera"
+    max_future_s: float = 300.0
 
     def __post_init__(self) -> None:
         if self.window_s < 0 or self.max_distance < 0 or self.max_events < 1:
@@ -61,6 +70,10 @@ class DedupRules:
             max_events=flow.dedup.max_events,
             by=flow.dedup.by,
         )
+
+    def with_max_future(self, seconds: float) -> DedupRules:
+        """These rules with ``max_future_s`` (``limits.max_future_s``)."""
+        return replace(self, max_future_s=seconds)
 
 
 @dataclass(slots=True, frozen=True)
@@ -99,21 +112,29 @@ def dedup_key(event: PlateEvent, by: Literal["camera", "site"] = "camera") -> st
 
 
 def dedup(
-    state: DedupState | None, candidate: PlateEvent, rules: DedupRules
+    state: DedupState | None, candidate: PlateEvent, rules: DedupRules, *, now: datetime | None = None
 ) -> tuple[DedupState, PlateEvent]:
     """Merge ``candidate`` into a recent event of the same key, or start a new one.
 
     Returns the new state and the event to emit (an update when its ``event_id`` is that
-    of an earlier event). Never mutates ``state``.
+    of an earlier event). Never mutates ``state``. ``now`` (the flow's clock) bounds the
+    watermark at ``now + rules.max_future_s``; without it event time is trusted.
     """
     window = timedelta(seconds=rules.window_s)
-    if state is None:
-        state = DedupState((), (), (), {}, candidate.first_seen)
-    if candidate.no_plate:  # no plate to compare: every vehicle without one is its own event
-        return state, candidate
     # Event time advances with the candidates' first_seen: a later candidate can still
     # merge with any event whose last_seen is within the window before its first_seen.
-    now = max(candidate.first_seen, state.watermark)
+    first = candidate.first_seen
+    if now is None:
+        seen = first if state is None else max(first, state.watermark)
+    else:  # an implausible time (past the clock's allowance) never moves the watermark
+        limit = now + timedelta(seconds=rules.max_future_s)
+        watermark = _EPOCH if state is None or state.watermark > limit else state.watermark
+        seen = max(watermark, first) if first <= limit else watermark
+    if state is None:
+        state = DedupState((), (), (), {}, seen)
+    if candidate.no_plate:  # no plate to compare: every vehicle without one is its own event
+        return state, candidate
+    now = seen
     recent, times, folded, tracks = state.recent, state.times, state.folded, dict(state.tracks)
     k = bisect_left(times, now - window)
     if k:
@@ -143,6 +164,22 @@ def dedup(
         _forget(tracks, recent[:extra])
         recent, times, folded = recent[extra:], times[extra:], folded[extra:]
     return DedupState(recent, times, folded, tracks, now), entry.event
+
+
+def forget(state: DedupState | None, erased: Callable[[PlateEvent], bool]) -> DedupState | None:
+    """``state`` without the events ``erased`` says are erased (a plate erasure); never mutates it."""
+    if state is None or not any(erased(r.event) for r in state.recent):
+        return state
+    keep = [i for i, r in enumerate(state.recent) if not erased(r.event)]
+    tracks = dict(state.tracks)
+    _forget(tracks, tuple(r for r in state.recent if erased(r.event)))
+    return DedupState(
+        tuple(state.recent[i] for i in keep),
+        tuple(state.times[i] for i in keep),
+        tuple(state.folded[i] for i in keep),
+        tracks,
+        state.watermark,
+    )
 
 
 def _forget(tracks: dict[str, str], gone: tuple[_Recent, ...]) -> None:

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
+from operators.regex import PatternError, compile_plate_regex
+
 __all__ = [
     "ALPR_NAMESPACE",
     "Box",
@@ -797,10 +799,10 @@ class WatchlistEntry:
         _set(self, "expires_at", _opt_utc(o, "expires_at", self.expires_at))
         if self.match_type == "regex":
             try:
-                re.compile(self.pattern)
-            except re.error as exc:
+                compile_plate_regex(self.pattern)
+            except PatternError as exc:
                 raise RecordError(
-                    f"{o}.pattern {self.pattern!r} (entry {self.entry_id}) is not a valid regex: {exc}"
+                    f"{o}.pattern {self.pattern[:80]!r} (entry {self.entry_id}) is not a valid regex: {exc}"
                 ) from exc
 
     def expired(self, now: datetime) -> bool:

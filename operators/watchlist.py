@@ -4,8 +4,9 @@
 costs microseconds for thousands of entries:
 
 - ``exact``: a dict lookup of the normalised pattern.
-- ``regex``: the pattern (precompiled, case-insensitive) must match the whole normalised
-  plate; entries are tried one by one, so keep them few.
+- ``regex``: the pattern (precompiled by RE2, case-insensitive: linear time in the plate,
+  see :mod:`operators.regex`) must match the whole normalised plate; entries are tried one
+  by one, so keep them few.
 - ``fuzzy``: confusion-aware edit distance (:func:`operators.normalise.plate_distance`,
   shared with dedup) at most ``max_distance``. Candidates come from a symmetric-delete
   index of the confusion-folded patterns (every string with up to ``max_distance``
@@ -21,17 +22,18 @@ from __future__ import annotations
 
 import itertools
 import math
-import re
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from functools import cache
 from operator import itemgetter
+from typing import Any
 
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
 from operators.normalise import compact, fold_confusions, plate_distance
 from operators.records import PlateEvent, WatchlistEntry, WatchlistHit
+from operators.regex import compile_plate_regex
 
 __all__ = ["Watchlist", "match"]
 
@@ -68,13 +70,13 @@ class Watchlist:
     def __init__(self, entries: Iterable[WatchlistEntry], *, confusion_cost: float = 0.5) -> None:
         """Index ``entries``; patterns of exact and fuzzy entries are normalised (compacted)."""
         exact: dict[str, list[WatchlistEntry]] = {}
-        regex: list[tuple[re.Pattern[str], WatchlistEntry]] = []
+        regex: list[tuple[Any, WatchlistEntry]] = []
         fuzzy: list[tuple[str, WatchlistEntry]] = []
         index: dict[str, list[int]] = {}
         scan: list[int] = []
         for e in entries:
             if e.match_type == "regex":
-                regex.append((re.compile(e.pattern, re.IGNORECASE), e))
+                regex.append((compile_plate_regex(e.pattern), e))
                 continue
             pattern = compact(e.pattern)
             if not pattern:

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request, Res
 from fastapi.responses import JSONResponse
 
 from api import audit, watchlists
-from api.deps import admin, connection, reader
+from api.deps import admin, connection, reader, services
 from api.keys import ApiKey
 from api.models import Entry, EntryIn, ImportResult, Watchlist, WatchlistDetail, WatchlistIn, WatchlistPatch
 from api.watchlist_csv import parse_csv, validate_entry, write_csv
@@ -80,13 +80,20 @@ def delete_watchlist(watchlist_id: int, conn: Conn, key: Annotated[ApiKey, Depen
 
 @router.post("/{watchlist_id}/entries", response_model=Entry, status_code=201, summary="Add an entry")
 def add_entry(
-    watchlist_id: int, body: EntryIn, conn: Conn, key: Annotated[ApiKey, Depends(admin)]
+    request: Request, watchlist_id: int, body: EntryIn, conn: Conn, key: Annotated[ApiKey, Depends(admin)]
 ) -> dict[str, Any]:
-    """Add one entry (exact/fuzzy patterns are normalised; a regex must compile)."""
+    """Add one entry (exact/fuzzy patterns are normalised; a regex must run on the linear-time
+    engine within ``limits.regex_program_size``; strings within ``limits``, printable)."""
     _found(conn, watchlist_id)
     try:
         entry = validate_entry(
-            body.pattern, body.match_type, body.max_distance, body.severity, body.note, body.expires_at
+            body.pattern,
+            body.match_type,
+            body.max_distance,
+            body.severity,
+            body.note,
+            body.expires_at,
+            limits=services(request).settings.limits,
         )
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from exc
@@ -142,7 +149,7 @@ def import_csv(
 ) -> Any:
     """All-or-nothing import: any bad line -> 422 listing every error with its line number."""
     _found(conn, watchlist_id)
-    entries, errors = parse_csv(body)
+    entries, errors = parse_csv(body, limits=services(request).settings.limits)
     if errors:
         return JSONResponse(
             {

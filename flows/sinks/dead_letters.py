@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import replace
 from typing import Any
 
 from confluent_kafka import Producer
@@ -20,8 +21,39 @@ from config.kafka import client_config
 from config.settings import Settings
 from flows.metrics import DEAD_LETTERS
 from operators.records import DeadLetter
+from operators.text import shorten
 
 log = logging.getLogger(__name__)
+
+
+#: Longest ``reason`` a dead letter keeps (characters); the rest is cut with a note.
+REASON_CHARS = 2000
+
+
+def bounded(dead: DeadLetter, max_bytes: int) -> DeadLetter:
+    """``dead`` with key + value cut to ``max_bytes`` and the reason to :data:`REASON_CHARS`.
+
+    A dead letter carries the original bytes of a message, which may be larger than the broker
+    takes (``MSG_SIZE_TOO_LARGE`` would stop the flow at every replay). What is cut is said at the
+    end of the reason; the kept bytes are the first ones (the Avro header and ids come first).
+    """
+    key, value = dead.key or b"", dead.value or b""
+    reason = shorten(dead.reason, REASON_CHARS)
+    if len(key) + len(value) <= max_bytes:
+        return dead if reason is dead.reason else replace(dead, reason=reason)
+    new_key = key[: min(len(key), max_bytes // 8)]
+    new_value = value[: max_bytes - len(new_key)]
+    cut = []
+    if len(new_key) < len(key):
+        cut.append(f"key cut from {len(key)} to {len(new_key)} bytes")
+    if len(new_value) < len(value):
+        cut.append(f"value cut from {len(value)} to {len(new_value)} bytes")
+    return replace(
+        dead,
+        key=None if dead.key is None else new_key,
+        value=None if dead.value is None else new_value,
+        reason=f"{reason} [{', '.join(cut)} (limits.dead_letter_bytes)]",
+    )
 
 
 class KafkaDeadLetterPublisher:
@@ -30,6 +62,7 @@ class KafkaDeadLetterPublisher:
     def __init__(self, settings: Settings, *, flush_timeout_s: float = 10.0) -> None:
         self._settings = settings
         self._topic = settings.kafka.topics.dead_letter
+        self._max_bytes = settings.limits.dead_letter_bytes
         self._flush_timeout_s = flush_timeout_s
         self._lock = threading.Lock()
         self._producer: Producer | None = None
@@ -51,6 +84,7 @@ class KafkaDeadLetterPublisher:
     def publish(self, dead_letter: DeadLetter) -> None:
         """Produce one dead letter and wait for the broker's acknowledgement (errors are logged)."""
         errors: list[str] = []
+        dead_letter = bounded(dead_letter, self._max_bytes)
 
         def on_delivery(err: Any, _msg: Any) -> None:
             if err is not None:

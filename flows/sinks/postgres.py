@@ -15,10 +15,14 @@ alerts (few) are one ``INSERT ... SELECT FROM unnest(<column arrays>)`` statemen
   ``(alert_id, channel)``; the alert's event is upserted first in the same transaction, so
   the delivery worker always finds it (with its crop URL).
 
-Failures never drop a batch silently: connection problems are retried with exponential
-backoff until the database answers (the flow waits, which is back-pressure, not loss); a
-batch that fails on its data is split until the bad rows are isolated, and those go to the
-dead-letter callback (or raise :class:`SinkError` when there is none).
+Failures never drop a batch silently: outages (:func:`is_outage`: no answer from the server,
+connection and resource errors, shutdowns, deadlocks) are retried with exponential backoff
+until the database answers (the flow waits, which is back-pressure, not loss); any other
+error is the rows' own (bad data, a value too large for an index, ...): the batch is split
+until the bad rows are isolated, and those go to the dead-letter callback (or raise
+:class:`SinkError` when there is none), counted in ``alpr_flow_db_refused_rows_total`` and
+logged. An error the server answers that is classed as transient but comes back the same
+:data:`SAME_ERROR_LIMIT` times in a row is treated as the rows' own too.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from prometheus_client import Counter
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from operators.records import DeadLetter, PlateEvent, RejectedRead, WatchlistHit
+from operators.text import one_line, shorten
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +56,33 @@ for _table in ("plate_events", "rejected_reads", "alerts"):  # series exist at 0
 T = TypeVar("T")
 DeadLetterFn = Callable[[DeadLetter], None]
 
-#: Errors caused by the rows themselves: retrying the same rows cannot help.
-_ROW_ERRORS: tuple[type[Exception], ...] = (psycopg.DataError, psycopg.IntegrityError)
+#: SQLSTATE classes of outages: connection (08), resources (53), operator intervention (57:
+#: shutdowns, cancels), system errors (58); and the transient ones of 40 (deadlock, serialization)
+#: and 55P03 (lock not available). Any other SQLSTATE is the rows' own error.
+_OUTAGE_CLASSES = ("08", "53", "57", "58")
+_TRANSIENT_STATES = ("40001", "40P01", "55P03")
+#: A transient error the server answers identically this many times in a row is the rows' own.
+SAME_ERROR_LIMIT = 5
+
+
+class RowError(Exception):
+    """The rows of a write failed on themselves (wraps the database's error)."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def is_outage(exc: BaseException) -> bool:
+    """True for errors of an unavailable database (retry); False for errors of the rows."""
+    if isinstance(exc, PoolTimeout | psycopg.InterfaceError):
+        return True
+    if not isinstance(exc, psycopg.Error):
+        return False
+    state = exc.sqlstate
+    if state is None:  # no answer from the server: the connection failed
+        return isinstance(exc, psycopg.OperationalError)
+    return state[:2] in _OUTAGE_CLASSES or state in _TRANSIENT_STATES
 
 
 class SinkError(RuntimeError):
@@ -480,12 +510,20 @@ class PostgresWriter:
         delay = self._retry.initial_s
         started = time.monotonic()
         failures = 0
+        last: tuple[str | None, str] | None = None
+        repeats = 0
         while True:
             try:
                 result = attempt()
-            except _ROW_ERRORS:
-                raise
             except (psycopg.Error, PoolTimeout) as exc:
+                if not is_outage(exc):
+                    raise RowError(exc) from exc
+                state = getattr(exc, "sqlstate", None)
+                same = (state, str(exc))
+                repeats = repeats + 1 if same == last else 1
+                last = same
+                if state is not None and state[:2] not in _OUTAGE_CLASSES and repeats >= SAME_ERROR_LIMIT:
+                    raise RowError(exc) from exc  # the server answers, the same way: not an outage
                 failures += 1
                 DB_RETRIES.labels(self.name).inc()
                 waited = time.monotonic() - started
@@ -500,7 +538,7 @@ class PostgresWriter:
                     failures,
                     type(exc).__name__,
                     delay,
-                    exc,
+                    one_line(exc),
                 )
                 self._sleep(delay)
                 delay = min(delay * 2, self._retry.max_s)
@@ -521,10 +559,11 @@ class PostgresWriter:
         what = f"writing {len(items)} rows to {table}"
         try:
             written = self._retrying(what, lambda: self._in_transaction(lambda conn: fn(conn, items)))
-        except _ROW_ERRORS as exc:
+        except RowError as row_error:
+            exc = row_error.error
             if len(items) == 1:
                 return self._reject(table, items[0], exc, to_dead_letter)
-            log.warning("%s: %s: %s; isolating the bad rows", self.name, what, exc)
+            log.warning("%s: %s: %s; isolating the bad rows", self.name, what, one_line(exc))
             mid = len(items) // 2
             return self._write(table, fn, items[:mid], to_dead_letter) + self._write(
                 table, fn, items[mid:], to_dead_letter
@@ -538,7 +577,10 @@ class PostgresWriter:
         step = f"postgres:{table}"
         if self._dead_letters is None:
             raise SinkError(f"{self.name}: {table} refused a row ({type(exc).__name__}: {exc}): {item!r}") from exc
-        log.error("%s: %s refused a row, sent to the dead-letter topic: %s", self.name, table, exc)
+        log.error(
+            "%s: %s refused a row (%s), gave up on it and sent it to the dead-letter topic: %s",
+            self.name, table, type(exc).__name__, one_line(exc),
+        )  # fmt: skip
         DB_REFUSED.labels(table).inc()
         self._dead_letters(to_dead_letter(item, exc, step))
         return 0
@@ -552,7 +594,7 @@ def _dead_letter(key: str, value: dict[str, Any], exc: Exception, step: str) -> 
         key=key.encode(),
         value=to_json_bytes(value),
         step=step,
-        reason=str(exc).strip() or type(exc).__name__,
+        reason=shorten(str(exc).strip() or type(exc).__name__, 2000),
         error_type=type(exc).__name__,
         ts=datetime.now(UTC),
     )

@@ -2,13 +2,17 @@
 
 Key: ``crops/YYYY/MM/DD/<camera>/<event_id>.<ext>`` (date of the event's ``first_seen``, UTC),
 so a replayed or updated event overwrites its own object and never leaves a duplicate. The
-object carries user metadata (camera, plate, event id, first seen) and the event carries
-``crop_key`` plus ``crop_url`` (a plain path-style URL; readers presign from the key).
+object carries user metadata (camera, site, plate, event id, first seen; each value
+percent-encoded outside printable ASCII, :func:`header_value`, as HTTP headers require) and
+the event carries ``crop_key`` plus ``crop_url`` (a plain path-style URL; readers presign
+from the key).
 
 Runs as a map step before the PostgreSQL sink: :meth:`CropStore.event_from_read` (one read)
 or :meth:`CropStore.events_from_reads` (a batch, uploaded concurrently, for
 ``op.flat_map_batch``). An upload that keeps failing does not stop the flow: the event goes on
-without a crop and the crop goes to the dead-letter callback with the reason, so it is not lost.
+without a crop and the crop is kept in PostgreSQL for a later upload (:mod:`flows.crop_retries`),
+which links it to the event when object storage is back; only when that fails too does the crop
+go to the dead-letter callback with the reason, so it is not lost.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from urllib.parse import quote
 
 import obstore
 import urllib3
@@ -29,7 +34,9 @@ from obstore.exceptions import BaseError as ObjectStoreError
 from obstore.store import S3Store
 
 from config.settings import S3Settings
+from flows.crop_retries import CropRetries
 from operators.records import DeadLetter, PlateEvent, PlateRead
+from operators.text import one_line
 
 log = logging.getLogger(__name__)
 
@@ -37,10 +44,25 @@ DeadLetterFn = Callable[[DeadLetter], None]
 
 _CONTENT_TYPES = {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp"}
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+# Printable ASCII but "%": kept as is in metadata values; anything else is percent-encoded.
+_HEADER_SAFE = "".join(chr(c) for c in range(0x20, 0x7F) if chr(c) not in "%")
+
+
+def header_value(value: str) -> str:
+    """``value`` as an HTTP header value: UTF-8 percent-encoded outside printable ASCII (and ``%``).
+
+    Header values may not hold control characters (obstore panicked on a NUL or newline);
+    ``urllib.parse.unquote`` gives the value back.
+    """
+    return quote(value, safe=_HEADER_SAFE)
 
 
 class CropStoreError(RuntimeError):
     """A crop could not be stored (after retries)."""
+
+
+class CropRefusedError(CropStoreError):
+    """The client refused the request itself (retrying later cannot help)."""
 
 
 def _extension(image_format: str) -> str:
@@ -80,6 +102,7 @@ class CropStore:
         timeout_s: float = 10.0,
         workers: int = 4,
         sleep: Callable[[float], None] = time.sleep,
+        retries: CropRetries | None = None,
     ) -> None:
         self.bucket = s3.bucket
         self._base_url = f"{'https' if s3.secure else 'http'}://{s3.endpoint}/{s3.bucket}"
@@ -118,6 +141,13 @@ class CropStore:
         self._workers = workers
         self._pool: ThreadPoolExecutor | None = None
         self._bucket_ready = False
+        self._retries = retries
+        if retries is not None:
+            retries.start(self._retry_put, self.url)
+
+    def _retry_put(self, key: str, data: bytes, attributes: dict[str, str]) -> None:
+        self.ensure_bucket()
+        self.put_object(key, data, attributes)
 
     @property
     def client(self) -> Minio:
@@ -141,30 +171,47 @@ class CropStore:
         self._bucket_ready = True
 
     def put_object(self, key: str, data: bytes, attributes: dict[str, str]) -> None:
-        """One PUT of ``data`` at ``key`` (``Content-Type`` and user metadata in ``attributes``); no retry."""
-        obstore.put(self._store, key, data, attributes=attributes)  # type: ignore[arg-type]
+        """One PUT of ``data`` at ``key`` (``Content-Type`` and user metadata in ``attributes``); no retry.
+
+        A panic of the Rust client (a ``BaseException``, which nothing else would catch) is
+        raised as :class:`CropStoreError`: one bad request must not end the flow.
+        """
+        try:
+            obstore.put(self._store, key, data, attributes=attributes)  # type: ignore[arg-type]
+        except BaseException as exc:
+            if type(exc).__name__ != "PanicException":
+                raise
+            raise CropRefusedError(f"s3: the client refused to store {key}: {one_line(exc)}") from exc
 
     def put(self, event: PlateEvent, image: bytes, image_format: str = "jpeg") -> StoredCrop:
         """Upload ``image`` as the crop of ``event`` (overwrites: idempotent); retries, then raises."""
+        key, attributes = self._object(event, image_format)
+        return self._put(key, image, attributes)
+
+    def _object(self, event: PlateEvent, image_format: str) -> tuple[str, dict[str, str]]:
+        """The key and attributes (content type, user metadata) of ``event``'s crop."""
         key = crop_key(event.camera_id, event.event_id, event.first_seen, image_format)
-        attributes = {
+        return key, {
             "Content-Type": _CONTENT_TYPES.get(_extension(image_format), "application/octet-stream"),
             # Other attributes are user metadata (x-amz-meta-*).
-            "camera": event.camera_id,
-            "site": event.site,
-            "plate": event.plate,
+            "camera": header_value(event.camera_id),
+            "site": header_value(event.site),
+            "plate": header_value(event.plate),
             "event-id": event.event_id,
             "first-seen": event.first_seen.isoformat(),
         }
+
+    def _put(self, key: str, image: bytes, attributes: dict[str, str]) -> StoredCrop:
         delay = self._backoff_s
         error: Exception | None = None
         for attempt in range(1, self._attempts + 1):
             if error is not None:
-                log.warning(
-                    "s3: storing %s failed (attempt %d): %s; retrying in %.1f s",
+                log.debug(  # one line per crop at warning level, when it is given up (store())
+                    "s3: storing %s failed (attempt %d): %s: %s; retrying in %.1f s",
                     key,
                     attempt - 1,
-                    error,
+                    type(error).__name__,
+                    one_line(error),
                     delay,
                 )
                 self._sleep(delay)
@@ -176,14 +223,24 @@ class CropStore:
             except (ObjectStoreError, MinioException, urllib3.exceptions.HTTPError, OSError, ValueError) as exc:
                 error = exc
         raise CropStoreError(
-            f"s3: cannot store {key} in bucket {self.bucket} after {self._attempts} attempts: {error}"
+            f"s3: cannot store {key} in bucket {self.bucket} after {self._attempts} attempts:"
+            f" {type(error).__name__}: {one_line(error)}"
         ) from error
+
+    def delete(self, key: str) -> None:
+        """Delete ``key`` (an erased plate's crop); a failure is logged, not raised."""
+        try:
+            self._client.remove_object(self.bucket, key)
+        except (MinioException, urllib3.exceptions.HTTPError, OSError, ValueError) as exc:
+            log.error("s3: cannot delete %s (erased plate): %s; `alpr erase` again removes it", key, one_line(exc))
 
     def store(self, event: PlateEvent, image: bytes, image_format: str = "jpeg") -> PlateEvent:
         """``event`` with ``crop_key``/``crop_url`` of its uploaded crop; without them when it failed."""
         try:
             stored = self.put(event, image, image_format)
         except CropStoreError as exc:
+            if self._keep_for_retry(event, image, image_format, exc):
+                return event
             if self._dead_letters is None:
                 raise
             log.error("%s; event %s goes on without a crop, the crop to the dead-letter topic", exc, event.event_id)
@@ -202,6 +259,19 @@ class CropStore:
             )
             return event
         return replace(event, crop_key=stored.key, crop_url=stored.url)
+
+    def _keep_for_retry(self, event: PlateEvent, image: bytes, image_format: str, exc: CropStoreError) -> bool:
+        """Add the crop to the retry table; False when there is none or it cannot be written."""
+        if self._retries is None or isinstance(exc, CropRefusedError):
+            return False
+        key, attributes = self._object(event, image_format)
+        try:
+            self._retries.add(key, event, image, attributes, str(exc))
+        except Exception as db_exc:  # noqa: BLE001 - the dead-letter topic is the last resort
+            log.error("s3: cannot keep %s for a later upload either (%s)", key, one_line(db_exc))
+            return False
+        log.warning("%s; event %s goes on without a crop for now (kept in crop_retries)", exc, event.event_id)
+        return True
 
     def event_from_read(self, read: PlateRead) -> PlateEvent:
         """The new :class:`PlateEvent` of a validated read, with its best crop stored."""
@@ -244,10 +314,13 @@ class CropStore:
         return [e if e is not None else next(it) for e in events]
 
     def close(self) -> None:
-        """Stop the upload threads (idempotent)."""
+        """Stop the upload threads and the retrier (idempotent)."""
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
+        if self._retries is not None:
+            self._retries.close()
+            self._retries = None
 
 
 def crop_presigner(s3: S3Settings, expires_s: int) -> Callable[[str], str]:

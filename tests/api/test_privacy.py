@@ -250,3 +250,49 @@ def test_plates_without_a_hit_are_stored_as_keyed_hashes(private_store, api_sett
 
     report = erase_plate(db, images, "HS111AA", actor="test", secret=secret)
     assert (report.events, report.rejected_reads) == (1, 1)
+
+
+@pytest.mark.integration
+def test_erase_finds_every_object_of_the_plate_by_prefix_and_metadata(db, api_settings):
+    # Defect 7 of issue 12: the crop of a pass merged by dedup is referenced by no row (the event
+    # keeps one crop) and stayed in S3 after `alpr erase`; so did a crop waiting in crop_retries.
+    import dataclasses
+
+    from api.privacy import erase_plate
+    from flows.crop_retries import CropRetries
+    from flows.sinks.s3 import CropStore
+    from tests.flows.sink_records import make_plate_read
+
+    images = CropImages(api_settings.s3)
+    store = CropStore(api_settings.s3)
+    plate = "ER" + uuid.uuid4().hex[:5].upper()
+    cam = f"erase-{plate}"
+    first = store.event_from_read(make_plate_read(cam, "pass-1", plate=plate, image=b"\xff\xd8one"))
+    second = store.event_from_read(make_plate_read(cam, "pass-2", plate=plate, image=b"\xff\xd8two", first=3))
+    merged = dataclasses.replace(first, sightings=2, crop_key=second.crop_key, crop_url=second.crop_url)
+    insert_event(db, plate=plate, camera_id=cam, first_seen=merged.first_seen, crop_key=merged.crop_key)
+    other = store.event_from_read(make_plate_read(cam, "pass-3", plate="KEEP" + plate[2:], image=b"\xff\xd8x"))
+    insert_event(db, plate="KEEP" + plate[2:], camera_id=cam, first_seen=other.first_seen, crop_key=other.crop_key)
+    retries = CropRetries(api_settings.database.url.get_secret_value(), poll_s=3600)
+    waiting = make_plate_read(cam, "pass-4", plate=plate, image=b"\xff\xd8wait", first=9)
+    retries.add(f"crops/waiting/{uuid.uuid4()}.jpg", store.event_from_read(waiting), b"\xff\xd8wait", {}, "s3 down")
+    retries.close()
+    assert images.exists(first.crop_key) and images.exists(second.crop_key)
+
+    report = erase_plate(db, images, plate, actor="test")
+
+    assert not images.exists(first.crop_key), "the merged pass's crop is still stored"
+    assert not images.exists(second.crop_key)
+    assert images.exists(other.crop_key)  # another plate's crop on the same camera and day stays
+    assert db.execute("SELECT count(*) FROM crop_retries WHERE plate = %s", (plate,)).fetchone() == (0,)
+    assert report.objects >= 3
+    store.close()
+
+
+@pytest.mark.parametrize("camera", ["cam-1", "gate/north 2", "../etc", "caméra"])
+def test_the_api_finds_crops_where_the_flow_stores_them(camera):
+    from api.storage import crop_prefix
+    from flows.sinks.s3 import crop_key
+
+    first_seen = datetime(2026, 3, 1, 23, 59, tzinfo=UTC)
+    assert crop_key(camera, "E", first_seen).startswith(crop_prefix(camera, first_seen.date()))

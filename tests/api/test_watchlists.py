@@ -65,9 +65,7 @@ def test_watchlist_crud_import_export(admin, reader):
     assert bad.status_code == 422 and "regular expression" in bad.json()["detail"]
 
     csv_bad = "pattern,match_type\nXY1,exact\nXY2,nope\n"
-    rejected = admin.post(
-        f"/watchlists/{wl['id']}/import", content=csv_bad, headers={"Content-Type": "text/csv"}
-    )
+    rejected = admin.post(f"/watchlists/{wl['id']}/import", content=csv_bad, headers={"Content-Type": "text/csv"})
     assert rejected.status_code == 422
     assert rejected.json()["errors"] == [
         {"line": 3, "message": "match_type must be one of exact, regex, fuzzy, got 'nope'"}
@@ -75,9 +73,7 @@ def test_watchlist_crud_import_export(admin, reader):
     assert reader.get(f"/watchlists/{wl['id']}").json()["entries"] == 1  # nothing imported
 
     csv_ok = "pattern,match_type,max_distance\nXY1,exact,1\n^Q[0-9]+$,regex,0\n"
-    imported = admin.post(
-        f"/watchlists/{wl['id']}/import", content=csv_ok, headers={"Content-Type": "text/csv"}
-    )
+    imported = admin.post(f"/watchlists/{wl['id']}/import", content=csv_ok, headers={"Content-Type": "text/csv"})
     assert imported.json() == {"imported": 2, "replaced": False}
     exported = reader.get(f"/watchlists/{wl['id']}/export")
     assert exported.headers["content-type"].startswith("text/csv")
@@ -107,3 +103,50 @@ def test_flow_loads_what_the_api_wrote(admin, db):
     entries, skipped = read_entries(db)
     mine = [e for e in entries if e.watchlist_id == wl["id"]]
     assert [(e.pattern, e.match_type) for e in mine] == [("FL0W1", "fuzzy")]
+
+
+# --- issue 12: formula injection (defect 8), bounded and sanitised entries -------------------
+
+
+@pytest.mark.parametrize("cell", ['=HYPERLINK("http://x","y")', "+1+1", "-2+3", "@SUM(A1)", "\t=1", "\r=1"])
+def test_export_neutralises_cells_a_spreadsheet_would_run_as_formulas(cell):
+    text = write_csv([EntryInput("AB123", "exact", 1, "high", cell), EntryInput("-AB", "regex", 0)])
+    import csv
+    import io
+
+    rows = list(csv.reader(io.StringIO(text, newline="")))[1:]
+    assert all(not c.startswith(("=", "+", "-", "@", "\t", "\r")) for r in rows for c in r)
+    # ... and the import reads the original values back
+    assert [e.note for e in parse_csv(text)[0]] == [cell, None]
+    assert [e.pattern for e in parse_csv(text)[0]] == ["AB123", "-AB"]
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ("(A)\\1,regex,0,,", "not supported"),
+        ("A{999}B{999}C{999},regex,0,,", "too complex"),
+        ('AB1,exact,1,high,"bad\x00note"', "non-printable"),
+        ('AB1,exact,1,"' + "h" * 300 + '",', "severity is 300 characters long"),
+        ("A" * 300 + ",exact,1,,", "pattern is 300 characters long"),
+    ],
+)
+def test_import_refuses_unbounded_regexes_and_hostile_strings_by_line(row, message):
+    entries, errors = parse_csv("pattern,match_type,max_distance,severity,note\n" + row + "\n")
+    assert entries == [] or errors, entries
+    assert [e.line for e in errors] == [2] and message in errors[0].message, errors
+
+
+@pytest.mark.integration
+def test_api_refuses_hostile_strings_and_unbounded_regexes_with_422(admin):
+    wl = admin.post("/watchlists", json={"name": f"wl-{uuid.uuid4().hex[:8]}"}).json()
+    for body, part in [
+        ({"pattern": "(.*)\\1", "match_type": "regex"}, "not supported"),
+        ({"pattern": "A{999}B{999}C{999}", "match_type": "regex"}, "too complex"),
+        ({"pattern": "AB1", "note": "bad\x00note"}, "non-printable"),
+        ({"pattern": "AB1", "severity": "hi\u202egh"}, "non-printable"),
+    ]:
+        r = admin.post(f"/watchlists/{wl['id']}/entries", json=body)
+        assert r.status_code == 422 and part in r.text, (body, r.status_code, r.text)
+    assert admin.post("/watchlists", json={"name": "a\nb"}).status_code == 422
+    assert admin.get(f"/watchlists/{wl['id']}").json()["entries"] == 0

@@ -6,12 +6,16 @@ broker, registry, S3 store and database.
 
 from __future__ import annotations
 
+import os
 import secrets
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 from confluent_kafka.schema_registry import SchemaRegistryClient
@@ -25,6 +29,7 @@ from schemas.serde import AvroDecoder, AvroEncoder
 from tests.flows.crops import labelled_crops, make_crop
 
 SECRET = "flow-test-secret"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def recent() -> datetime:
@@ -140,12 +145,37 @@ def read_topic(settings: Settings, topic: str, expect: int, timeout_s: float = 3
         while len(out) < expect and time.monotonic() < deadline:
             for msg in consumer.consume(100, 0.5):
                 if msg.error() is None:
-                    out.append({"key": msg.key(), **decoder.decode(msg.value())})
+                    out.append(
+                        {"key": msg.key(), "headers": dict(msg.headers() or ()), **decoder.decode(msg.value())}
+                    )
     finally:
         consumer.close()
     return out
 
 
+
+
+def start_flow(
+    config: Path, recovery: Path | None, log: Path, *args: str, flow: str = "flows.plates", **env: str
+) -> subprocess.Popen[bytes]:
+    """``python -m bytewax.run <flow>`` as a child process (with recovery in ``recovery``, a
+    snapshot every second), configured by ``config``, output appended to ``log``."""
+    cmd = [sys.executable, "-m", "bytewax.run", flow, *args]
+    if recovery is not None:
+        cmd += ["-r", str(recovery), "-s", "1", "-b", "0"]
+    return subprocess.Popen(
+        cmd,
+        cwd=ROOT,
+        env={**os.environ, "ALPR_CONFIG": str(config), **env},
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+    )
+
+
+def count_events(url: str, cams: list[str]) -> int:
+    """Rows of ``plate_events`` of these cameras."""
+    with psycopg.connect(url) as conn:
+        return conn.execute("SELECT count(*) FROM plate_events WHERE camera_id = ANY(%s)", (cams,)).fetchone()[0]
 
 
 def write_config(settings: Settings, path: Path) -> Path:

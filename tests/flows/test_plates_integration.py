@@ -73,12 +73,12 @@ def test_crops_to_db_s3_kafka_and_alerts_with_bad_messages_dead_lettered(setting
         stat = store.client.stat_object(s.s3.bucket, key)
         assert {k.lower(): v for k, v in stat.metadata.items()}["x-amz-meta-plate"] == plate
 
-    # Kafka: plate events keyed by camera; the final state of each event is what the DB holds.
+    # Kafka: plate events keyed by event id; the final state of each event is what the DB holds.
     published = flow_env.read_topic(s, s.kafka.topics.plates, 3)
     final = {}
     for rec in published:
         event = PlateEvent.from_avro(rec)
-        assert rec["key"] == event.camera_id.encode()
+        assert rec["key"] == event.event_id.encode()
         final[event.event_id] = event
     assert sorted((e.event_id, e.sightings) for e in final.values()) == sorted((r[0], r[3]) for r in rows)
 

@@ -3,7 +3,6 @@ every alert delivered once (the real flow process, broker, registry, S3, Postgre
 
 from __future__ import annotations
 
-import os
 import secrets
 import signal
 import subprocess
@@ -22,29 +21,12 @@ from flows.watchlists import add_entry, create_watchlist
 from operators.records import ALPR_NAMESPACE
 from tests.flows import flow_env
 from tests.flows.crops import labelled_crops
+from tests.flows.flow_env import count_events, start_flow
 from tests.flows.receiver import AlertReceiver
 
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def start_flow(config: Path, recovery: Path, log: Path, **env: str) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "bytewax.run", "flows.plates", "-r", str(recovery), "-s", "1", "-b", "0"]
-    return subprocess.Popen(
-        cmd,
-        cwd=ROOT,
-        env={**os.environ, "ALPR_CONFIG": str(config), **env},
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
-    )
-
-
-def count_events(url: str, cams: list[str]) -> int:
-    with psycopg.connect(url) as conn:
-        return conn.execute(
-            "SELECT count(*) FROM plate_events WHERE camera_id = ANY(%s)", (cams,)
-        ).fetchone()[0]
 
 
 def marked_delivered(url: str, cams: list[str], watchlist_id: int) -> set[str]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import socket
-import threading
 import time
 from datetime import timedelta
 
@@ -27,6 +26,7 @@ from flows.sinks.postgres import (
     latest_events,
 )
 from operators.records import Box, DeadLetter, Vehicle
+from tests.fixtures.proxy import TcpProxy
 from tests.flows.sink_records import make_event, make_hit, make_rejected, unique_camera
 
 # --- pure ---------------------------------------------------------------------------------
@@ -238,54 +238,10 @@ def test_a_killed_connection_is_replaced_and_the_batch_written(writer, database_
     assert len(_events(database_url, cam)) == 2
 
 
-class _Forwarder:
-    """A TCP forwarder on a free port, started late: the database 'comes back'."""
-
-    def __init__(self, target: tuple[str, int]) -> None:
-        self.target = target
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        self._server: socket.socket | None = None
-
-    def start(self) -> None:
-        self._server = socket.create_server(("127.0.0.1", self.port))
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        assert self._server is not None
-        while True:
-            try:
-                client, _ = self._server.accept()
-            except OSError:
-                return
-            upstream = socket.create_connection(self.target)
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
-
-    @staticmethod
-    def _pipe(src: socket.socket, dst: socket.socket) -> None:
-        try:
-            while data := src.recv(65536):
-                dst.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for s in (src, dst):
-                try:
-                    s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-
-
 @integration
 def test_unreachable_database_is_retried_until_it_answers_and_recovery_is_prompt(database_url):
     info = psycopg.conninfo.conninfo_to_dict(database_url)
-    forwarder = _Forwarder((info.get("host") or "127.0.0.1", int(info.get("port") or 5432)))
+    forwarder = TcpProxy((info.get("host") or "127.0.0.1", int(info.get("port") or 5432)))
     url = psycopg.conninfo.make_conninfo(database_url, host="127.0.0.1", port=forwarder.port)
     waits: list[float] = []
     began = time.monotonic()
@@ -350,3 +306,50 @@ def test_bytewax_sinks_write_events_and_rejected_reads(database_url):
     run_main(flow)
     assert [r[2] for r in _events(database_url, cam)] == [2, 1, 1]
     assert _rows(database_url, "SELECT count(*) FROM rejected_reads WHERE camera_id = %s", cam) == [(1,)]
+
+
+@integration
+def test_a_row_too_large_for_the_index_is_dead_lettered_not_retried_forever(database_url):
+    # Defect 4 of issue 12: a 10,000-character camera_id raised ProgramLimitExceeded (index row
+    # too large), an OperationalError the sink took for an outage: it retried forever and
+    # nothing after it was stored.
+    import random
+    import string
+
+    cam = unique_camera()
+    long_camera = "".join(random.choices(string.ascii_letters + string.digits, k=10_000))
+    bad = make_event(long_camera, "run-bad", first=1)
+    good = [make_event(cam, f"run-{i}", first=i) for i in range(3)]
+    dead: list[DeadLetter] = []
+    retries: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        retries.append(seconds)
+        if len(retries) > 20:
+            raise AssertionError("the sink is retrying a row error as if it were an outage")
+
+    with PostgresWriter(database_url, name="test-sink-big", dead_letters=dead.append, sleep=sleep) as w:
+        assert w.write_events([good[0], bad, *good[1:]]) == 3
+    assert len(_events(database_url, cam)) == 3 and retries == []
+    [letter] = dead
+    assert letter.step == "postgres:plate_events" and letter.error_type == "ProgramLimitExceeded"
+    assert letter.key == bad.event_id.encode() and len(letter.reason) < 2100
+
+
+@integration
+def test_an_outage_is_still_retried_and_the_rows_kept(database_url):
+    # The other side of the rule: a server that stops answering is an outage, never a row error.
+    killed: list[int] = []
+    cam = unique_camera()
+
+    def sleep(seconds: float) -> None:
+        time.sleep(0.05)
+
+    with PostgresWriter(database_url, name="test-sink-outage", sleep=sleep) as w:
+        w.write_events([make_event(cam, "run-0")])
+        killed = _rows(
+            database_url,
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'test-sink-outage'",
+        )
+        assert w.write_events([make_event(cam, "run-1", first=1)]) == 1
+    assert killed and len(_events(database_url, cam)) == 2

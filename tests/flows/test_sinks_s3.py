@@ -125,3 +125,74 @@ def test_unreachable_s3_dead_letters_the_crop_and_the_event_goes_on():
     assert "after 3 attempts" in letter.reason
     with pytest.raises(CropStoreError):
         CropStore(S3Settings(endpoint=f"127.0.0.1:{port}"), attempts=1).store(event, b"x")
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(
+    ("camera", "site"),
+    [("cam\x00nul", "default"), ("cam-newline\n", "default"), ("cam-ok", "si\x00te"), ("caméra-ü", "sité\r\n")],
+    ids=["nul-camera", "newline-camera", "nul-site", "non-ascii-crlf"],
+)
+def test_ids_with_control_or_non_ascii_characters_are_stored_with_encoded_metadata(store, camera, site):
+    # Defect 3 of issue 12: a NUL or newline in camera_id (or a NUL in site) went into the S3
+    # metadata headers; obstore panicked (PanicException, invalid header value), uncaught, and the
+    # flow exited at every restart.
+    import dataclasses
+    from urllib.parse import unquote
+
+    event = dataclasses.replace(make_event(unique_camera()), camera_id=camera, site=site)
+    out = store.store(event, b"\xff\xd8crop")
+    assert out.crop_key is not None, store.dead
+    stat = store.client.stat_object(store.bucket, out.crop_key)
+    meta = {k.lower(): v for k, v in stat.metadata.items()}
+    assert unquote(meta["x-amz-meta-camera"]) == camera and unquote(meta["x-amz-meta-site"]) == site
+
+
+@pytest.mark.integration
+def test_a_crop_that_failed_during_an_s3_outage_is_uploaded_later_and_linked_to_its_event(settings):
+    # Defect 9 of issue 12: after ~3 s of retries the event was stored without its crop, and the
+    # crop lived only in the dead-letter topic: no re-upload path, the event never got it.
+    import psycopg
+
+    from flows.crop_retries import CropRetries
+    from flows.sinks.postgres import PostgresWriter
+    from tests.fixtures.proxy import TcpProxy
+
+    url = settings.database.url.get_secret_value()
+    host, port = settings.s3.endpoint.split(":")
+    dead: list[DeadLetter] = []
+    with TcpProxy((host, int(port))) as s3_link:
+        retries = CropRetries(url, poll_s=3600)  # rounds run by hand below
+        store = CropStore(
+            settings.s3.model_copy(update={"endpoint": s3_link.address}),
+            dead_letters=dead.append, attempts=2, sleep=lambda s: None, timeout_s=1, retries=retries,
+        )  # fmt: skip
+        try:
+            store.ensure_bucket()
+            s3_link.stop()  # the outage
+            event = store.event_from_read(make_plate_read(unique_camera(), image=b"\xff\xd8late"))
+            assert event.crop_key is None and dead == []  # kept in PostgreSQL, not only dead-lettered
+            with PostgresWriter(url, name="test-crop-retry") as w:
+                w.write_events([event])  # the flow stores the event without its crop
+            assert retries.run_once(store._retry_put, store.url) == 0  # still down: nothing lost
+            s3_link.start()  # back: the next due round stores and links it (backoff: 1 s after a failure)
+            import time
+
+            deadline = time.monotonic() + 10
+            while retries.run_once(store._retry_put, store.url) == 0 and time.monotonic() < deadline:
+                time.sleep(0.1)
+        finally:
+            store.close()
+    with psycopg.connect(url) as conn:
+        key, crop_url = conn.execute(
+            "SELECT crop_key, crop_url FROM plate_events WHERE event_id = %s", (event.event_id,)
+        ).fetchone()
+        left = conn.execute("SELECT count(*) FROM crop_retries WHERE event_id = %s", (event.event_id,)).fetchone()
+    assert key == crop_key(event.camera_id, event.event_id, event.first_seen) and crop_url.endswith(key)
+    assert left == (0,)
+    obj = CropStore(settings.s3).client.get_object(settings.s3.bucket, key)
+    try:
+        assert obj.read() == b"\xff\xd8late"
+    finally:
+        obj.close()
+        obj.release_conn()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from bytewax.connectors.kafka import KafkaError, KafkaSourceMessage
@@ -33,9 +33,7 @@ def encoder(registry) -> AvroEncoder:
 
 @pytest.fixture
 def decoder(registry) -> CropDecoder:
-    return CropDecoder(
-        lambda: AvroDecoder(registry, reader_schema="plate_crop"), registry_retry_s=0, now=lambda: NOW
-    )
+    return CropDecoder(lambda: AvroDecoder(registry, reader_schema="plate_crop"), registry_retry_s=0, now=lambda: NOW)
 
 
 def msg(value: bytes | None, key: bytes | None = b"cam-1", offset: int = 7) -> KafkaSourceMessage:
@@ -103,3 +101,46 @@ def test_source_is_built_without_connecting():
     assert src._topics == [settings.kafka.topics.crops]
     assert src._add_config["session.timeout.ms"] == "6000"
     assert src._raise_on_errors is False
+
+
+def _crop_with(**fields):
+    return lambda enc: enc.encode({**make_crop(b"img").to_avro(), **fields})
+
+
+@pytest.mark.parametrize(
+    ("make_value", "reason_part"),
+    [
+        (_crop_with(camera_id="cam\x00-1"), "camera_id holds the non-printable character U+0000"),
+        (_crop_with(camera_id="cam-1\n"), "camera_id holds the non-printable character U+000A"),
+        (_crop_with(site="si\x00te"), "site holds the non-printable character U+0000"),
+        (_crop_with(track_id="t\u202eevil"), "track_id holds the non-printable character U+202E"),
+        (_crop_with(camera_id="c" * 10_000), "camera_id is 10000 characters long; at most 128"),
+        (_crop_with(crop_id="x" * 600), "crop_id is 600 characters long"),
+        (_crop_with(image=b"\xff" * (4 * 1024 * 1024 + 1)), "image is 4194305 bytes"),
+        (_crop_with(frame_ts=datetime(2100, 1, 1, tzinfo=UTC)), "ahead of the flow's clock"),
+    ],
+    ids=[
+        "nul-camera",
+        "newline-camera",
+        "nul-site",
+        "bidi-track",
+        "long-camera",
+        "long-crop-id",
+        "huge-image",
+        "far-future",
+    ],
+)
+def test_hostile_strings_sizes_and_times_are_dead_lettered_at_decode(decoder, encoder, make_value, reason_part):
+    # Defects 3, 4 and 5 of issue 12: such crops reached S3 metadata headers (obstore panic),
+    # the plate_events index (ProgramLimitExceeded, retried forever) and the dedup watermark.
+    value = make_value(encoder)
+    out = decoder.decode(msg(value))
+    assert isinstance(out, DeadLetter), out
+    assert (out.step, out.error_type) == ("validate", "TextError")
+    assert reason_part in out.reason and len(out.reason) < 300
+    assert out.value == value
+
+
+def test_a_crop_slightly_ahead_of_the_clock_is_accepted(decoder, encoder):
+    crop = make_crop(b"img", at=NOW + timedelta(seconds=60))  # edge clock a minute fast
+    assert decoder.decode(msg(encoder.encode(crop.to_avro()))) == crop

@@ -162,3 +162,38 @@ def test_sightings_are_conserved_and_ids_stable(reads):
         final[ev.event_id] = ev
     assert sum(ev.sightings for ev in final.values()) == sum(ev.sightings for ev in events)
     assert {ev.plate for ev in out} <= {ev.plate for ev in events}
+
+
+# --- issue 12, defect 5: one far-future event disabled dedup for its camera ----------------
+
+
+def _far_future_then_two_passes(now):
+    future = event("ZZZ999", 0, track="bad")
+    later = timedelta(days=27_000)  # year 2100
+    future = replace(future, first_seen=future.first_seen + later, last_seen=future.last_seen + later)
+    state, _ = dedup(None, future, RULES, now=now)
+    state, first = dedup(state, event("ABC123", 10, track="p1"), RULES, now=now)
+    state, second = dedup(state, event("ABC123", 13, track="p2"), RULES, now=now)
+    return state, first, second
+
+
+def test_a_far_future_event_does_not_move_the_window_past_the_clock():
+    now = event("X", 20).first_seen  # the flow's clock: just after the passes
+    _, first, second = _far_future_then_two_passes(now)
+    assert second.event_id == first.event_id and second.sightings == 6  # merged, as without it
+
+
+def test_a_resumed_state_with_a_far_future_watermark_heals():
+    now = event("X", 20).first_seen
+    state, _, _ = _far_future_then_two_passes(None)  # no clock: the old behaviour, as a snapshot held it
+    assert state.watermark.year >= 2100
+    state, a = dedup(state, event("DEF456", 30, track="p3"), RULES, now=now)
+    state, b = dedup(state, event("DEF456", 33, track="p4"), RULES, now=now)
+    assert a.event_id == b.event_id
+
+
+def test_a_backlog_an_hour_old_still_merges_with_the_clock_given():
+    now = event("X", 3600).first_seen  # the flow catches up on crops an hour old
+    state, a = dedup(None, event("ABC123", 10, track="p1"), RULES, now=now)
+    state, b = dedup(state, event("ABC123", 30, track="p2"), RULES, now=now)
+    assert a.event_id == b.event_id

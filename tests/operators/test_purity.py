@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 OPERATORS = Path(__file__).resolve().parents[2] / "operators"
-ALLOWED_THIRD_PARTY = {"rapidfuzz", "numpy", "pydantic", "config", "operators"}
+ALLOWED_THIRD_PARTY = {"rapidfuzz", "numpy", "pydantic", "re2", "config", "operators"}
 FORBIDDEN_STDLIB = {
     "socket",
     "subprocess",

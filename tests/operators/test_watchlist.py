@@ -16,9 +16,7 @@ from operators.watchlist import Watchlist, match
 from tests.operators.builders import T0, make_track_read
 
 
-def entry(
-    entry_id: int, pattern: str, match_type: str = "exact", max_distance: int = 1, **kw
-) -> WatchlistEntry:
+def entry(entry_id: int, pattern: str, match_type: str = "exact", max_distance: int = 1, **kw) -> WatchlistEntry:
     return WatchlistEntry(entry_id, 1, "stolen", pattern, match_type, max_distance=max_distance, **kw)
 
 
@@ -99,3 +97,57 @@ def test_index_agrees_with_a_linear_scan(rnd, plate):
         if d <= e.max_distance:
             want.add((e.entry_id, -int(-d // 1)))
     assert got == want
+
+
+# --- issue 12, defect 6: catastrophic regexes ------------------------------------------------
+
+_MATCH_IN_CHILD = """
+import sys
+from datetime import UTC, datetime
+from operators.records import WatchlistEntry
+from operators.watchlist import Watchlist
+w = Watchlist([WatchlistEntry(1, 1, "list", sys.argv[1], "regex")])
+print(len(w.match(sys.argv[2], datetime(2026, 1, 1, tzinfo=UTC))))
+"""
+
+
+@pytest.mark.parametrize(
+    ("pattern", "plate"),
+    [("(.*.*.*.*.*.*.*)*X", "ABCDEFGHIJ"), ("(A+)+B", "A" * 40), ("(A|AA)*C", "A" * 60)],
+)
+def test_a_catastrophic_regex_matches_in_linear_time(pattern, plate):
+    # With Python's backtracking engine these ran for minutes to hours, pinning the flow's thread.
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", _MATCH_IN_CHILD, pattern, plate], capture_output=True, text=True, timeout=30
+    )
+    assert done.returncode == 0 and done.stdout.strip() == "0", done.stderr
+
+
+@pytest.mark.parametrize(
+    ("pattern", "message"),
+    [
+        ("(A)\\1", "not supported"),  # backreference: no linear-time engine can run it
+        ("(?=A)B", "not supported"),  # lookahead
+        ("A{2000}", "not supported"),
+        ("A{999}B{999}C{999}", "too complex"),
+        ("([", "not supported"),
+    ],
+)
+def test_a_regex_that_cannot_be_bounded_is_refused_with_a_clear_error(pattern, message):
+    from operators.records import RecordError
+
+    with pytest.raises(RecordError, match=message):
+        WatchlistEntry(1, 1, "list", pattern, "regex")
+
+
+def test_regex_entries_still_match_case_insensitively_and_whole_plates():
+    from datetime import UTC, datetime
+
+    w = Watchlist([WatchlistEntry(1, 1, "list", "^ab[0-9]{3}$", "regex"), WatchlistEntry(2, 1, "l", "X.Z", "regex")])
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    assert [e.entry_id for e, _ in w.match("AB123", at)] == [1]
+    assert w.match("AB1234", at) == [] and w.match("XAZ9", at) == []
+    assert [e.entry_id for e, _ in w.match("XYZ", at)] == [2]

@@ -12,7 +12,17 @@ from edge.metrics import EdgeMetrics
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "metrics.md"
 # Modules that define the flow's and the API's collectors (on the default registry).
-MODULES = ("flows.metrics", "flows.sinks.postgres", "flows.sinks.alerts", "api.metrics", "bytewax.connectors.kafka")
+MODULES = (
+    "flows.metrics",
+    "flows.sinks.postgres",
+    "flows.sinks.alerts",
+    "flows.stall",
+    "flows.crop_retries",
+    "flows.erasures",
+    "flows.kafka_out",
+    "api.metrics",
+    "bytewax.connectors.kafka",
+)
 
 
 def _exported() -> set[str]:

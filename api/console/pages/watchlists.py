@@ -185,7 +185,7 @@ async def import_csv(
     def run() -> Response:
         with services(request).pool.connection() as conn:
             row = _found(conn, watchlist_id)
-            entries, errors = parse_csv(body)
+            entries, errors = parse_csv(body, limits=services(request).settings.limits)
             if errors:
                 return _with_errors(request, conn, session, row, errors)
             watchlists.import_as(conn, watchlist_id, entries, session.name, replace=replace)
