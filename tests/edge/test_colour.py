@@ -7,7 +7,7 @@ import pytest
 
 from edge.colour import COLOURS, body_region, vehicle_colour, white_balance
 from evaluate.colours import LABELS, measure
-from tests.edge.conftest import SHARED_DATA
+from tests.shared_data import require_data
 
 BOX = (100.0, 100.0, 300.0, 250.0)
 
@@ -61,9 +61,7 @@ def test_region_is_the_body_and_tiny_boxes_give_none() -> None:
 
 def test_labelled_set_accuracy_floors() -> None:
     """The 98 labelled openalpr-us vehicles (docs/vehicles.md): floors below the measured figures."""
-    data = SHARED_DATA / "openalpr-us"
-    if not (data / "labels.csv").is_file():
-        pytest.skip("shared evaluation data not present")
+    data = require_data("openalpr-us/labels.csv") / "openalpr-us"
     report = measure(data, LABELS)
     assert report["n"] == 98
     assert report["accuracy_all"] >= 0.55, report
