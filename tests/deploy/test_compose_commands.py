@@ -224,6 +224,12 @@ def _make_watchlist(twin: Twin, channel: str) -> None:
     assert entry.status_code == 201, entry.text
 
 
+def _api_request_rate(twin: Twin, prometheus: Prometheus) -> list[dict[str, Any]]:
+    """One more request to the API, then whether Prometheus sees API requests as a rate."""
+    httpx.get(f"{_api_url(twin)}/ready", timeout=10)
+    return prometheus.query("sum(rate(alpr_api_request_duration_seconds_count[1m])) > 0")
+
+
 def _inject_bad_crop(twin: Twin) -> None:
     """A message that is not Avro on the crops topic: the flow must dead-letter it and go on."""
     from confluent_kafka import Producer
@@ -340,6 +346,14 @@ def run(tmp_path_factory: pytest.TempPathFactory, make_database) -> Iterator[Run
         )
         result.dead_letters_seen = bool(
             _wait("the dead letter in Prometheus", lambda: prometheus.query("alpr_flow_dead_letters_total > 0"), 60)
+        )
+        # The API panels are rates: the API must serve requests after Prometheus first scraped it
+        # (under load its only requests, the health checks and the watchlist, can all come before).
+        _wait("the API in Prometheus", lambda: prometheus.query("alpr_api_requests_total"), 60)
+        _wait(
+            "API requests as a rate in Prometheus",
+            lambda: _api_request_rate(twin, prometheus),
+            60,
         )
         time.sleep(2)  # two more evaluations of the rules with every series present
         end = time.time()
