@@ -16,8 +16,10 @@ from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from psycopg_pool import ConnectionPool, PoolTimeout
+from starlette.concurrency import run_in_threadpool
 
 from api import keys, metrics
+from api.audit import AuditBacklogError, AuditWriter
 from api.deps import API_KEY_HEADER, Services
 from api.ratelimit import RateLimiter
 from api.routes import admin, alerts, events, health, stats, watchlists
@@ -59,16 +61,26 @@ def create_app(settings: Settings) -> FastAPI:
         images=CropImages(settings.s3),
         keys=keys.KeyCache(lookup, settings.api.key_cache_s),
         limiter=RateLimiter(settings.api.rate_limit_per_s, settings.api.rate_limit_burst),
+        audit=AuditWriter(
+            pool.connection, flush_s=settings.api.audit_flush_s, max_rows=settings.api.audit_queue_rows
+        )
+        if settings.api.audit_flush_s > 0
+        else None,
     )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         pool.open(wait=False)
+        if services.audit is not None:
+            services.audit.start()
         try:
             yield
         finally:
             if feed is not None:
                 feed.close()
+            if services.audit is not None:
+                # After the last request (uvicorn drains them first): nothing queued is lost.
+                await run_in_threadpool(services.audit.close)
             pool.close()
 
     app = FastAPI(
@@ -114,6 +126,11 @@ def create_app(settings: Settings) -> FastAPI:
     async def database_unavailable(request: Request, exc: Exception) -> JSONResponse:
         log.warning("database unavailable on %s: %s", request.url.path, exc)
         return JSONResponse({"detail": "database unavailable"}, status_code=503)
+
+    @app.exception_handler(AuditBacklogError)
+    async def audit_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        log.warning("audit trail unavailable on %s: %s", request.url.path, exc)
+        return JSONResponse({"detail": "audit trail unavailable"}, status_code=503)
 
     @app.exception_handler(psycopg.DataError)
     async def bad_value(request: Request, exc: Exception) -> JSONResponse:
