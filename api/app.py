@@ -7,9 +7,11 @@ parameterised. Database or storage outages answer 503, never a stack trace.
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import psycopg
 from fastapi import FastAPI, Request
@@ -27,6 +29,15 @@ from api.storage import CropImages, StorageError
 from config.settings import Settings
 
 log = logging.getLogger(__name__)
+
+
+# FastAPI's own OpenTelemetry hooks (newer FastAPI) look the providers up on every request; the API
+# has its Prometheus metrics and access log (api/metrics.py), so they stay off.
+_NO_OPENTELEMETRY: dict[str, Any] = (
+    {"telemetry": {"tracing": False, "metrics": False, "logs": False, "operation_spans": False}}
+    if "telemetry" in inspect.signature(FastAPI).parameters
+    else {}
+)
 
 
 def make_pool(settings: Settings, *, max_size: int | None = None) -> ConnectionPool:
@@ -91,6 +102,7 @@ def create_app(settings: Settings) -> FastAPI:
             f"Send an API key in the `{API_KEY_HEADER}` header; read keys search, admin keys also change."
         ),
         lifespan=lifespan,
+        **_NO_OPENTELEMETRY,
     )
     app.state.services = services
 
