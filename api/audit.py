@@ -151,7 +151,7 @@ class AuditWriter:
                 batch = self._rows[: self._batch_rows]
             try:
                 self._write(batch)
-            except psycopg.Error as exc:
+            except Exception as exc:  # noqa: BLE001 - the thread must outlive any failure; rows stay queued
                 log.warning("audit: writing %d row(s) failed, retrying: %s", len(batch), exc)
                 with self._cond:
                     if self._stopping:

@@ -1,14 +1,18 @@
-"""Benchmark of plate search: the REST API vs the same search as raw SQL, in the same run.
+"""Benchmark of plate search: the REST API vs the same search's SQL behind a minimal HTTP server, in one run.
 
 Loads ``--rows`` plate reads (1 million by default; ``--quick``: 100 000) with COPY into a fresh
-database, starts `alpr api serve` as a separate process, then runs a closed-loop load of exact
-plate searches (``GET /events?plate=...``, random plates that exist) at rising concurrency,
-and the same search's SQL (``api.search.search_sql``) straight over psycopg. Reports per level
-requests/s and latency percentiles, the best requests/s whose p99 stays under 100 ms for
-each, and their ratio. The API's figure includes what it does per request beyond the SQL:
-key check, audit row, JSON.
+database, starts `alpr api serve` as production runs it (metrics, access log, auth, audit on; the
+bench key's rate limit raised so that it does not cap the run; docs/deploy.md, "Serving the API")
+and ``bench/raw_sql_server.py`` (the search's SQL, ``api.search.search_sql``, on the same pool and
+driver, under the same uvicorn settings, no key/audit/metrics). Both must answer the same events for
+a few plates. Then wrk (a compiled load generator; ``apt-get install wrk``) sends exact plate
+searches (``GET /events?plate=...&limit=50``, random plates that exist, the key header) with N open
+connections for ``--seconds`` per level, alternating API and raw SQL at each level so that both see
+the same machine. Reports per level requests/s and latency percentiles (wrk's), the best
+requests/s whose p99 stays under 100 ms for each, and their ratio. After the API's clean shutdown
+its audit rows are counted: at least one per search answered, or the run fails.
 
-    python bench/api.py [--quick] [--json] [--rows N] [--seconds S]
+    python bench/api.py [--quick] [--json] [--rows N] [--seconds S] [--levels 1,4,16] [--storage native]
 
 The database server is $ALPR_TEST_DATABASE_URL / $DATABASE_URL / postgresql://postgres@127.0.0.1:5432.
 """

@@ -116,8 +116,8 @@ class ApiSettings(_Strict):
     )
     durable_audit: bool = Field(
         False,
-        description="Wait for the WAL flush of each search's audit row; false saves an fsync per search, "
-        "a database crash may then lose the last fraction of a second of audit rows.",
+        description="With audit_flush_s 0: wait for the WAL flush of each search's audit row; false saves an "
+        "fsync per search, a database crash may then lose the last fraction of a second of audit rows.",
     )
     audit_flush_s: float = Field(
         0.1,
