@@ -8,11 +8,12 @@ driver, under the same uvicorn settings, no key/audit/metrics). Both must answer
 a few plates. Then wrk (a compiled load generator; ``apt-get install wrk``) sends exact plate
 searches (``GET /events?plate=...&limit=50``, random plates that exist, the key header) with N open
 connections for ``--seconds`` per level, alternating API and raw SQL at each level so that both see
-the same machine. Reports per level requests/s and latency percentiles (wrk's), the best
+the same machine, ``--rounds`` times (the median round is kept). Reports per level requests/s and
+latency percentiles (wrk's), the best
 requests/s whose p99 stays under 100 ms for each, and their ratio. After the API's clean shutdown
 its audit rows are counted: at least one per search answered, or the run fails.
 
-    python bench/api.py [--quick] [--json] [--rows N] [--seconds S] [--levels 1,4,16] [--storage native]
+    python bench/api.py [--quick] [--json] [--rows N] [--seconds S] [--levels 1,4,16] [--rounds R] [--storage native]
 
 The database server is $ALPR_TEST_DATABASE_URL / $DATABASE_URL / postgresql://postgres@127.0.0.1:5432.
 """
@@ -163,6 +164,12 @@ def run_level(base: str, script: Path, level: int, seconds: float) -> dict[str, 
     }
 
 
+def median_round(rounds: list[dict[str, float]]) -> dict[str, float]:
+    """The round of median requests/s (the lower middle one of an even count), with the count of rounds."""
+    ranked = sorted(rounds, key=lambda lv: lv["rps"])
+    return {**ranked[(len(ranked) - 1) // 2], "rounds": len(rounds)}
+
+
 def best_rps(levels: list[dict[str, float]]) -> float:
     """Highest requests/s of a level whose p99 is under the budget (0 if none)."""
     ok = [lv["rps"] for lv in levels if lv["p99_ms"] < P99_BUDGET_S * 1000 and lv["errors"] == 0]
@@ -235,6 +242,9 @@ def main() -> int:
         default="auto",
         help="Storage path of plate_events (db.migrate; auto = the best the server offers).",
     )
+    parser.add_argument(
+        "--rounds", type=int, default=None, help="Runs of each level per server, median kept (default 3; quick 1)."
+    )
     parser.add_argument("--keep", action="store_true", help="Keep the benchmark database.")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
@@ -242,7 +252,8 @@ def main() -> int:
         return 2
     rows = args.rows or (100_000 if args.quick else 1_000_000)
     seconds = args.seconds or (3.0 if args.quick else 8.0)
-    default_levels = "1,4,16,32" if args.quick else "1,2,4,8,16,32,64"
+    default_levels = "1,4,8,16,32" if args.quick else "1,2,4,8,16,32,64"
+    rounds = args.rounds or (1 if args.quick else 3)
     levels = [int(x) for x in (args.levels or default_levels).split(",")]
     rng = random.Random(20261127)
     plates = make_plates(max(rows // 5, 10), rng)
@@ -281,18 +292,24 @@ def main() -> int:
         script = tmp / "search.lua"
         write_wrk_script(script, plates, token, 20261127)
         warm = [run_level(base, script, 4, 1.0) for base in (api_base, raw_base)]  # connections, caches, plans
-        # Interleaved, alternating which goes first, so that both see the same machine.
-        for i, level in enumerate(levels):
-            order = [(api_base, api_levels), (raw_base, sql_levels)]
-            for base, out in order if i % 2 == 0 else order[::-1]:
-                out.append(run_level(base, script, level, seconds))
+        # Interleaved, alternating which goes first, so that both see the same machine; each level
+        # ``rounds`` times per server, the median round kept (a busy shared machine has spikes).
+        answered = 0
+        for level in levels:
+            runs: dict[str, list[dict[str, float]]] = {api_base: [], raw_base: []}
+            for r in range(rounds):
+                for base in (api_base, raw_base) if r % 2 == 0 else (raw_base, api_base):
+                    runs[base].append(run_level(base, script, level, seconds))
+            answered += sum(lv["requests"] for lv in runs[api_base])
+            api_levels.append(median_round(runs[api_base]))
+            sql_levels.append(median_round(runs[raw_base]))
         stop_server(procs.pop(0))  # a clean shutdown: every queued audit row is written
         with psycopg.connect(url, autocommit=True) as conn:
             audit_rows = conn.execute(
                 "SELECT count(*) FROM audit_log WHERE actor = 'bench' AND action = 'events.search'"
             ).fetchone()[0]
         # wrk counts answers it read; a request cut at the end of a level is audited but not counted.
-        api_answered = SAMPLE_PLATES + warm[0]["requests"] + sum(lv["requests"] for lv in api_levels)
+        api_answered = SAMPLE_PLATES + warm[0]["requests"] + answered
         if audit_rows < api_answered:
             raise RuntimeError(f"{api_answered} searches answered but only {audit_rows} audit rows written")
     finally:
@@ -312,6 +329,7 @@ def main() -> int:
         "distinct_plates": len(plates),
         "load_seconds": round(load_s, 1),
         "seconds_per_level": seconds,
+        "rounds_per_level": rounds,
         "cpus": os.cpu_count(),
         "events_compared": compared,
         "api_searches_answered": api_answered,
