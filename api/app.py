@@ -1,8 +1,10 @@
 """The FastAPI application: ``create_app(settings)``.
 
 Every route but /health, /ready and the docs needs an API key (``X-API-Key``). Handlers are
-plain functions run in FastAPI's thread pool over a psycopg connection pool; all SQL is
-parameterised. Database or storage outages answer 503, never a stack trace.
+plain functions run in FastAPI's thread pool over a psycopg connection pool (the plate search is
+async and hops to the pool once); all SQL is parameterised. Searches' audit rows go through an
+:class:`~api.audit.AuditWriter` started and flushed by the lifespan. Database or storage outages
+answer 503, never a stack trace.
 """
 
 from __future__ import annotations
