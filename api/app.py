@@ -1,23 +1,29 @@
 """The FastAPI application: ``create_app(settings)``.
 
 Every route but /health, /ready and the docs needs an API key (``X-API-Key``). Handlers are
-plain functions run in FastAPI's thread pool over a psycopg connection pool; all SQL is
-parameterised. Database or storage outages answer 503, never a stack trace.
+plain functions run in FastAPI's thread pool over a psycopg connection pool (the plate search is
+async and hops to the pool once); all SQL is parameterised. Searches' audit rows go through an
+:class:`~api.audit.AuditWriter` started and flushed by the lifespan. Database or storage outages
+answer 503, never a stack trace.
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import psycopg
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from psycopg_pool import ConnectionPool, PoolTimeout
+from starlette.concurrency import run_in_threadpool
 
 from api import keys, metrics
+from api.audit import AuditBacklogError, AuditWriter
 from api.deps import API_KEY_HEADER, Services
 from api.ratelimit import RateLimiter
 from api.routes import admin, alerts, events, health, stats, watchlists
@@ -25,6 +31,15 @@ from api.storage import CropImages, StorageError
 from config.settings import Settings
 
 log = logging.getLogger(__name__)
+
+
+# FastAPI's own OpenTelemetry hooks (newer FastAPI) look the providers up on every request; the API
+# has its Prometheus metrics and access log (api/metrics.py), so they stay off.
+_NO_OPENTELEMETRY: dict[str, Any] = (
+    {"telemetry": {"tracing": False, "metrics": False, "logs": False, "operation_spans": False}}
+    if "telemetry" in inspect.signature(FastAPI).parameters
+    else {}
+)
 
 
 def make_pool(settings: Settings, *, max_size: int | None = None) -> ConnectionPool:
@@ -59,16 +74,26 @@ def create_app(settings: Settings) -> FastAPI:
         images=CropImages(settings.s3),
         keys=keys.KeyCache(lookup, settings.api.key_cache_s),
         limiter=RateLimiter(settings.api.rate_limit_per_s, settings.api.rate_limit_burst),
+        audit=AuditWriter(
+            pool.connection, flush_s=settings.api.audit_flush_s, max_rows=settings.api.audit_queue_rows
+        )
+        if settings.api.audit_flush_s > 0
+        else None,
     )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         pool.open(wait=False)
+        if services.audit is not None:
+            services.audit.start()
         try:
             yield
         finally:
             if feed is not None:
                 feed.close()
+            if services.audit is not None:
+                # After the last request (uvicorn drains them first): nothing queued is lost.
+                await run_in_threadpool(services.audit.close)
             pool.close()
 
     app = FastAPI(
@@ -79,6 +104,7 @@ def create_app(settings: Settings) -> FastAPI:
             f"Send an API key in the `{API_KEY_HEADER}` header; read keys search, admin keys also change."
         ),
         lifespan=lifespan,
+        **_NO_OPENTELEMETRY,
     )
     app.state.services = services
 
@@ -114,6 +140,11 @@ def create_app(settings: Settings) -> FastAPI:
     async def database_unavailable(request: Request, exc: Exception) -> JSONResponse:
         log.warning("database unavailable on %s: %s", request.url.path, exc)
         return JSONResponse({"detail": "database unavailable"}, status_code=503)
+
+    @app.exception_handler(AuditBacklogError)
+    async def audit_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        log.warning("audit trail unavailable on %s: %s", request.url.path, exc)
+        return JSONResponse({"detail": "audit trail unavailable"}, status_code=503)
 
     @app.exception_handler(psycopg.DataError)
     async def bad_value(request: Request, exc: Exception) -> JSONResponse:

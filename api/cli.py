@@ -88,20 +88,24 @@ def serve(config_files: tuple[Path, ...], host: str | None, port: int | None) ->
         serve(settings.metrics.host, settings.metrics.api_port)
     loop = RetentionLoop(settings).start()
     try:
-        # log_config=None: uvicorn's records go through the process's handler (time, level, logger);
-        # the access log is ours (api.access, without query strings).
-        uvicorn.run(
-            create_app(settings),
-            host=host or settings.api.host,
-            port=port or settings.api.port,
-            log_config=None,
-            log_level=settings.log.level.lower(),
-            access_log=False,
-            # Open live streams (the console) would hold a shutdown forever; they resume by themselves.
-            timeout_graceful_shutdown=5,
-        )
+        uvicorn.run(create_app(settings), **uvicorn_options(settings, host=host, port=port))
     finally:
         loop.stop()
+
+
+def uvicorn_options(settings: Settings, *, host: str | None = None, port: int | None = None) -> dict[str, Any]:
+    """Keyword arguments of ``uvicorn.run`` for the API (bench/raw_sql_server.py runs under the same)."""
+    return {
+        "host": host or settings.api.host,
+        "port": port or settings.api.port,
+        # log_config=None: uvicorn's records go through the process's handler (time, level, logger);
+        # the access log is ours (api.access, without query strings).
+        "log_config": None,
+        "log_level": settings.log.level.lower(),
+        "access_log": False,
+        # Open live streams (the console) would hold a shutdown forever; they resume by themselves.
+        "timeout_graceful_shutdown": 5,
+    }
 
 
 @api.group()

@@ -13,6 +13,7 @@ from fastapi.security import APIKeyHeader
 from psycopg_pool import ConnectionPool
 from starlette.concurrency import run_in_threadpool
 
+from api.audit import AuditWriter
 from api.keys import ApiKey, KeyCache, Role
 from api.ratelimit import RateLimiter
 from api.storage import CropImages
@@ -40,13 +41,16 @@ _HEADERS: dict[Role, APIKeyHeader] = {
 
 @dataclass(slots=True)
 class Services:
-    """Shared by all requests of one app: settings, database pool, object storage, key cache, limiter."""
+    """Shared by all requests of one app: settings, database pool, object storage, key cache, limiter,
+    and the audit writer of searches (None when ``api.audit_flush_s`` is 0: rows go in each search's
+    transaction)."""
 
     settings: Settings
     pool: ConnectionPool
     images: CropImages
     keys: KeyCache
     limiter: RateLimiter
+    audit: AuditWriter | None = None
 
 
 def services(request: Request) -> Services:

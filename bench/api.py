@@ -1,14 +1,19 @@
-"""Benchmark of plate search: the REST API vs the same search as raw SQL, in the same run.
+"""Benchmark of plate search: the REST API vs the same search's SQL behind a minimal HTTP server, in one run.
 
 Loads ``--rows`` plate reads (1 million by default; ``--quick``: 100 000) with COPY into a fresh
-database, starts `alpr api serve` as a separate process, then runs a closed-loop load of exact
-plate searches (``GET /events?plate=...``, random plates that exist) at rising concurrency,
-and the same search's SQL (``api.search.search_sql``) straight over psycopg. Reports per level
-requests/s and latency percentiles, the best requests/s whose p99 stays under 100 ms for
-each, and their ratio. The API's figure includes what it does per request beyond the SQL:
-key check, audit row, JSON.
+database, starts `alpr api serve` as production runs it (metrics, access log, auth, audit on; the
+bench key's rate limit raised so that it does not cap the run; docs/deploy.md, "Serving the API")
+and ``bench/raw_sql_server.py`` (the search's SQL, ``api.search.search_sql``, on the same pool and
+driver, under the same uvicorn settings, no key/audit/metrics). Both must answer the same events for
+a few plates. Then wrk (a compiled load generator; ``apt-get install wrk``) sends exact plate
+searches (``GET /events?plate=...&limit=50``, random plates that exist, the key header) with N open
+connections for ``--seconds`` per level, alternating API and raw SQL at each level so that both see
+the same machine, ``--rounds`` times (the median round is kept). Reports per level requests/s and
+latency percentiles (wrk's), the best
+requests/s whose p99 stays under 100 ms for each, and their ratio. After the API's clean shutdown
+its audit rows are counted: at least one per search answered, or the run fails.
 
-    python bench/api.py [--quick] [--json] [--rows N] [--seconds S]
+    python bench/api.py [--quick] [--json] [--rows N] [--seconds S] [--levels 1,4,16] [--rounds R] [--storage native]
 
 The database server is $ALPR_TEST_DATABASE_URL / $DATABASE_URL / postgresql://postgres@127.0.0.1:5432.
 """
@@ -20,16 +25,14 @@ import json
 import os
 import random
 import secrets
+import shutil
 import socket
-import statistics
 import subprocess
 import sys
-import threading
+import tempfile
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -39,11 +42,14 @@ import psycopg  # noqa: E402
 from psycopg import sql  # noqa: E402
 
 from api.keys import create_key  # noqa: E402
-from api.search import EventQuery, search_sql  # noqa: E402
+from config.load import load_settings  # noqa: E402
 from db.connect import connect, with_database  # noqa: E402
-from db.migrate import migrate  # noqa: E402
+from db.migrate import STORAGE_PREFERENCES, migrate  # noqa: E402
 
 P99_BUDGET_S = 0.100
+# The one bench key's rate (the default 50/s per key would cap the measurement, not the server).
+BENCH_RATE_LIMIT_PER_S = 100_000.0
+SAMPLE_PLATES = 5  # searched on both servers before the load, their answers compared
 
 
 def server_url() -> str:
@@ -109,70 +115,59 @@ def load(url: str, rows: int, plates: list[str], rng: random.Random, now: dateti
     return time.perf_counter() - started
 
 
-def run_level(
-    call: Callable[[Any, str], None],
-    make_client: Callable[[], Any],
-    plates: list[str],
-    level: int,
-    seconds: float,
-) -> dict[str, float]:
-    """``level`` closed-loop clients for ``seconds``: requests/s and latency percentiles."""
-    latencies: list[float] = []
-    errors = [0]
-    lock = threading.Lock()
-    deadline = time.perf_counter() + seconds
+WRK_SCRIPT = """
+local plates = {%s}
+local headers = {["X-API-Key"] = "%s"}
+math.randomseed(%d)
+request = function()
+  local plate = plates[math.random(#plates)]
+  return wrk.format("GET", "/events?plate=" .. plate .. "&limit=50", headers)
+end
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    "WRK_JSON {\\"requests\\": %%d, \\"duration_us\\": %%d, \\"errors\\": %%d, \\"non_2xx\\": %%d,"
+    .. " \\"p50_us\\": %%d, \\"p95_us\\": %%d, \\"p99_us\\": %%d}\\n",
+    summary.requests, summary.duration, e.connect + e.read + e.write + e.timeout, e.status,
+    latency:percentile(50), latency:percentile(95), latency:percentile(99)))
+end
+"""
 
-    def worker(seed: int) -> None:
-        rng = random.Random(seed)
-        client = make_client()
-        mine: list[float] = []
-        try:
-            while time.perf_counter() < deadline:
-                plate = plates[rng.randrange(len(plates))]
-                t0 = time.perf_counter()
-                try:
-                    call(client, plate)
-                except Exception:  # noqa: BLE001 - counted, the run goes on
-                    with lock:
-                        errors[0] += 1
-                    continue
-                mine.append(time.perf_counter() - t0)
-        finally:
-            close = getattr(client, "close", None)
-            if close:
-                close()
-            with lock:
-                latencies.extend(mine)
 
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(level)]
-    started = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    elapsed = time.perf_counter() - started
-    latencies.sort()
-    q = statistics.quantiles(latencies, n=100) if len(latencies) >= 2 else [float("nan")] * 99
+def write_wrk_script(path: Path, plates: list[str], token: str, seed: int) -> None:
+    """The Lua script of wrk: a random existing plate per request, the key header, a JSON summary."""
+    listed = ",".join(f'"{p}"' for p in plates)
+    path.write_text(WRK_SCRIPT % (listed, token, seed))
+
+
+def run_level(base: str, script: Path, level: int, seconds: float) -> dict[str, float]:
+    """wrk with ``level`` open connections (closed loop) for ``seconds``: requests/s and latency percentiles."""
+    proc = subprocess.run(
+        ["wrk", "-t1", f"-c{level}", f"-d{max(1, round(seconds))}s", "--timeout", "5s", "-s", str(script), base],
+        capture_output=True,
+        text=True,
+        timeout=seconds + 60,
+        check=True,
+    )
+    line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("WRK_JSON ")), None)
+    if line is None:
+        raise RuntimeError(f"wrk printed no summary: {proc.stdout[-1000:]} {proc.stderr[-1000:]}")
+    out = json.loads(line.removeprefix("WRK_JSON "))
     return {
         "concurrency": level,
-        "requests": len(latencies),
-        "errors": errors[0],
-        "rps": round(len(latencies) / elapsed, 1),
-        "p50_ms": round(q[49] * 1000, 2),
-        "p95_ms": round(q[94] * 1000, 2),
-        "p99_ms": round(q[98] * 1000, 2),
+        "requests": out["requests"],
+        "errors": out["errors"] + out["non_2xx"],
+        "rps": round(out["requests"] / (out["duration_us"] / 1e6), 1),
+        "p50_ms": round(out["p50_us"] / 1000, 2),
+        "p95_ms": round(out["p95_us"] / 1000, 2),
+        "p99_ms": round(out["p99_us"] / 1000, 2),
     }
 
 
-def ladder(
-    call: Callable[[Any, str], None],
-    make_client: Callable[[], Any],
-    plates: list[str],
-    levels: list[int],
-    seconds: float,
-) -> list[dict[str, float]]:
-    """:func:`run_level` at each concurrency level."""
-    return [run_level(call, make_client, plates, level, seconds) for level in levels]
+def median_round(rounds: list[dict[str, float]]) -> dict[str, float]:
+    """The round of median requests/s (the lower middle one of an even count), with the count of rounds."""
+    ranked = sorted(rounds, key=lambda lv: lv["rps"])
+    return {**ranked[(len(ranked) - 1) // 2], "rounds": len(rounds)}
 
 
 def best_rps(levels: list[dict[str, float]]) -> float:
@@ -187,6 +182,49 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def start_server(argv: list[str], env: dict[str, str], base: str, log: Path) -> subprocess.Popen[bytes]:
+    """Start ``argv`` (output to ``log``: a pipe nobody reads would stall it) and wait for ``base``/health."""
+    with log.open("wb") as out:
+        proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(base + "/health", timeout=1).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline or proc.poll() is not None:
+            proc.kill()
+            raise RuntimeError(f"{' '.join(argv[1:])} did not start: {log.read_text()[-2000:]}")
+        time.sleep(0.2)
+
+
+def stop_server(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM (a clean shutdown: the API flushes its audit rows), then SIGKILL after 10 s."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def same_answers(api: str, raw: str, token: str, plates: list[str]) -> int:
+    """Both servers return the same events for a few plates; the number of events compared."""
+    compared = 0
+    with httpx.Client(headers={"X-API-Key": token}, timeout=10) as client:
+        for plate in plates[:SAMPLE_PLATES]:
+            params = {"plate": plate, "limit": 50}
+            got = [client.get(base + "/events", params=params) for base in (api, raw)]
+            if any(r.status_code != 200 for r in got):
+                raise RuntimeError(f"search of {plate}: HTTP {[r.status_code for r in got]}")
+            ids = [[e["event_id"] for e in r.json()["items"]] for r in got]
+            if not ids[0] or ids[0] != ids[1]:
+                raise RuntimeError(f"search of {plate}: API and raw SQL differ: {ids}")
+            compared += len(ids[0])
+    return compared
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -195,11 +233,28 @@ def main() -> int:
     parser.add_argument("--json", action="store_true", help="Print one JSON object.")
     parser.add_argument("--rows", type=int, default=None, help="Reads to load (default 1 000 000).")
     parser.add_argument("--seconds", type=float, default=None, help="Seconds per concurrency level.")
+    parser.add_argument(
+        "--levels", default=None, help="Comma-separated concurrency levels (default 1,2,4,8,16,32,64; quick 1,4,16,32)."
+    )
+    parser.add_argument(
+        "--storage",
+        choices=STORAGE_PREFERENCES,
+        default="auto",
+        help="Storage path of plate_events (db.migrate; auto = the best the server offers).",
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=None, help="Runs of each level per server, median kept (default 3; quick 1)."
+    )
     parser.add_argument("--keep", action="store_true", help="Keep the benchmark database.")
     args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        print("bench/api.py needs wrk (apt-get install -y wrk)", file=sys.stderr)
+        return 2
     rows = args.rows or (100_000 if args.quick else 1_000_000)
     seconds = args.seconds or (3.0 if args.quick else 8.0)
-    levels = [1, 4, 8] if args.quick else [1, 2, 4, 8, 16]
+    default_levels = "1,4,8,16,32" if args.quick else "1,2,4,8,16,32,64"
+    rounds = args.rounds or (1 if args.quick else 3)
+    levels = [int(x) for x in (args.levels or default_levels).split(",")]
     rng = random.Random(20261127)
     plates = make_plates(max(rows // 5, 10), rng)
 
@@ -208,82 +263,89 @@ def main() -> int:
     with connect(with_database(server, "postgres"), autocommit=True) as admin:
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     url = with_database(server, name)
-    proc = None
+    procs: list[subprocess.Popen[bytes]] = []
+    api_levels: list[dict[str, float]] = []
+    sql_levels: list[dict[str, float]] = []
+    tmp = Path(tempfile.mkdtemp(prefix="alpr-bench-api-"))
     try:
-        migrate(url)
+        migrate(url, storage=args.storage)
         load_s = load(url, rows, plates, rng, datetime.now(UTC))
         with psycopg.connect(url, autocommit=True) as conn:
             _, token = create_key(conn, "bench", "read")
-        port = free_port()
+        api_port, raw_port = free_port(), free_port()
+        # The production configuration (metrics, access log, auth, audit, rate limiter on), with
+        # the rate raised so that the one bench key is not capped at the per-key default.
         env = {
             **os.environ,
             "ALPR_DATABASE__URL": url,
-            "ALPR_API__PORT": str(port),
-            "ALPR_API__RATE_LIMIT_PER_S": "0",
-            "ALPR_API__POOL_SIZE": "16",
-            "ALPR_METRICS__ENABLED": "false",
+            "ALPR_API__RATE_LIMIT_PER_S": str(BENCH_RATE_LIMIT_PER_S),
+            "ALPR_API__RATE_LIMIT_BURST": str(int(BENCH_RATE_LIMIT_PER_S)),
+            "ALPR_METRICS__API_PORT": str(free_port()),
             "ALPR_API__RETENTION__INTERVAL_S": "0",
         }
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "alpr.cli", "api", "serve"],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(base + "/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise RuntimeError(
-                    "`alpr api serve` did not start: "
-                    + (proc.stderr.read().decode()[-2000:] if proc.poll() is not None else "timeout")
-                )
-            time.sleep(0.2)
-
-        def api_call(client: httpx.Client, plate: str) -> None:
-            response = client.get("/events", params={"plate": plate, "limit": 50})
-            if response.status_code != 200 or not response.json()["items"]:
-                raise RuntimeError(f"HTTP {response.status_code}")
-
-        query_sql = search_sql(EventQuery(plate="AA00AAA", limit=50))[0]
-
-        def sql_call(conn: psycopg.Connection[Any], plate: str) -> None:
-            _, params = search_sql(EventQuery(plate=plate, limit=50))
-            if not conn.execute(query_sql, params).fetchall():
-                raise RuntimeError("no rows")
-
-        api_levels = ladder(
-            api_call,
-            lambda: httpx.Client(base_url=base, headers={"X-API-Key": token}, timeout=10),
-            plates,
-            levels,
-            seconds,
-        )
-        sql_levels = ladder(sql_call, lambda: psycopg.connect(url, autocommit=True), plates, levels, seconds)
+        api_base, raw_base = f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{raw_port}"
+        api_argv = [sys.executable, "-m", "alpr.cli", "api", "serve", "--port", str(api_port)]
+        procs.append(start_server(api_argv, env, api_base, tmp / "api.log"))
+        raw_argv = [sys.executable, str(ROOT / "bench" / "raw_sql_server.py"), str(raw_port)]
+        procs.append(start_server(raw_argv, env, raw_base, tmp / "raw.log"))
+        compared = same_answers(api_base, raw_base, token, plates)
+        script = tmp / "search.lua"
+        write_wrk_script(script, plates, token, 20261127)
+        warm = [run_level(base, script, 4, 1.0) for base in (api_base, raw_base)]  # connections, caches, plans
+        # Interleaved, alternating which goes first, so that both see the same machine; each level
+        # ``rounds`` times per server, the median round kept (a busy shared machine has spikes).
+        answered = 0
+        for level in levels:
+            runs: dict[str, list[dict[str, float]]] = {api_base: [], raw_base: []}
+            for r in range(rounds):
+                for base in (api_base, raw_base) if r % 2 == 0 else (raw_base, api_base):
+                    runs[base].append(run_level(base, script, level, seconds))
+            answered += sum(lv["requests"] for lv in runs[api_base])
+            api_levels.append(median_round(runs[api_base]))
+            sql_levels.append(median_round(runs[raw_base]))
+        stop_server(procs.pop(0))  # a clean shutdown: every queued audit row is written
+        with psycopg.connect(url, autocommit=True) as conn:
+            audit_rows = conn.execute(
+                "SELECT count(*) FROM audit_log WHERE actor = 'bench' AND action = 'events.search'"
+            ).fetchone()[0]
+        # wrk counts answers it read; a request cut at the end of a level is audited but not counted.
+        api_answered = SAMPLE_PLATES + warm[0]["requests"] + answered
+        if audit_rows < api_answered:
+            raise RuntimeError(f"{api_answered} searches answered but only {audit_rows} audit rows written")
     finally:
-        if proc is not None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        for proc in procs:
+            stop_server(proc)
+        shutil.rmtree(tmp, ignore_errors=True)
         if not args.keep:
             with connect(with_database(server, "postgres"), autocommit=True) as admin:
                 admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    settings = load_settings()
     api_rps, sql_rps = best_rps(api_levels), best_rps(sql_levels)
     report = {
         "benchmark": "api.plate_search",
+        "load_generator": wrk_version(),
         "rows": rows,
+        "storage": args.storage,
         "distinct_plates": len(plates),
         "load_seconds": round(load_s, 1),
         "seconds_per_level": seconds,
+        "rounds_per_level": rounds,
         "cpus": os.cpu_count(),
+        "events_compared": compared,
+        "api_searches_answered": api_answered,
+        "audit_rows_written": audit_rows,
+        "server": {
+            "processes": 1,
+            "loop": uvicorn_loop(),
+            "pool_size": settings.api.pool_size,
+            "metrics": True,
+            "access_log": settings.api.access_log,
+            "audit": f"every search, written in batches every {settings.api.audit_flush_s:g} s",
+            "audit_flush_s": settings.api.audit_flush_s,
+            "rate_limit_per_s": BENCH_RATE_LIMIT_PER_S,
+            "rate_limit_note": "per-key limit raised from the default "
+            f"{settings.api.rate_limit_per_s:g}/s so that the bench's one key is not capped",
+        },
         "api": api_levels,
         "raw_sql": sql_levels,
         "rps_at_p99_100ms": api_rps,
@@ -293,7 +355,10 @@ def main() -> int:
     if args.json:
         print(json.dumps(report))
     else:
-        print(f"{rows} reads ({len(plates)} plates) loaded in {load_s:.1f}s; exact plate search, limit 50")
+        print(
+            f"{rows} reads ({len(plates)} plates) loaded in {load_s:.1f}s; exact plate search, limit 50;"
+            f" {report['load_generator']}"
+        )
         for label, lv in (("REST API", api_levels), ("raw SQL", sql_levels)):
             for r in lv:
                 print(
@@ -305,6 +370,22 @@ def main() -> int:
             f" ratio {report['ratio_vs_raw_sql']}"
         )
     return 0
+
+
+def wrk_version() -> str:
+    """``wrk 4.1.0`` (as wrk -v prints it)."""
+    out = subprocess.run(["wrk", "-v"], capture_output=True, text=True, check=False)
+    first = (out.stdout or out.stderr).split(" [", 1)[0].strip()
+    return first or "wrk"
+
+
+def uvicorn_loop() -> str:
+    """The event loop and HTTP parser uvicorn's ``auto`` picks here (uvloop/httptools when installed)."""
+    import importlib.util
+
+    loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
+    http = "httptools" if importlib.util.find_spec("httptools") else "h11"
+    return f"{loop}+{http}"
 
 
 if __name__ == "__main__":

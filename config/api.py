@@ -116,8 +116,21 @@ class ApiSettings(_Strict):
     )
     durable_audit: bool = Field(
         False,
-        description="Wait for the WAL flush of each search's audit row; false saves an fsync per search, "
-        "a database crash may then lose the last fraction of a second of audit rows.",
+        description="With audit_flush_s 0: wait for the WAL flush of each search's audit row; false saves an "
+        "fsync per search, a database crash may then lose the last fraction of a second of audit rows.",
+    )
+    audit_flush_s: float = Field(
+        0.1,
+        ge=0,
+        le=10,
+        description="Searches' audit rows are queued and written in batches this often (a clean shutdown "
+        "writes them all; a crash loses at most this long of them). 0 = each in its search's transaction.",
+    )
+    audit_queue_rows: int = Field(
+        10_000,
+        ge=100,
+        le=1_000_000,
+        description="Audit rows that may wait for the database; beyond, searches answer 503 (never unaudited).",
     )
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)

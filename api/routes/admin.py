@@ -15,6 +15,13 @@ from api.privacy import erase_configured, retention_now
 from api.storage import StorageError
 
 router = APIRouter(prefix="/admin", tags=["admin"])
+
+
+def flush_audit(request: Request) -> None:
+    """Write this process's queued audit rows now; 503 when the database does not take them."""
+    writer = services(request).audit
+    if writer is not None and not writer.flush():
+        raise HTTPException(503, "audit trail unavailable")
 Conn = Annotated[psycopg.Connection[Any], Depends(connection)]
 
 
@@ -24,6 +31,7 @@ def erase(
 ) -> dict[str, Any]:
     """Remove every read, crop and alert of the plate; the erasure is recorded (plate as a digest)."""
     svc = services(request)
+    flush_audit(request)  # queued search rows naming the plate are redacted with the rest
     try:
         report = erase_configured(conn, svc.images, svc.settings, body.plate, actor=key.name, reason=body.reason)
     except ValueError as exc:
@@ -35,6 +43,7 @@ def erase(
 
 @router.get("/audit", response_model=list[AuditRow], summary="The audit trail, newest first")
 def audit_trail(
+    request: Request,
     conn: Conn,
     key: Annotated[ApiKey, Depends(admin)],
     actor: Annotated[str | None, Query(max_length=200)] = None,
@@ -42,6 +51,7 @@ def audit_trail(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[dict[str, Any]]:
     """Who searched or changed what, and when."""
+    flush_audit(request)  # this process's queued rows too
     return audit.recent(conn, actor=actor, action=action, limit=limit)
 
 

@@ -91,6 +91,27 @@ def test_revocation_takes_effect(api_url, db, reader):
     assert response.status_code == 401 and "revoked" in response.json()["detail"]
 
 
+@pytest.mark.integration
+def test_a_revoked_key_is_refused_once_its_cache_entry_expires(api_settings, db):
+    """With the production key cache (api.key_cache_s), a revoked key still in the cache is refused
+    when its entry expires: within key_cache_s, by this process, with no restart."""
+    import time
+
+    from api.keys import create_key, revoke_key
+    from tests.api.conftest import serve
+
+    ttl_s = 1.0
+    settings = api_settings.model_copy(update={"api": api_settings.api.model_copy(update={"key_cache_s": ttl_s})})
+    key, token = create_key(db, f"cached-{new_token()[-6:]}", "read")
+    with serve(settings) as url, httpx.Client(base_url=url, headers={"X-API-Key": token}) as client:
+        assert client.get("/watchlists").status_code == 200  # cached from here on
+        revoke_key(db, key.name)
+        revoked_at = time.monotonic()
+        wait_until(lambda: client.get("/watchlists").status_code == 401, "the revoked key refused")
+        # Bound: the TTL, plus a request's time on a loaded machine.
+        assert time.monotonic() - revoked_at < ttl_s + 5.0
+
+
 def _local_app(api_settings, **api):
     from fastapi.testclient import TestClient
 

@@ -15,6 +15,7 @@ from api.privacy import apply_retention, plate_digest
 from api.storage import CropImages
 from config.api import RetentionSettings
 from tests.api.conftest import insert_alert, insert_event
+from tests.waiting import wait_until
 
 
 def config_file(tmp_path, settings) -> str:
@@ -87,6 +88,7 @@ def test_alpr_erase_leaves_no_row_and_no_object(tmp_path, db, reader, api_settin
         channels={"webhook": "delivered"},
     )
     assert reader.get("/events", params={"plate": plate}).status_code == 200  # an audited search naming it
+    wait_until(lambda: _rows_naming(db, plate)["audit_log"] == 1, "the search's audit row")
     assert _rows_naming(db, plate) == {"plate_events": 2, "rejected_reads": 1, "alerts": 1, "audit_log": 1}
 
     result = CliRunner().invoke(

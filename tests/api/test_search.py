@@ -9,6 +9,7 @@ import pytest
 
 from api.search import Cursor, EventQuery, SearchError, search_sql
 from tests.api.conftest import insert_alert, insert_event
+from tests.waiting import wait_until
 
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
@@ -193,10 +194,13 @@ def test_watchlist_hit_filter(reader, db, seeded):
 def test_every_search_is_audited(reader, db, keys, seeded):
     marker = f"AUD{uuid.uuid4().hex[:6].upper()}"
     assert reader.get("/events", params={"plate": marker, "match": "prefix"}).status_code == 200
-    row = db.execute(
-        "SELECT actor, action, details FROM audit_log WHERE details->>'plate' = %s", (marker,)
-    ).fetchone()
-    assert row is not None
+    # Written by the audit writer within api.audit_flush_s (tests/api/test_audit.py: none is lost).
+    row = wait_until(
+        lambda: db.execute(
+            "SELECT actor, action, details FROM audit_log WHERE details->>'plate' = %s", (marker,)
+        ).fetchone(),
+        "the search's audit row",
+    )
     actor, action, details = row
     assert (actor, action, details["match"]) == (keys.read_name, "events.search", "prefix")
 
@@ -222,3 +226,26 @@ def test_event_detail_has_a_working_presigned_crop_url(reader, db, api_settings)
     )
     assert httpx.get(body["crop_url"], timeout=10).content == payload
     assert reader.get(f"/events/{uuid.uuid4()}").status_code == 404
+
+
+def test_search_rows_are_the_event_model():
+    """/events answers the SQL rows without re-validating them: their columns must be the model's."""
+    from api.models import Event
+    from api.search import EVENT_COLUMNS
+
+    assert [*EVENT_COLUMNS, "distance"] == list(Event.model_fields)
+
+
+@pytest.mark.integration
+def test_search_answer_is_a_valid_event_page(reader, db):
+    from api.models import EventPage
+
+    plate = f"VP{uuid.uuid4().hex[:5].upper()}"
+    insert_event(db, plate=plate, camera_id="valid-page", first_seen=T0)
+    insert_event(db, plate=plate, camera_id="valid-page", first_seen=T0 + timedelta(minutes=1))
+    response = reader.get("/events", params={"plate": plate, "limit": 1})
+    assert response.headers["content-type"] == "application/json"
+    page = EventPage.model_validate_json(response.content)
+    assert [e.plate for e in page.items] == [plate] and page.next_cursor
+    # Same JSON as the model writes (times in UTC end in Z, ids as text).
+    assert EventPage.model_validate(response.json()).model_dump(mode="json") == response.json()

@@ -1,0 +1,85 @@
+"""The raw-SQL baseline of bench/api.py: the plate search's SQL behind the thinnest HTTP server.
+
+``GET /events?plate=P&limit=N`` runs :func:`api.search.search_sql` of an exact search on a
+pooled connection made by :func:`api.app.make_pool` (same driver, pool and connection options
+as the API), in the same thread pool hop the API uses, and answers the rows as JSON. No key,
+no audit row, no metrics, no response model: what is left is uvicorn + the SQL.
+It runs under the same uvicorn settings as `alpr api serve` (:func:`api.cli.uvicorn_options`).
+
+    python bench/raw_sql_server.py PORT        (database: $ALPR_DATABASE__URL)
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from pydantic_core import to_json  # noqa: E402
+from starlette.concurrency import run_in_threadpool  # noqa: E402
+from starlette.types import Receive, Scope, Send  # noqa: E402
+
+from api.app import make_pool  # noqa: E402
+from api.search import EventQuery, search_sql  # noqa: E402
+from config.load import load_settings  # noqa: E402
+
+
+def make_app(settings: Any) -> Any:
+    """A bare ASGI app over a pool like the API's."""
+    pool = make_pool(settings)
+
+    def query(plate: str, limit: int) -> bytes:
+        sql, params = search_sql(EventQuery(plate=plate, limit=limit))
+        with pool.connection() as conn:
+            cur = conn.execute(sql, params)
+            fetched = cur.fetchall()
+            names = [d.name for d in cur.description or ()]
+        rows = [dict(zip(names, r, strict=True)) for r in fetched[:limit]]
+        return to_json({"items": rows, "next_cursor": None})
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    pool.open(wait=True)
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    pool.close()
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        args = parse_qs(scope["query_string"].decode())
+        status, body = 200, b""
+        if scope["path"] == "/health":
+            body = b'{"status":"ok"}'
+        elif scope["path"] == "/events" and "plate" in args:
+            body = await run_in_threadpool(query, args["plate"][0], int(args.get("limit", ["50"])[0]))
+        else:
+            status, body = 404, b'{"detail":"not found"}'
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+    return app
+
+
+def main() -> None:
+    import uvicorn
+
+    from api.cli import uvicorn_options
+
+    settings = load_settings()
+    uvicorn.run(make_app(settings), **uvicorn_options(settings, host="127.0.0.1", port=int(sys.argv[1])))
+
+
+if __name__ == "__main__":
+    main()
