@@ -186,24 +186,15 @@ def similarity_threshold(query: EventQuery) -> float:
 
 
 def search_sql(query: EventQuery) -> tuple[str, dict[str, Any]]:
-    """SQL and parameters of ``query``: rows of :data:`EVENT_COLUMNS` plus ``distance``."""
+    """SQL and parameters of ``query``: rows of :data:`EVENT_COLUMNS` plus ``distance``.
+
+    A plate search is the union of two ordered, limited branches: events whose read matches
+    (served per chunk or partition by the plate indexes, and on compressed TimescaleDB chunks
+    by their bloom filters) and events with a matching correction (looked up by event id from
+    the few matching corrections). One ``OR`` of both would defeat the indexes of the first.
+    """
     where: list[str] = []
     params: dict[str, Any] = {"limit": query.limit + 1}  # one more: is there a next page?
-    distance = "NULL::real"
-    if query.normalised is not None:
-        corrected = (
-            "SELECT c.event_id FROM plate_corrections c WHERE " + _plate_match(query, "c.plate", params)
-        )
-        where.append(
-            f"({_plate_match(query, 'e.plate', params)} OR e.event_id = ANY(ARRAY({corrected})))"
-        )
-        distance = _distance(query, "e.plate")
-        if query.match in ("fuzzy", "confusion"):
-            closest = _distance(query, "c.plate")
-            distance = (
-                f"LEAST({distance}, (SELECT min({closest}) FROM plate_corrections c"
-                " WHERE c.event_id = e.event_id))"
-            )
     if query.camera_ids:
         params["cameras"] = list(query.camera_ids)
         where.append("e.camera_id = ANY(%(cameras)s)")
@@ -235,10 +226,32 @@ def search_sql(query: EventQuery) -> tuple[str, dict[str, Any]]:
         params["c_time"] = query.cursor.first_seen
         params["c_id"] = query.cursor.event_id
         where.append("(e.first_seen, e.event_id) < (%(c_time)s, %(c_id)s)")
+    order = " ORDER BY e.first_seen DESC, e.event_id DESC LIMIT %(limit)s"
+    if query.normalised is None:
+        return (
+            f"SELECT {_SELECT}, NULL::real AS distance FROM plate_events e"
+            + (" WHERE " + " AND ".join(where) if where else "")
+            + order
+        ), params
+
+    distance = _distance(query, "e.plate")
+    if query.match in ("fuzzy", "confusion"):
+        closest = _distance(query, "c.plate")
+        distance = (
+            f"LEAST({distance}, (SELECT min({closest}) FROM plate_corrections c"
+            " WHERE c.event_id = e.event_id))"
+        )
+    read = " AND ".join([_plate_match(query, "e.plate", params), *where])
+    corrected = " AND ".join([_plate_match(query, "pc.plate", params), *where])
+    # OFFSET 0 keeps the lateral subquery a per-correction probe by event id (never a join that
+    # scans plate_events): with no matching correction, plate_events is not read at all.
     sql = (
-        f"SELECT {_SELECT}, {distance} AS distance FROM plate_events e"
-        + (" WHERE " + " AND ".join(where) if where else "")
-        + " ORDER BY e.first_seen DESC, e.event_id DESC LIMIT %(limit)s"
+        f"SELECT * FROM ((SELECT {_SELECT}, {distance} AS distance FROM plate_events e"
+        f" WHERE {read}{order})"
+        f" UNION (SELECT {_SELECT}, {distance} AS distance FROM plate_corrections pc"
+        " CROSS JOIN LATERAL (SELECT * FROM plate_events pe WHERE pe.event_id = pc.event_id OFFSET 0) e"
+        f" WHERE {corrected}{order})) AS e"
+        + order
     )
     return sql, params
 

@@ -2,7 +2,12 @@
 # Install the system packages of the local service stack on Debian 12 (bookworm):
 # PostgreSQL 15 with pg_partman and pg_cron, and Prometheus; and TimescaleDB, which Debian does not
 # package for PostgreSQL 15: it is built from source (the tarball in ../shared/vendor, else the same
-# upstream tag from GitHub; sha256 checked either way) into PostgreSQL's lib and extension dirs.
+# upstream tag from GitHub; sha256 checked either way) into a PostgreSQL 15 tree of its own,
+# $ALPR_TIMESCALEDB_HOME (default /opt/alpr/postgresql-15-timescaledb): a copy of the system's
+# binaries with links to its libraries and share files, plus TimescaleDB. Not into the system
+# PostgreSQL: there, every server that does not preload it would list it as available, and
+# `CREATE EXTENSION timescaledb` on such a server ends the session with a FATAL error. The local
+# stack and the tests start their private cluster from this tree (services/postgres.py).
 # Idempotent: installed packages are skipped, and nothing is fetched or built when everything is
 # present. Run as root (or with sudo).
 #
@@ -25,8 +30,10 @@ TSDB_VERSION="2.26.4"
 TSDB_SHA256="81d29bf1552519c873d777d4ae41b7f3d6b5d5b31155109f56fcaaf1cab0290f"
 TSDB_URL="https://github.com/timescale/timescaledb/archive/refs/tags/$TSDB_VERSION.tar.gz"
 TSDB_BUILD_PACKAGES="cmake postgresql-server-dev-15 build-essential libssl-dev"
-PG_LIBDIR="/usr/lib/postgresql/15/lib"
-PG_EXTDIR="/usr/share/postgresql/15/extension"
+PG_HOME="/usr/lib/postgresql/15"
+TSDB_HOME="${ALPR_TIMESCALEDB_HOME:-/opt/alpr/postgresql-15-timescaledb}"
+TSDB_PG="$TSDB_HOME/lib/postgresql/15"
+TSDB_SHARE="$TSDB_HOME/share/postgresql/15"
 REPO_ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 TSDB_TARBALL="${ALPR_TIMESCALEDB_TARBALL:-$REPO_ROOT/../shared/vendor/timescaledb-$TSDB_VERSION.tar.gz}"
 
@@ -45,7 +52,8 @@ for pkg in $PACKAGES; do
 done
 
 tsdb_installed() {
-    [ -f "$PG_LIBDIR/timescaledb-$TSDB_VERSION.so" ] && [ -f "$PG_EXTDIR/timescaledb--$TSDB_VERSION.sql" ]
+    [ -f "$TSDB_PG/lib/timescaledb-$TSDB_VERSION.so" ] && [ -f "$TSDB_SHARE/extension/timescaledb.control" ] \
+        && cmp -s "$PG_HOME/bin/postgres" "$TSDB_PG/bin/postgres"  # same server build as the system's
 }
 tsdb_missing=0
 if tsdb_installed; then
@@ -85,9 +93,15 @@ if [ -n "$missing" ]; then
 fi
 
 if [ "$tsdb_missing" = 1 ]; then
-    # Build in a scratch dir (about 40 s on 2 cores); `make install` only adds files to PostgreSQL's
-    # lib and extension dirs. A running server needs shared_preload_libraries=timescaledb to use it
-    # (the local stack and the tests start a private cluster that preloads it: services/postgres.py).
+    # The tree: PostgreSQL finds its lib and share dirs relative to its own executable, so real
+    # copies of the binaries under $TSDB_HOME/lib/postgresql/15/bin use $TSDB_HOME's dirs.
+    # Rebuilt from scratch each time (a PostgreSQL minor upgrade changes the binaries).
+    $SUDO rm -rf "$TSDB_HOME"
+    $SUDO mkdir -p "$TSDB_PG" "$TSDB_HOME/share/postgresql"
+    $SUDO cp -a "$PG_HOME/bin" "$TSDB_PG/"
+    $SUDO cp -as "$PG_HOME/lib" "$TSDB_PG/"
+    $SUDO cp -as "/usr/share/postgresql/15" "$TSDB_HOME/share/postgresql/"
+    # Build in a scratch dir (about 40 s on 2 cores), install into a staging dir, copy into the tree.
     work="$(mktemp -d)"
     trap 'rm -rf "$work"' EXIT
     if [ -f "$TSDB_TARBALL" ]; then
@@ -105,10 +119,12 @@ if [ "$tsdb_missing" = 1 ]; then
     (
         cd "$work/timescaledb-$TSDB_VERSION"
         ./bootstrap -DREGRESS_CHECKS=OFF -DTAP_CHECKS=OFF -DWARNINGS_AS_ERRORS=OFF \
-            -DGENERATE_DOWNGRADE_SCRIPT=OFF -DPG_CONFIG=/usr/lib/postgresql/15/bin/pg_config >/dev/null
-        make -C build -s -j"$(nproc)" >/dev/null
-        $SUDO make -C build -s install >/dev/null
-    )
+            -DGENERATE_DOWNGRADE_SCRIPT=OFF -DPG_CONFIG="$PG_HOME/bin/pg_config"
+        make -C build -s -j"$(nproc)"
+        make -C build -s install DESTDIR="$work/stage"
+    ) >"$work/build.log" 2>&1 || { tail -40 "$work/build.log" >&2; echo "error: timescaledb build failed" >&2; exit 1; }
+    $SUDO cp --remove-destination "$work/stage$PG_HOME/lib/"* "$TSDB_PG/lib/"
+    $SUDO cp --remove-destination "$work/stage/usr/share/postgresql/15/extension/"* "$TSDB_SHARE/extension/"
     tsdb_installed || { echo "error: timescaledb build finished but its files are missing" >&2; exit 1; }
-    echo "installed: timescaledb $TSDB_VERSION (built from source in $(( $(date +%s) - start )) s)"
+    echo "installed: timescaledb $TSDB_VERSION in $TSDB_HOME (built in $(( $(date +%s) - start )) s)"
 fi

@@ -6,11 +6,12 @@ TimescaleDB and pg_cron when they are installed. ``initdb`` refuses to run as ro
 cluster runs as the ``postgres`` OS user. The URL in use is written to ``RUN_DIR/database_url``.
 
 TimescaleDB only works when the server preloads it (``shared_preload_libraries``), which needs a
-restart of that server. So when TimescaleDB is installed here (``scripts/install-system-deps.sh``
-builds it) and the configured server is a loopback one that answers without preloading it, the
-stack runs the private cluster instead rather than reconfiguring a server others may use;
-``alpr db migrate`` then takes the TimescaleDB path. A configured server that preloads it, or a
-remote one, is used as it is.
+restart of that server. ``scripts/install-system-deps.sh`` builds it into a PostgreSQL 15 tree of
+its own (:func:`timescaledb_bindir`, ``$ALPR_TIMESCALEDB_HOME``), never into the system one. When
+that tree exists and the configured server is a loopback one that answers without preloading
+TimescaleDB, the stack runs the private cluster from the tree instead, rather than reconfiguring
+a server others may use; ``alpr db migrate`` then takes the TimescaleDB path. A configured server
+that preloads it, or a remote one, is used as it is.
 """
 
 from __future__ import annotations
@@ -57,6 +58,16 @@ def mask_password(url: str) -> str:
         return url
     netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
     return urlunsplit(parts._replace(netloc=netloc))
+
+
+TIMESCALEDB_HOME = Path("/opt/alpr/postgresql-15-timescaledb")
+
+
+def timescaledb_bindir() -> Path | None:
+    """bin dir of the PostgreSQL 15 tree with TimescaleDB (``$ALPR_TIMESCALEDB_HOME``), if built."""
+    home = Path(os.environ.get("ALPR_TIMESCALEDB_HOME") or TIMESCALEDB_HOME)
+    bindir = home / "lib" / "postgresql" / PG_VERSION / "bin"
+    return bindir if timescaledb_installed(bindir) and (bindir / "initdb").is_file() else None
 
 
 def timescaledb_installed(bindir: Path | None) -> bool:
@@ -151,7 +162,7 @@ class Postgres:
 
     def prepare(self) -> Launch | Skip:
         configured = server_probe(self._configured)
-        bindir = postgres_bindir()
+        bindir = timescaledb_bindir() or postgres_bindir()
         if configured.ok and not self._wants_timescaledb(bindir):
             self._write_url(self._configured)
             return Skip("configured database.url answers", external=True)
