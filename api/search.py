@@ -300,3 +300,18 @@ def run_search(
     rows = rows[: query.limit]
     cursor = Cursor(rows[-1]["first_seen"], rows[-1]["event_id"]).encode() if more and rows else None
     return Page(rows, cursor)
+
+
+def explain_search(conn: psycopg.Connection[Any], query: EventQuery, *, analyze: bool = True) -> list[Any]:
+    """The JSON plan of ``query`` as :func:`run_search` runs it (``EXPLAIN (ANALYZE, FORMAT JSON)``)."""
+    sql, params = search_sql(query)
+    with conn.transaction():
+        if query.match in ("fuzzy", "confusion") and query.normalised is not None:
+            conn.execute(
+                "SELECT set_config('pg_trgm.similarity_threshold', %s, true)",
+                (str(similarity_threshold(query)),),
+            )
+        row = conn.execute(f"EXPLAIN ({'ANALYZE, ' if analyze else ''}FORMAT JSON) {sql}", params).fetchone()
+    if row is None:  # EXPLAIN always returns its plan
+        raise RuntimeError("EXPLAIN returned no plan")
+    return row[0]

@@ -46,7 +46,7 @@ sys.path.insert(0, str(ROOT))
 import psycopg  # noqa: E402
 from psycopg import sql  # noqa: E402
 
-from api.search import EventQuery, run_search, search_sql, similarity_threshold  # noqa: E402
+from api.search import EventQuery, explain_search, run_search  # noqa: E402
 from db.connect import connect, with_database  # noqa: E402
 from db.migrate import migrate  # noqa: E402
 from db.plans import PlanSummary, summarise_plan  # noqa: E402
@@ -200,15 +200,7 @@ def measure(conn: psycopg.Connection[Any], kind_queries: list[EventQuery]) -> di
 
 def plan_of(conn: psycopg.Connection[Any], query: EventQuery) -> PlanSummary:
     """The executed plan of ``query`` (EXPLAIN ANALYZE), summarised."""
-    text, params = search_sql(query)
-    with conn.transaction():
-        if query.match in ("fuzzy", "confusion"):
-            conn.execute(
-                "SELECT set_config('pg_trgm.similarity_threshold', %s, true)", (str(similarity_threshold(query)),)
-            )
-        row = conn.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + text, params).fetchone()
-    assert row is not None  # EXPLAIN always returns its plan
-    return summarise_plan(row[0])
+    return summarise_plan(explain_search(conn, query))
 
 
 def retention(conn: psycopg.Connection[Any], keep: timedelta) -> dict[str, Any]:
