@@ -5,8 +5,9 @@ partitions of plate_events are scanned, through which indexes, how many of them 
 chunks that get decompressed (and how many of those are filtered by bloom filters first), how
 many are read sequentially (empty ones do not count), and how many subplans were pruned.
 ``indexes`` names each index once (per-chunk copies of a TimescaleDB index carry its name after a
-chunk prefix); ``index_names`` are the names as planned, for a catalog look-up of their parents. With ``EXPLAIN ANALYZE`` only the nodes that ran (loops > 0) count as
-scanned; the tests use it to check that searches are served by indexes and prune by time.
+chunk prefix); ``index_names`` are the names as planned, for a catalog look-up of their parents.
+With ``EXPLAIN ANALYZE`` only the nodes that ran (loops > 0) count as scanned; the tests use it
+to check that searches are served by indexes and prune by time.
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ _PER_CHILD = re.compile(
     r"^(_hyper_\d+_\d+_chunk_|compress_hyper_\d+_\d+_chunk_|\d+_\d+_"
     r"|plate_events_p\d{4}_\d{2}_\d{2}(_\d{4})?_|plate_events_default_)"
 )
-_CHILD = re.compile(r"^(_hyper_\d+_\d+_chunk|compress_hyper_\d+_\d+_chunk|plate_events(_p\d{4}_\d{2}_\d{2}(_\d{4})?|_default)?)$")
+_CHILD = re.compile(
+    r"^(_hyper_\d+_\d+_chunk|compress_hyper_\d+_\d+_chunk|plate_events(_p\d{4}_\d{2}_\d{2}(_\d{4})?|_default)?)$"
+)
 _COMPRESSED = ("DecompressChunk", "ColumnarScan")
 # Nodes that read a relation's rows (not TimescaleDB's ChunkAppend, which names the hypertable).
 _SCANS = ("Seq Scan", "Index Scan", "Index Only Scan", "Bitmap Heap Scan", "Tid Scan", "Tid Range Scan")
@@ -78,14 +81,8 @@ def summarise_plan(explained: list[Mapping[str, Any]] | Mapping[str, Any]) -> Pl
     top = explained[0] if isinstance(explained, list) else explained
     nodes = list(_nodes(top["Plan"]))
     # Subplans and InitPlans (the corrections lookup) are children too: only plate_events counts.
-    scans = [
-        n
-        for n in nodes
-        if n["Node Type"] in _SCANS and _CHILD.match(n.get("Relation Name", "")) and _ran(n)
-    ]
-    compressed = [
-        n for n in nodes if n.get("Custom Plan Provider") in _COMPRESSED and _ran(n)
-    ]
+    scans = [n for n in nodes if n["Node Type"] in _SCANS and _CHILD.match(n.get("Relation Name", "")) and _ran(n)]
+    compressed = [n for n in nodes if n.get("Custom Plan Provider") in _COMPRESSED and _ran(n)]
     # A compressed chunk's DecompressChunk wraps a scan of its compress_hyper table: count it once.
     chunk_scans = {n["Relation Name"] for n in scans if not n["Relation Name"].startswith("compress_")}
     compressed_chunks = {n.get("Relation Name", "") for n in compressed}

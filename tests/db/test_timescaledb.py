@@ -81,7 +81,8 @@ def test_policies_run_and_status_reports_chunks_compression_and_jobs(make_timesc
     assert shown.exit_code == 0, shown.output
     assert "storage: timescaledb (partition 1 day" in shown.output
     assert "12 chunks, 5 compressed (ratio " in shown.output
-    assert f"job {runs['policy_compression'].job_id} policy_compression on plate_events every 12:00:00: " in shown.output
+    compression = runs["policy_compression"].job_id
+    assert f"job {compression} policy_compression on plate_events every 12:00:00: " in shown.output
 
 
 def test_retention_drops_whole_chunks_only(make_timescale_database):
