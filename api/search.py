@@ -24,6 +24,7 @@ import binascii
 import json
 import re
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -185,13 +186,24 @@ def similarity_threshold(query: EventQuery) -> float:
     return 0.3 if query.max_distance == 0 else 0.2 if query.max_distance == 1 else 0.05
 
 
-def search_sql(query: EventQuery) -> tuple[str, dict[str, Any]]:
+def corrections_sql(query: EventQuery) -> tuple[str, dict[str, Any]] | None:
+    """SQL of the ids of events with an operator correction matching ``query``'s plate (one row, an
+    array); None when the query has no plate."""
+    if query.normalised is None:
+        return None
+    params: dict[str, Any] = {}
+    match = _plate_match(query, "c.plate", params)
+    return f"SELECT coalesce(array_agg(DISTINCT c.event_id), '{{}}') FROM plate_corrections c WHERE {match}", params
+
+
+def search_sql(query: EventQuery, corrected: Sequence[uuid.UUID] = ()) -> tuple[str, dict[str, Any]]:
     """SQL and parameters of ``query``: rows of :data:`EVENT_COLUMNS` plus ``distance``.
 
-    A plate search is the union of two ordered, limited branches: events whose read matches
-    (served per chunk or partition by the plate indexes, and on compressed TimescaleDB chunks
-    by their bloom filters) and events with a matching correction (looked up by event id from
-    the few matching corrections). One ``OR`` of both would defeat the indexes of the first.
+    ``corrected`` are the ids of events whose corrections match (from :func:`corrections_sql`).
+    The events whose read matches come from one ordered, limited branch served per chunk or
+    partition by the plate indexes (and on compressed TimescaleDB chunks by their bloom filters);
+    corrected events, when there are any, from a second branch by event id. One ``OR`` of both
+    conditions would keep the indexes from serving the first.
     """
     where: list[str] = []
     params: dict[str, Any] = {"limit": query.limit + 1}  # one more: is there a next page?
@@ -241,19 +253,27 @@ def search_sql(query: EventQuery) -> tuple[str, dict[str, Any]]:
             f"LEAST({distance}, (SELECT min({closest}) FROM plate_corrections c"
             " WHERE c.event_id = e.event_id))"
         )
-    read = " AND ".join([_plate_match(query, "e.plate", params), *where])
-    corrected = " AND ".join([_plate_match(query, "pc.plate", params), *where])
-    # OFFSET 0 keeps the lateral subquery a per-correction probe by event id (never a join that
-    # scans plate_events): with no matching correction, plate_events is not read at all.
-    sql = (
-        f"SELECT * FROM ((SELECT {_SELECT}, {distance} AS distance FROM plate_events e"
-        f" WHERE {read}{order})"
-        f" UNION (SELECT {_SELECT}, {distance} AS distance FROM plate_corrections pc"
-        " CROSS JOIN LATERAL (SELECT * FROM plate_events pe WHERE pe.event_id = pc.event_id OFFSET 0) e"
-        f" WHERE {corrected}{order})) AS e"
-        + order
+    read = (
+        f"SELECT {_SELECT}, {distance} AS distance FROM plate_events e"
+        f" WHERE {' AND '.join([_plate_match(query, 'e.plate', params), *where])}{order}"
     )
-    return sql, params
+    if not corrected:
+        return read, params
+    params["corrected"] = list(corrected)
+    by_correction = (
+        f"SELECT {_SELECT}, {distance} AS distance FROM plate_events e"
+        f" WHERE {' AND '.join(['e.event_id = ANY(%(corrected)s)', *where])}{order}"
+    )
+    return f"SELECT * FROM (({read}) UNION ({by_correction})) AS e{order}", params
+
+
+def corrected_events(conn: psycopg.Connection[Any], query: EventQuery) -> list[uuid.UUID]:
+    """Ids of the events whose corrections match ``query``'s plate (a small table: one probe)."""
+    lookup = corrections_sql(query)
+    if lookup is None:
+        return []
+    row = conn.execute(*lookup).fetchone()
+    return list(row[0]) if row and row[0] else []
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,14 +291,14 @@ def run_search(
     audit_as: str | None = None,
     durable_audit: bool = True,
 ) -> Page:
-    """Run ``query`` on an autocommit ``conn`` in one transaction, pipelined (one round trip).
+    """Run ``query`` on an autocommit ``conn`` in one transaction, pipelined: one round trip, two
+    for a plate search (the ids of events with matching corrections come first, see :func:`search_sql`).
 
     With ``audit_as``, an ``events.search`` audit row naming that actor is written in the same
     transaction, so no search goes unrecorded. ``durable_audit=False`` commits it without
     waiting for the WAL flush (``synchronous_commit = off`` for this transaction only): a
     server crash may lose the last fraction of a second of audit rows, each search saves an fsync.
     """
-    sql, params = search_sql(query)
     with conn.pipeline(), conn.transaction():
         if audit_as is not None:
             if not durable_audit:
@@ -292,6 +312,7 @@ def run_search(
                 "SELECT set_config('pg_trgm.similarity_threshold', %s, true)",
                 (str(similarity_threshold(query)),),
             )
+        sql, params = search_sql(query, corrected_events(conn, query))
         cur = conn.execute(sql, params)
         fetched = cur.fetchall()  # syncs the pipeline; description is known from here on
         names = [d.name for d in cur.description or ()]
@@ -304,13 +325,13 @@ def run_search(
 
 def explain_search(conn: psycopg.Connection[Any], query: EventQuery, *, analyze: bool = True) -> list[Any]:
     """The JSON plan of ``query`` as :func:`run_search` runs it (``EXPLAIN (ANALYZE, FORMAT JSON)``)."""
-    sql, params = search_sql(query)
     with conn.transaction():
         if query.match in ("fuzzy", "confusion") and query.normalised is not None:
             conn.execute(
                 "SELECT set_config('pg_trgm.similarity_threshold', %s, true)",
                 (str(similarity_threshold(query)),),
             )
+        sql, params = search_sql(query, corrected_events(conn, query))
         row = conn.execute(f"EXPLAIN ({'ANALYZE, ' if analyze else ''}FORMAT JSON) {sql}", params).fetchone()
     if row is None:  # EXPLAIN always returns its plan
         raise RuntimeError("EXPLAIN returned no plan")

@@ -18,7 +18,8 @@ Reports p50/p99 per kind, the plan of one query per kind (indexes used, chunks o
 scanned, compressed chunks decompressed), load and compression times, disk per million reads,
 the compression ratio, and what retention dropped (chunk by chunk) and how long it took.
 
-    python bench/search.py [--quick] [--json] [--rows N] [--samples N] [--storage PATH] [--keep]
+    python bench/search.py [--quick] [--json] [--rows N] [--samples N] [--budget-s S] [--storage PATH]
+                           [--url URL] [--keep | --database NAME [--skip-retention]]
 
 ``--quick``: 200 000 reads over 14 days, 30 samples per kind. The server is
 ``--url`` / $ALPR_TEST_DATABASE_URL / $DATABASE_URL / postgresql://postgres@127.0.0.1:5432
@@ -176,11 +177,18 @@ def queries(spec: ReadSpec, rng: random.Random, n: int) -> dict[str, list[EventQ
     return out
 
 
-def measure(conn: psycopg.Connection[Any], kind_queries: list[EventQuery]) -> dict[str, Any]:
-    """Latency percentiles (ms) of running each query once, in order, and the rows they found."""
+def measure(conn: psycopg.Connection[Any], kind_queries: list[EventQuery], budget_s: float) -> dict[str, Any]:
+    """Latency percentiles (ms) of running each query once, in order, and the rows they found.
+
+    Stops after ``budget_s`` seconds (at least 5 queries): a kind that takes seconds per query
+    reports fewer samples (``samples``), and its p99 is then close to its maximum.
+    """
     latencies, found = [], []
     run_search(conn, kind_queries[0])  # warm the connection's caches for this query shape
+    deadline = time.monotonic() + budget_s
     for query in kind_queries:
+        if len(latencies) >= 5 and time.monotonic() > deadline:
+            break
         started = time.perf_counter()
         page = run_search(conn, query)
         latencies.append((time.perf_counter() - started) * 1000)
@@ -228,10 +236,18 @@ def main() -> int:
     parser.add_argument("--rows", type=int, default=None, help="Reads to generate (default 10 000 000).")
     parser.add_argument("--days", type=int, default=None, help="Days they span (default 90).")
     parser.add_argument("--samples", type=int, default=None, help="Searches per kind (default 200).")
+    parser.add_argument("--budget-s", type=float, default=60.0, help="Seconds per search kind at most.")
     parser.add_argument("--workers", type=int, default=2, help="Connections loading / compressing.")
     parser.add_argument("--storage", default="auto", choices=("auto", "timescaledb", "partman", "native"))
     parser.add_argument("--url", default=None, help="Server URL (any database; a new one is created).")
     parser.add_argument("--keep", action="store_true", help="Keep the benchmark database.")
+    parser.add_argument(
+        "--database",
+        default=None,
+        help="Use this database; when it holds reads already (an earlier --keep run of the same --rows),"
+        " skip migrating, loading and compressing. Kept afterwards.",
+    )
+    parser.add_argument("--skip-retention", action="store_true", help="Do not apply the shorter retention.")
     args = parser.parse_args()
     rows = args.rows or (200_000 if args.quick else 10_000_000)
     days = args.days or (14 if args.quick else 90)
@@ -239,22 +255,30 @@ def main() -> int:
     spec = ReadSpec(rows=rows, end=datetime.now(UTC), span=timedelta(days=days), plates=max(rows // 10, 10))
 
     server = args.url or server_url()
-    name = f"alpr_bench_search_{os.getpid()}_{secrets.token_hex(3)}"
+    name = args.database or f"alpr_bench_search_{os.getpid()}_{secrets.token_hex(3)}"
     url = with_database(server, name)
+    load_s = compress_s = 0.0
+    compressed = 0
     try:
         migrate(url, storage=args.storage, retention_days=days + 30)
         with psycopg.connect(url, autocommit=True) as conn:
             path = conn.execute("SELECT path FROM storage_layout").fetchone()[0]  # type: ignore[index]
-        load_s = load(url, spec, args.workers)
-        compress_s, compressed = compress(url, args.workers) if path == "timescaledb" else (0.0, 0)
+            newest, present = conn.execute("SELECT max(first_seen), count(*) FROM plate_events").fetchone()  # type: ignore[misc]
+        if present:
+            if present != rows:
+                raise SystemExit(f"database {name} holds {present} reads, not --rows {rows}")
+            spec = ReadSpec(rows=rows, end=newest, span=spec.span, plates=spec.plates)  # the same rows
+        else:
+            load_s = load(url, spec, args.workers)
+            compress_s, compressed = compress(url, args.workers) if path == "timescaledb" else (0.0, 0)
         with psycopg.connect(url, autocommit=True) as conn:
             disk = sizes(conn, path, rows)
             searches = queries(spec, random.Random(20261206), samples)
-            results = {kind: measure(conn, qs) for kind, qs in searches.items()}
+            results = {kind: measure(conn, qs, args.budget_s) for kind, qs in searches.items()}
             plans = {kind: plan_of(conn, qs[0]).as_dict() for kind, qs in searches.items()}
-            expiry = retention(conn, timedelta(days=days - 10))
+            expiry = None if args.skip_retention else retention(conn, timedelta(days=days - 10))
     finally:
-        if not args.keep:
+        if not (args.keep or args.database):
             with connect(with_database(server, "postgres"), autocommit=True) as admin:
                 admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
     report = {
@@ -266,7 +290,7 @@ def main() -> int:
         "distinct_plates_drawn_from": spec.plates,
         "cpus": os.cpu_count(),
         "load_seconds": round(load_s, 1),
-        "load_rows_per_s": round(rows / load_s),
+        "load_rows_per_s": round(rows / load_s) if load_s else None,
         "compress_seconds": round(compress_s, 1),
         "chunks_compressed": compressed,
         "disk": disk,
@@ -278,7 +302,7 @@ def main() -> int:
     if args.json:
         print(json.dumps(report))
         return 0
-    print(f"{rows} reads over {days} days, {spec.cameras} cameras, path {path}; loaded in {load_s:.0f} s")
+    print(f"{rows} reads over {days} days, {spec.cameras} cameras, path {path}; loaded in {load_s:.0f} s (0: reused)")
     if compressed:
         print(f"compressed {compressed} chunks in {compress_s:.0f} s")
     print(f"disk: {disk}")
