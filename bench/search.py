@@ -141,6 +141,7 @@ def sizes(conn: psycopg.Connection[Any], path: str, rows: int) -> dict[str, Any]
         ).fetchone()[0]  # type: ignore[index]
         before = after = None
         chunks = 0
+    total, before, after = (float(v) if v is not None else None for v in (total, before, after))
     return {
         "total_mb": round(total / 2**20, 1),
         "mb_per_million_reads": round(total / 2**20 / (rows / 1e6), 1),

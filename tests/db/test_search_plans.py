@@ -1,6 +1,6 @@
 """The API's searches at small scale, on both storage paths: right rows, indexes used, time pruned.
 
-60 000 synthetic reads over 10 full days (db.synthetic), 20 cameras. On the TimescaleDB path the
+30 000 synthetic reads over 10 full days (db.synthetic), 20 cameras. On the TimescaleDB path the
 compression policy job runs first, so the 3 oldest daily chunks are compressed and searches
 meet both kinds of chunk. The 10-million-row figures come from bench/search.py (not in CI).
 """
@@ -27,8 +27,8 @@ def scaled(request, make_path_database) -> tuple[str, str, ReadSpec]:
     """(path, url, spec): a database of each path holding the spec's reads, upkeep done."""
     today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     spec = ReadSpec(
-        rows=60_000, end=today - timedelta(microseconds=1), span=timedelta(days=DAYS), cameras=20, sites=4,
-        plates=6_000,
+        rows=30_000, end=today - timedelta(microseconds=1), span=timedelta(days=DAYS), cameras=20, sites=4,
+        plates=3_000,
     )  # fmt: skip
     url = make_path_database(request.param)
     with psycopg.connect(url, autocommit=True) as conn:
@@ -125,7 +125,7 @@ def test_camera_day_search_reads_one_partition_through_the_camera_index(scaled):
 @pytest.mark.parametrize("match", ["prefix", "fuzzy"])
 def test_recent_prefix_and_fuzzy_search_prune_and_use_the_trigram_index(scaled, match):
     _, url, spec = scaled
-    plate = plate_of(59_000, spec)  # a read of the last day
+    plate = plate_of(spec.rows - 1_000, spec)  # a read of the last day
     text = plate[:4] if match == "prefix" else plate[:-1] + ("A" if plate[-1] != "A" else "B")
     today = spec.end.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
     window = {"start": today - timedelta(days=2), "end": today}
