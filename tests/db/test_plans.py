@@ -25,8 +25,11 @@ def test_empty_plan_scans_nothing():
 
 def test_partition_index_scans_count_once_per_partition_and_name_the_index_once():
     plan = _plan(
-        _scan("Index Scan", "plate_events_p2026_01_30", **{"Index Name": "plate_events_p2026_01_30_plate_first_seen_idx"}),
-        _scan("Index Scan", "plate_events_p2026_01_31", **{"Index Name": "plate_events_p2026_01_31_plate_first_seen_idx"}),
+        *(
+            _scan("Index Scan", f"plate_events_p2026_01_{d}",
+                  **{"Index Name": f"plate_events_p2026_01_{d}_plate_first_seen_idx"})
+            for d in (30, 31)
+        ),  # fmt: skip
         _scan("Seq Scan", "plate_events_default", rows=0),  # empty: not a sequential read
         _scan("Seq Scan", "plate_corrections"),  # another table: ignored
         **{"Subplans Removed": 5},
