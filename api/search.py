@@ -32,7 +32,7 @@ from typing import Any, Literal
 import psycopg
 from psycopg.types.json import Jsonb
 
-from operators.normalise import compact
+from operators.normalise import compact, fold_confusions
 
 Match = Literal["exact", "prefix", "wildcard", "fuzzy", "confusion"]
 MATCHES: tuple[Match, ...] = ("exact", "prefix", "wildcard", "fuzzy", "confusion")
@@ -181,9 +181,30 @@ def _distance(query: EventQuery, column: str) -> str:
     return "0::real" if query.match == "exact" and not query.aliases else "NULL::real"
 
 
+def trigrams(word: str) -> set[str]:
+    """pg_trgm's trigrams of one word (letters and digits only): lower case, padded "  word ".
+
+    >>> sorted(trigrams("AB1"))
+    ['  a', ' ab', 'ab1', 'b1 ']
+    """
+    padded = f"  {word.lower()} "
+    return {padded[i : i + 3] for i in range(len(padded) - 2)}
+
+
 def similarity_threshold(query: EventQuery) -> float:
-    """pg_trgm threshold low enough that plates ``max_distance`` edits away stay candidates."""
-    return 0.3 if query.max_distance == 0 else 0.2 if query.max_distance == 1 else 0.05
+    """The highest pg_trgm threshold at which every plate ``max_distance`` edits away is a candidate.
+
+    Each edit removes at most 3 of the searched plate's ``k`` distinct trigrams and adds at most
+    3 others, so a plate ``d`` edits away shares at least ``k - 3d`` of them, out of at most
+    ``k + 3d`` in all: its similarity is at least ``(k - 3d) / (k + 3d)``. For ``confusion`` the
+    bound holds on the folded plates (the confusion distance is at least their edit distance).
+    The tighter the threshold, the fewer rows the trigram index hands over for the distance check.
+    """
+    plate = query.normalised or ""
+    if query.match == "confusion":
+        plate = fold_confusions(plate)
+    k, d = len(trigrams(plate)), query.max_distance
+    return max(0.0, round((k - 3 * d) / (k + 3 * d) - 0.01, 3))  # a margin for float rounding
 
 
 def corrections_sql(query: EventQuery) -> tuple[str, dict[str, Any]] | None:
