@@ -95,9 +95,15 @@ fi
 if [ "$tsdb_missing" = 1 ]; then
     # The tree: PostgreSQL finds its lib and share dirs relative to its own executable, so real
     # copies of the binaries under $TSDB_HOME/lib/postgresql/15/bin use $TSDB_HOME's dirs.
-    # Rebuilt from scratch each time (a PostgreSQL minor upgrade changes the binaries).
+    # Rebuilt from scratch each time (a PostgreSQL minor upgrade changes the binaries); only a
+    # tree this script made (its marker file) is ever removed.
+    if [ -e "$TSDB_HOME" ] && [ ! -f "$TSDB_HOME/.alpr-timescaledb" ]; then
+        echo "error: $TSDB_HOME exists and was not made by this script; set ALPR_TIMESCALEDB_HOME" >&2
+        exit 1
+    fi
     $SUDO rm -rf "$TSDB_HOME"
     $SUDO mkdir -p "$TSDB_PG" "$TSDB_HOME/share/postgresql"
+    $SUDO touch "$TSDB_HOME/.alpr-timescaledb"
     $SUDO cp -a "$PG_HOME/bin" "$TSDB_PG/"
     $SUDO cp -as "$PG_HOME/lib" "$TSDB_PG/"
     $SUDO cp -as "/usr/share/postgresql/15" "$TSDB_HOME/share/postgresql/"
