@@ -24,6 +24,7 @@ import binascii
 import json
 import re
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -31,7 +32,7 @@ from typing import Any, Literal
 import psycopg
 from psycopg.types.json import Jsonb
 
-from operators.normalise import compact
+from operators.normalise import compact, fold_confusions
 
 Match = Literal["exact", "prefix", "wildcard", "fuzzy", "confusion"]
 MATCHES: tuple[Match, ...] = ("exact", "prefix", "wildcard", "fuzzy", "confusion")
@@ -180,30 +181,53 @@ def _distance(query: EventQuery, column: str) -> str:
     return "0::real" if query.match == "exact" and not query.aliases else "NULL::real"
 
 
+def trigrams(word: str) -> set[str]:
+    """pg_trgm's trigrams of one word (letters and digits only): lower case, padded "  word ".
+
+    >>> sorted(trigrams("AB1"))
+    ['  a', ' ab', 'ab1', 'b1 ']
+    """
+    padded = f"  {word.lower()} "
+    return {padded[i : i + 3] for i in range(len(padded) - 2)}
+
+
 def similarity_threshold(query: EventQuery) -> float:
-    """pg_trgm threshold low enough that plates ``max_distance`` edits away stay candidates."""
-    return 0.3 if query.max_distance == 0 else 0.2 if query.max_distance == 1 else 0.05
+    """The highest pg_trgm threshold at which every plate ``max_distance`` edits away is a candidate.
+
+    Each edit removes at most 3 of the searched plate's ``k`` distinct trigrams and adds at most
+    3 others, so a plate ``d`` edits away shares at least ``k - 3d`` of them, out of at most
+    ``k + 3d`` in all: its similarity is at least ``(k - 3d) / (k + 3d)``. For ``confusion`` the
+    bound holds on the folded plates (the confusion distance is at least their edit distance).
+    The tighter the threshold, the fewer rows the trigram index hands over for the distance check.
+    """
+    plate = query.normalised or ""
+    if query.match == "confusion":
+        plate = fold_confusions(plate)
+    k, d = len(trigrams(plate)), query.max_distance
+    return max(0.0, round((k - 3 * d) / (k + 3 * d) - 0.01, 3))  # a margin for float rounding
 
 
-def search_sql(query: EventQuery) -> tuple[str, dict[str, Any]]:
-    """SQL and parameters of ``query``: rows of :data:`EVENT_COLUMNS` plus ``distance``."""
+def corrections_sql(query: EventQuery) -> tuple[str, dict[str, Any]] | None:
+    """SQL of the ids of events with an operator correction matching ``query``'s plate (one row, an
+    array); None when the query has no plate."""
+    if query.normalised is None:
+        return None
+    params: dict[str, Any] = {}
+    match = _plate_match(query, "c.plate", params)
+    return f"SELECT coalesce(array_agg(DISTINCT c.event_id), '{{}}') FROM plate_corrections c WHERE {match}", params
+
+
+def search_sql(query: EventQuery, corrected: Sequence[uuid.UUID] = ()) -> tuple[str, dict[str, Any]]:
+    """SQL and parameters of ``query``: rows of :data:`EVENT_COLUMNS` plus ``distance``.
+
+    ``corrected`` are the ids of events whose corrections match (from :func:`corrections_sql`).
+    The events whose read matches come from one ordered, limited branch served per chunk or
+    partition by the plate indexes (and on compressed TimescaleDB chunks by their bloom filters);
+    corrected events, when there are any, from a second branch by event id. One ``OR`` of both
+    conditions would keep the indexes from serving the first.
+    """
     where: list[str] = []
     params: dict[str, Any] = {"limit": query.limit + 1}  # one more: is there a next page?
-    distance = "NULL::real"
-    if query.normalised is not None:
-        corrected = (
-            "SELECT c.event_id FROM plate_corrections c WHERE " + _plate_match(query, "c.plate", params)
-        )
-        where.append(
-            f"({_plate_match(query, 'e.plate', params)} OR e.event_id = ANY(ARRAY({corrected})))"
-        )
-        distance = _distance(query, "e.plate")
-        if query.match in ("fuzzy", "confusion"):
-            closest = _distance(query, "c.plate")
-            distance = (
-                f"LEAST({distance}, (SELECT min({closest}) FROM plate_corrections c"
-                " WHERE c.event_id = e.event_id))"
-            )
     if query.camera_ids:
         params["cameras"] = list(query.camera_ids)
         where.append("e.camera_id = ANY(%(cameras)s)")
@@ -235,12 +259,42 @@ def search_sql(query: EventQuery) -> tuple[str, dict[str, Any]]:
         params["c_time"] = query.cursor.first_seen
         params["c_id"] = query.cursor.event_id
         where.append("(e.first_seen, e.event_id) < (%(c_time)s, %(c_id)s)")
-    sql = (
+    order = " ORDER BY e.first_seen DESC, e.event_id DESC LIMIT %(limit)s"
+    if query.normalised is None:
+        return (
+            f"SELECT {_SELECT}, NULL::real AS distance FROM plate_events e"
+            + (" WHERE " + " AND ".join(where) if where else "")
+            + order
+        ), params
+
+    distance = _distance(query, "e.plate")
+    if query.match in ("fuzzy", "confusion"):
+        closest = _distance(query, "c.plate")
+        distance = (
+            f"LEAST({distance}, (SELECT min({closest}) FROM plate_corrections c"
+            " WHERE c.event_id = e.event_id))"
+        )
+    read = (
         f"SELECT {_SELECT}, {distance} AS distance FROM plate_events e"
-        + (" WHERE " + " AND ".join(where) if where else "")
-        + " ORDER BY e.first_seen DESC, e.event_id DESC LIMIT %(limit)s"
+        f" WHERE {' AND '.join([_plate_match(query, 'e.plate', params), *where])}{order}"
     )
-    return sql, params
+    if not corrected:
+        return read, params
+    params["corrected"] = list(corrected)
+    by_correction = (
+        f"SELECT {_SELECT}, {distance} AS distance FROM plate_events e"
+        f" WHERE {' AND '.join(['e.event_id = ANY(%(corrected)s)', *where])}{order}"
+    )
+    return f"SELECT * FROM (({read}) UNION ({by_correction})) AS e{order}", params
+
+
+def corrected_events(conn: psycopg.Connection[Any], query: EventQuery) -> list[uuid.UUID]:
+    """Ids of the events whose corrections match ``query``'s plate (a small table: one probe)."""
+    lookup = corrections_sql(query)
+    if lookup is None:
+        return []
+    row = conn.execute(*lookup).fetchone()
+    return list(row[0]) if row and row[0] else []
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,14 +312,14 @@ def run_search(
     audit_as: str | None = None,
     durable_audit: bool = True,
 ) -> Page:
-    """Run ``query`` on an autocommit ``conn`` in one transaction, pipelined (one round trip).
+    """Run ``query`` on an autocommit ``conn`` in one transaction, pipelined: one round trip, two
+    for a plate search (the ids of events with matching corrections come first, see :func:`search_sql`).
 
     With ``audit_as``, an ``events.search`` audit row naming that actor is written in the same
     transaction, so no search goes unrecorded. ``durable_audit=False`` commits it without
     waiting for the WAL flush (``synchronous_commit = off`` for this transaction only): a
     server crash may lose the last fraction of a second of audit rows, each search saves an fsync.
     """
-    sql, params = search_sql(query)
     with conn.pipeline(), conn.transaction():
         if audit_as is not None:
             if not durable_audit:
@@ -279,6 +333,7 @@ def run_search(
                 "SELECT set_config('pg_trgm.similarity_threshold', %s, true)",
                 (str(similarity_threshold(query)),),
             )
+        sql, params = search_sql(query, corrected_events(conn, query))
         cur = conn.execute(sql, params)
         fetched = cur.fetchall()  # syncs the pipeline; description is known from here on
         names = [d.name for d in cur.description or ()]
@@ -287,3 +342,18 @@ def run_search(
     rows = rows[: query.limit]
     cursor = Cursor(rows[-1]["first_seen"], rows[-1]["event_id"]).encode() if more and rows else None
     return Page(rows, cursor)
+
+
+def explain_search(conn: psycopg.Connection[Any], query: EventQuery, *, analyze: bool = True) -> list[Any]:
+    """The JSON plan of ``query`` as :func:`run_search` runs it (``EXPLAIN (ANALYZE, FORMAT JSON)``)."""
+    with conn.transaction():
+        if query.match in ("fuzzy", "confusion") and query.normalised is not None:
+            conn.execute(
+                "SELECT set_config('pg_trgm.similarity_threshold', %s, true)",
+                (str(similarity_threshold(query)),),
+            )
+        sql, params = search_sql(query, corrected_events(conn, query))
+        row = conn.execute(f"EXPLAIN ({'ANALYZE, ' if analyze else ''}FORMAT JSON) {sql}", params).fetchone()
+    if row is None:  # EXPLAIN always returns its plan
+        raise RuntimeError("EXPLAIN returned no plan")
+    return row[0]

@@ -154,6 +154,22 @@ def _echo_layout(current: DatabaseStatus) -> None:
     click.echo(f"  plate_events partitions/chunks: {current.partitions}{extra}")
     if layout.scheduler == "external":
         click.echo("  no in-database scheduler: run `alpr db maintain` at least daily")
+    ts = current.timescale
+    if ts is not None:
+        ratio = f"{ts.compression_ratio:.1f}x" if ts.compression_ratio is not None else "-"
+        click.echo(
+            f"  timescaledb {ts.version}: {ts.chunks} chunks, {ts.compressed_chunks} compressed"
+            f" (ratio {ratio}), {ts.size_bytes / 2**20:.1f} MiB"
+        )
+        for job in ts.jobs:
+            last = f"{job.last_status or 'not run yet'}" + (
+                f" at {job.last_run:%Y-%m-%d %H:%M:%S%z}" if job.last_run and job.last_status else ""
+            )
+            upcoming = f", next {job.next_start:%Y-%m-%d %H:%M:%S%z}" if job.next_start else ""
+            click.echo(
+                f"  job {job.job_id} {job.kind} on {job.relation} every {job.schedule_interval}: {last}"
+                f"{upcoming}, {job.total_failures} failures"
+            )
 
 
 def _span(value: timedelta) -> str:

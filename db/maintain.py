@@ -2,6 +2,12 @@
 
 All the work is done by the SQL function ``alpr_maintain()`` (migration 0002), so pg_cron,
 ``alpr db maintain`` and any other scheduler run the very same code. Idempotent.
+
+On the TimescaleDB path ``maintain`` then runs the compression and continuous-aggregate policies
+once in the foreground (``CALL run_job``), as their background jobs would: procedures cannot run
+inside ``alpr_maintain()``, and where the background jobs fail (TimescaleDB 2.26.4 on PostgreSQL
+15.20 here: every job ends with "cannot drop portal" and `alpr db status` shows it), a scheduled
+``alpr db maintain`` keeps compression and the aggregate current.
 """
 
 from __future__ import annotations
@@ -44,7 +50,34 @@ def maintain(url: str, *, retention_days: int | None = None, now: datetime | Non
             ) from exc
         except psycopg.Error as exc:
             raise MaintenanceError(f"alpr_maintain() failed on {conn.info.dbname}: {exc}") from exc
-    actions = [row[0] for row in rows]
+        actions = [row[0] for row in rows]
+        actions += _run_timescaledb_policies(conn)
     for action in actions:
         log.info("maintain: %s", action)
     return actions
+
+
+def _run_timescaledb_policies(conn: psycopg.Connection) -> list[str]:
+    """Run the compression and refresh jobs of this database once (TimescaleDB path only)."""
+    path = conn.execute("SELECT path FROM storage_layout").fetchone()
+    if not path or path[0] != "timescaledb":
+        return []
+    conn.commit()  # CALL run_job commits as it goes: it must not run inside a transaction block
+    jobs = conn.execute(
+        "SELECT job_id, proc_name FROM timescaledb_information.jobs"
+        " WHERE proc_name IN ('policy_compression', 'policy_refresh_continuous_aggregate') ORDER BY job_id"
+    ).fetchall()
+    conn.commit()
+    done = []
+    previous = conn.autocommit
+    conn.autocommit = True
+    try:
+        for job_id, proc in jobs:
+            try:
+                conn.execute("CALL run_job(%s)", (job_id,))
+            except psycopg.Error as exc:
+                raise MaintenanceError(f"timescaledb job {job_id} ({proc}) failed: {exc}") from exc
+            done.append(f"ran timescaledb job {job_id} ({proc})")
+    finally:
+        conn.autocommit = previous
+    return done

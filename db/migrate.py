@@ -159,10 +159,41 @@ def migrate(
         conn.add_notice_handler(_log_notice)
         _lock(conn)
         try:
-            return _apply_pending(conn, todo, retention_days, storage)
+            return _apply_pending(conn, todo, retention_days, _usable_storage(conn, storage))
         finally:
             if not conn.closed:
                 conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK_KEY,))
+
+
+def _usable_storage(conn: psycopg.Connection, storage: str) -> str:
+    """``storage``, with TimescaleDB ruled out where the server has it but does not preload it.
+
+    Migration 0002 tries ``CREATE EXTENSION timescaledb`` when the server lists it as available;
+    without ``shared_preload_libraries=timescaledb`` that ends the session with a FATAL error
+    (which no exception handler catches). So ``auto`` becomes pg_partman or native there, and an
+    explicit ``timescaledb`` is refused with what to do.
+    """
+    if storage not in ("auto", "timescaledb"):
+        return storage
+    available, created, preloads, partman = conn.execute(
+        """
+        SELECT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'),
+               EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'),
+               current_setting('shared_preload_libraries'),
+               EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'pg_partman')
+        """
+    ).fetchone() or (False, False, "", False)
+    preloaded = "timescaledb" in (lib.strip() for lib in preloads.split(","))
+    if not available or created or preloaded:
+        return storage
+    if storage == "timescaledb":
+        raise MigrationError(
+            "storage timescaledb: the server has the extension but shared_preload_libraries does not "
+            f"load it ({preloads or 'empty'}); add timescaledb there and restart the server, or use "
+            "--storage partman|native"
+        )
+    log.info("timescaledb is on the server but not preloaded: plate_events takes the plain path")
+    return "partman" if partman else "native"
 
 
 def _lock(conn: psycopg.Connection) -> None:

@@ -82,6 +82,40 @@ class StorageLayout:
 
 
 @dataclass(frozen=True)
+class Job:
+    """A TimescaleDB background job (policy) of this database, with its last run."""
+
+    job_id: int
+    kind: str
+    relation: str
+    schedule_interval: timedelta
+    last_status: str | None
+    last_run: datetime | None
+    next_start: datetime | None
+    total_failures: int
+
+
+@dataclass(frozen=True)
+class TimescaleStatus:
+    """plate_events as a hypertable: chunks, compression, size and the policy jobs."""
+
+    version: str
+    chunks: int
+    compressed_chunks: int
+    size_bytes: int
+    before_compression_bytes: int | None
+    after_compression_bytes: int | None
+    jobs: tuple[Job, ...]
+
+    @property
+    def compression_ratio(self) -> float | None:
+        """Bytes before / after compression of the compressed chunks; None when none is."""
+        if not self.before_compression_bytes or not self.after_compression_bytes:
+            return None
+        return self.before_compression_bytes / self.after_compression_bytes
+
+
+@dataclass(frozen=True)
 class DatabaseStatus:
     """Everything ``alpr db status`` reports."""
 
@@ -92,6 +126,7 @@ class DatabaseStatus:
     layout: StorageLayout | None
     partitions: int
     default_rows: int | None
+    timescale: TimescaleStatus | None = None
 
 
 def read_capabilities(conn: psycopg.Connection) -> Capabilities:
@@ -122,6 +157,43 @@ def read_layout(conn: psycopg.Connection) -> StorageLayout | None:
         "SELECT path, scheduler, partition_interval, premake, retention, chosen_at FROM storage_layout"
     ).fetchone()
     return StorageLayout(*found) if found else None
+
+
+def read_timescale(conn: psycopg.Connection) -> TimescaleStatus:
+    """Chunks, compression and jobs of the plate_events hypertable (TimescaleDB path only)."""
+    version, chunks, compressed, size = conn.execute(
+        """
+        SELECT (SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'),
+               (SELECT count(*) FROM timescaledb_information.chunks WHERE hypertable_name = 'plate_events'),
+               (SELECT count(*) FROM timescaledb_information.chunks
+                 WHERE hypertable_name = 'plate_events' AND is_compressed),
+               hypertable_size('plate_events')
+        """
+    ).fetchone() or ("?", 0, 0, 0)
+    before, after = conn.execute(
+        "SELECT sum(before_compression_total_bytes), sum(after_compression_total_bytes)"
+        " FROM hypertable_compression_stats('plate_events')"
+    ).fetchone() or (None, None)
+    jobs = conn.execute(
+        """
+        SELECT j.job_id, j.proc_name, coalesce(j.hypertable_name, ''), j.schedule_interval,
+               s.last_run_status, s.last_run_started_at, s.next_start, coalesce(s.total_failures, 0)
+          FROM timescaledb_information.jobs j
+          LEFT JOIN timescaledb_information.job_stats s USING (job_id)
+         WHERE j.proc_schema = '_timescaledb_functions'
+           AND j.proc_name IN ('policy_compression', 'policy_retention', 'policy_refresh_continuous_aggregate')
+         ORDER BY j.job_id
+        """
+    ).fetchall()
+    return TimescaleStatus(
+        version=version,
+        chunks=chunks,
+        compressed_chunks=compressed,
+        size_bytes=size or 0,
+        before_compression_bytes=int(before) if before is not None else None,
+        after_compression_bytes=int(after) if after is not None else None,
+        jobs=tuple(Job(*row) for row in jobs),
+    )
 
 
 def read_status(url: str, migrations: Sequence[Migration] | None = None) -> DatabaseStatus:
@@ -155,4 +227,5 @@ def read_status(url: str, migrations: Sequence[Migration] | None = None) -> Data
             layout=layout,
             partitions=partitions,
             default_rows=default_rows,
+            timescale=read_timescale(conn) if layout is not None and layout.path == "timescaledb" else None,
         )

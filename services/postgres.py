@@ -2,8 +2,16 @@
 
 The private cluster (``initdb`` + ``postgres`` from ``/usr/lib/postgresql/15/bin``) listens on
 ``127.0.0.1:services.ports.postgres`` only (no Unix socket), trusts local connections and preloads
-pg_cron when it is installed. ``initdb`` refuses to run as root, so as root the cluster runs as
-the ``postgres`` OS user. The URL in use is written to ``RUN_DIR/database_url``.
+TimescaleDB and pg_cron when they are installed. ``initdb`` refuses to run as root, so as root the
+cluster runs as the ``postgres`` OS user. The URL in use is written to ``RUN_DIR/database_url``.
+
+TimescaleDB only works when the server preloads it (``shared_preload_libraries``), which needs a
+restart of that server. ``scripts/install-system-deps.sh`` builds it into a PostgreSQL 15 tree of
+its own (:func:`timescaledb_bindir`, ``$ALPR_TIMESCALEDB_HOME``), never into the system one. When
+that tree exists and the configured server is a loopback one that answers without preloading
+TimescaleDB, the stack runs the private cluster from the tree instead, rather than reconfiguring
+a server others may use; ``alpr db migrate`` then takes the TimescaleDB path. A configured server
+that preloads it, or a remote one, is used as it is.
 """
 
 from __future__ import annotations
@@ -50,6 +58,48 @@ def mask_password(url: str) -> str:
         return url
     netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
     return urlunsplit(parts._replace(netloc=netloc))
+
+
+TIMESCALEDB_HOME = Path("/opt/alpr/postgresql-15-timescaledb")
+
+
+def timescaledb_bindir() -> Path | None:
+    """bin dir of the PostgreSQL 15 tree with TimescaleDB (``$ALPR_TIMESCALEDB_HOME``), if built."""
+    home = Path(os.environ.get("ALPR_TIMESCALEDB_HOME") or TIMESCALEDB_HOME)
+    bindir = home / "lib" / "postgresql" / PG_VERSION / "bin"
+    return bindir if timescaledb_installed(bindir) and (bindir / "initdb").is_file() else None
+
+
+def timescaledb_installed(bindir: Path | None) -> bool:
+    """TimescaleDB's loader library is in the lib dir of the PostgreSQL of ``bindir``."""
+    return bindir is not None and (bindir.parent / "lib" / "timescaledb.so").is_file()
+
+
+def preload_libraries(available: Path | None) -> tuple[str, ...]:
+    """What a private cluster of ``available`` (a bindir) preloads: timescaledb, pg_cron when installed."""
+    if available is None:
+        return ()
+    lib = available.parent / "lib"
+    return tuple(name for name in ("timescaledb", "pg_cron") if (lib / f"{name}.so").is_file())
+
+
+def server_preloads(url: str, timeout_s: int = 2) -> tuple[str, ...] | None:
+    """The ``shared_preload_libraries`` of the server of ``url``; None when it does not answer."""
+    import psycopg
+    from psycopg.conninfo import make_conninfo
+
+    try:
+        conninfo = make_conninfo(url, dbname="postgres", connect_timeout=timeout_s)
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            row = conn.execute("SELECT current_setting('shared_preload_libraries')").fetchone()
+    except (psycopg.Error, OSError):
+        return None
+    return tuple(lib.strip() for lib in (row[0] if row else "").split(",") if lib.strip())
+
+
+def _loopback(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    return host in ("127.0.0.1", "localhost", "::1", "") or host.startswith("/")
 
 
 def server_probe(url: str, timeout_s: int = 2) -> Health:
@@ -112,13 +162,19 @@ class Postgres:
 
     def prepare(self) -> Launch | Skip:
         configured = server_probe(self._configured)
-        if configured.ok:
+        bindir = timescaledb_bindir() or postgres_bindir()
+        if configured.ok and not self._wants_timescaledb(bindir):
             self._write_url(self._configured)
             return Skip("configured database.url answers", external=True)
-        log.info(
-            "postgres: configured server does not answer (%s); using a private cluster", configured.detail
-        )
-        bindir = postgres_bindir()
+        if configured.ok:
+            log.info(
+                "postgres: the configured server does not preload timescaledb, which is installed here;"
+                " using a private cluster that does"
+            )
+        else:
+            log.info(
+                "postgres: configured server does not answer (%s); using a private cluster", configured.detail
+            )
         if bindir is None:
             problem = apt_install(APT_PACKAGES) if os.geteuid() == 0 else "not root"
             bindir = postgres_bindir()
@@ -141,10 +197,21 @@ class Postgres:
             "-c",
             "unix_socket_directories=",
         ]
-        if (bindir.parent / "lib" / "pg_cron.so").is_file():
-            dbname = urlsplit(self.private_url()).path.lstrip("/")
-            argv += ["-c", "shared_preload_libraries=pg_cron", "-c", f"cron.database_name={dbname}"]
+        preload = preload_libraries(bindir)
+        if preload:
+            argv += ["-c", f"shared_preload_libraries={','.join(preload)}"]
+        if "pg_cron" in preload:
+            argv += ["-c", f"cron.database_name={urlsplit(self.private_url()).path.lstrip('/')}"]
+        if "timescaledb" in preload:
+            argv += ["-c", "timescaledb.telemetry_level=off"]  # no calls home from a local stack
         return Launch(argv=tuple(argv), cwd=self._dir.resolve(), user=user)
+
+    def _wants_timescaledb(self, bindir: Path | None) -> bool:
+        """TimescaleDB is installed here but the (loopback) configured server does not preload it."""
+        if not (timescaledb_installed(bindir) and _loopback(self._configured)):
+            return False
+        preloads = server_preloads(self._configured)
+        return preloads is not None and "timescaledb" not in preloads
 
     def _initdb(self, bindir: Path, user: str | None) -> None:
         if (self._data / "PG_VERSION").is_file():

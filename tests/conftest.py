@@ -5,6 +5,7 @@ import pytest
 pytest_plugins = [
     "tests.fixtures.stack",
     "tests.fixtures.database",
+    "tests.fixtures.pg_cluster",
     "tests.skip_policy",  # ALPR_TESTS_REQUIRE_ALL=1 (CI): a skip not listed there is an error
 ]
 

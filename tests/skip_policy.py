@@ -55,11 +55,6 @@ ALLOWED: tuple[AllowedSkip, ...] = (
         "runs only on a server without a usable pg_cron; the pg_cron path runs on a private cluster "
         "with pg_cron preloaded (tests/db/test_pg_cron.py)",
     ),
-    AllowedSkip(
-        "tests/db/test_partitions.py::test_timescaledb_path",
-        "timescaledb is not installed",
-        "TimescaleDB is not installed on CI's PostgreSQL 15 (no Debian package); the native and pg_partman paths run",
-    ),
 )
 
 

@@ -6,8 +6,10 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from api.search import Cursor, EventQuery, SearchError, search_sql
+from api.search import Cursor, EventQuery, SearchError, search_sql, similarity_threshold, trigrams
 from tests.api.conftest import insert_alert, insert_event
 from tests.waiting import wait_until
 
@@ -249,3 +251,33 @@ def test_search_answer_is_a_valid_event_page(reader, db):
     assert [e.plate for e in page.items] == [plate] and page.next_cursor
     # Same JSON as the model writes (times in UTC end in Z, ids as text).
     assert EventPage.model_validate(response.json()).model_dump(mode="json") == response.json()
+
+
+def _similarity(a: str, b: str) -> float:
+    """pg_trgm's similarity of two words."""
+    x, y = trigrams(a), trigrams(b)
+    return len(x & y) / len(x | y)
+
+
+@given(
+    st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", min_size=2, max_size=9),
+    st.lists(st.tuples(st.sampled_from(["sub", "ins", "del"]), st.integers(0, 20),
+                       st.sampled_from("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")), max_size=3),
+)  # fmt: skip
+def test_similarity_threshold_keeps_every_plate_within_the_distance(plate, edits):
+    near = plate
+    for kind, at, char in edits:
+        at %= len(near) + (kind == "ins")
+        if kind == "sub" and near:
+            near = near[:at] + char + near[at + 1 :]
+        elif kind == "ins":
+            near = near[:at] + char + near[at:]
+        elif len(near) > 1:
+            near = near[:at] + near[at + 1 :]
+    query = EventQuery(plate=plate, match="fuzzy", max_distance=len(edits))
+    assert _similarity(plate, near) >= similarity_threshold(query)
+
+
+def test_similarity_threshold_is_tight_for_long_plates():
+    assert similarity_threshold(EventQuery(plate="AB12CDE", match="fuzzy", max_distance=1)) > 0.4
+    assert similarity_threshold(EventQuery(plate="AB12CDE", match="fuzzy", max_distance=3)) == 0.0

@@ -13,6 +13,7 @@ from db.connect import with_database
 from db.maintain import MaintenanceError, maintain
 from db.migrate import migrate
 from db.status import read_capabilities, read_layout, read_status
+from tests.fixtures.database import create_test_database, drop_test_database
 
 pytestmark = pytest.mark.integration
 
@@ -187,32 +188,28 @@ def test_cron_fallback_is_clean_when_cron_is_not_preloaded(database_url):
         assert "pg_cron" not in {r[0] for r in conn.execute("SELECT extname FROM pg_extension")}
 
 
-def test_timescaledb_path(database_url, make_database):
-    with psycopg.connect(database_url) as conn:
-        caps = read_capabilities(conn)
-    if not caps.timescaledb:
-        pytest.skip(
-            "timescaledb is not installed/preloaded on this PostgreSQL server "
-            "(no Debian package for PG 15 here); the hypertable path is untested"
-        )
-
-    url = make_database(migrated=False)
-    migrate(url, storage="timescaledb")
-    with psycopg.connect(url, autocommit=True) as conn:
-        hypertables = conn.execute(
-            "SELECT hypertable_name, compression_enabled FROM timescaledb_information.hypertables"
-        ).fetchall()
-        assert ("plate_events", True) in hypertables
-        jobs = {r[0] for r in conn.execute("SELECT proc_name FROM timescaledb_information.jobs")}
-        assert {"policy_retention", "policy_compression", "policy_refresh_continuous_aggregate"} <= jobs
-        assert conn.execute(
-            "SELECT count(*) FROM timescaledb_information.continuous_aggregates"
-            " WHERE view_name = 'hourly_counts'"
-        ).fetchone() == (1,)
-        today = _today()
-        _insert_event(conn, today + timedelta(hours=1))
-        _insert_event(conn, today + timedelta(hours=1, minutes=10))
-        assert conn.execute("SELECT events FROM hourly_counts").fetchall() == [(2,)]
+def test_timescaledb_path(timescale_server_url):
+    url = create_test_database(timescale_server_url, "ts_")
+    try:
+        migrate(url, storage="timescaledb")
+        with psycopg.connect(url, autocommit=True) as conn:
+            assert read_capabilities(conn).timescaledb
+            hypertables = conn.execute(
+                "SELECT hypertable_name, compression_enabled FROM timescaledb_information.hypertables"
+            ).fetchall()
+            assert ("plate_events", True) in hypertables
+            jobs = {r[0] for r in conn.execute("SELECT proc_name FROM timescaledb_information.jobs")}
+            assert {"policy_retention", "policy_compression", "policy_refresh_continuous_aggregate"} <= jobs
+            assert conn.execute(
+                "SELECT count(*) FROM timescaledb_information.continuous_aggregates"
+                " WHERE view_name = 'hourly_counts'"
+            ).fetchone() == (1,)
+            today = _today()
+            _insert_event(conn, today + timedelta(hours=1))
+            _insert_event(conn, today + timedelta(hours=1, minutes=10))
+            assert conn.execute("SELECT events FROM hourly_counts").fetchall() == [(2,)]
+    finally:
+        drop_test_database(url)
 
 
 def test_maintain_on_an_unmigrated_database_says_so(database_server_url):

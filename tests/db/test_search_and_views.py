@@ -10,6 +10,8 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import pytest
 
+from tests.db.conftest import STORAGE_PATHS
+
 pytestmark = pytest.mark.integration
 
 # Filler plates (random, 7 characters) plus a few near neighbours of the one we search.
@@ -17,10 +19,10 @@ FILLER_ROWS = 5_000
 NEIGHBOURS = ("ABC1234", "ABC1284", "A8C1234", "ABC123")
 
 
-@pytest.fixture(scope="module")
-def populated(make_database) -> tuple[str, list[tuple]]:
-    """A migrated database with FILLER_ROWS random plates and a small, known sample."""
-    url = make_database()
+@pytest.fixture(scope="module", params=STORAGE_PATHS)
+def populated(request, make_path_database) -> tuple[str, list[tuple]]:
+    """A migrated database (each storage path) with FILLER_ROWS random plates and a small, known sample."""
+    url = make_path_database(request.param)
     hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     sample = [
         # (plate, camera, site, first_seen, sightings, confidence)
@@ -97,8 +99,10 @@ def test_trigram_search_is_served_by_the_gin_index(populated):
         plan = plan if isinstance(plan, list) else json.loads(plan)
         indexes = set(_index_names(plan[0]["Plan"]))
         assert indexes, f"no index scan in plan: {plan}"
-        definitions = {
-            name: conn.execute("SELECT pg_get_indexdef(%s::regclass)", (name,)).fetchone()[0]  # type: ignore[index]
+        definitions = {  # by name: TimescaleDB's chunk indexes are in its internal schema
+            name: conn.execute(
+                "SELECT pg_get_indexdef(oid) FROM pg_class WHERE relname = %s AND relkind = 'i'", (name,)
+            ).fetchone()[0]  # type: ignore[index]
             for name in indexes
         }
     assert all("gin_trgm_ops" in d for d in definitions.values()), definitions

@@ -11,7 +11,7 @@ import pytest
 from pydantic import SecretStr
 
 from services import stack
-from services.postgres import postgres_bindir, server_probe
+from services.postgres import postgres_bindir, server_preloads, server_probe, timescaledb_bindir
 from services.process import free_ports, pid_alive
 from tests.fixtures.stack import make_stack_settings
 
@@ -54,6 +54,8 @@ def test_private_cluster_when_configured_server_does_not_answer(traversable_dir)
         assert listen == "127.0.0.1"
         if (postgres_bindir().parent / "lib" / "pg_cron.so").is_file():
             assert "pg_cron" in preload
+        if timescaledb_bindir() is not None:
+            assert "timescaledb" in preload
 
         (row,) = stack.status(settings, only=["postgres"])
         assert row.healthy and row.pid == report.pid and row.address == url
@@ -66,7 +68,10 @@ def test_private_cluster_when_configured_server_does_not_answer(traversable_dir)
     assert not (stack.run_dir(settings) / "database_url").exists()  # no URL of a stopped cluster
 
 
-def test_configured_server_is_used_when_it_answers(tmp_path):
+def test_configured_server_is_used_when_it_answers(tmp_path, monkeypatch):
+    import services.postgres as pg
+
+    monkeypatch.setattr(pg, "timescaledb_bindir", lambda: None)  # as where TimescaleDB is not built
     settings = make_stack_settings(tmp_path / "run")
     configured = settings.database.url.get_secret_value()
     if not server_probe(configured).ok:
@@ -82,6 +87,7 @@ def test_missing_binaries_name_the_apt_command(tmp_path, monkeypatch):
 
     # As if on a machine without PostgreSQL, and not root (so nothing gets installed).
     monkeypatch.setattr(pg, "postgres_bindir", lambda: None)
+    monkeypatch.setattr(pg, "timescaledb_bindir", lambda: None)
     monkeypatch.setattr(os, "geteuid", lambda: 1000)
     (dead_port,) = free_ports(1)
     settings = _with_database_url(
@@ -90,3 +96,22 @@ def test_missing_binaries_name_the_apt_command(tmp_path, monkeypatch):
     (report,) = stack.up(settings, only=["postgres"])
     assert report.state == "failed"
     assert "apt-get install -y postgresql-15 postgresql-15-partman postgresql-15-cron" in report.detail
+
+
+@pytest.mark.skipif(
+    timescaledb_bindir() is None, reason="timescaledb is not installed (scripts/install-system-deps.sh)"
+)
+def test_private_timescaledb_cluster_when_configured_server_does_not_preload_it(traversable_dir):
+    settings = make_stack_settings(traversable_dir / "run")
+    configured = settings.database.url.get_secret_value()
+    preloads = server_preloads(configured)  # None: it does not answer, a private cluster either way
+    if preloads is not None and "timescaledb" in preloads:
+        pytest.skip(f"configured database {configured} preloads timescaledb itself: it is used as it is")
+    try:
+        (report,) = stack.up(settings, only=["postgres"], die_with_parent=True)
+        assert report.state == "started", report.detail
+        url = (stack.run_dir(settings) / "database_url").read_text().strip()
+        assert url != configured and url.startswith(f"postgresql://postgres@127.0.0.1:{settings.services.ports.postgres}/")
+        assert "timescaledb" in (server_preloads(url) or ())
+    finally:
+        stack.down(settings, only=["postgres"], grace_s=10)
