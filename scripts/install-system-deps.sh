@@ -23,6 +23,8 @@ if [ "${ALPR_WITH_TEST_DEPS:-0}" = "1" ]; then
     PACKAGES="$PACKAGES prometheus-alertmanager"
     # ... the console's browser tests drive Debian's Chromium (Playwright's own download cannot work).
     PACKAGES="$PACKAGES chromium chromium-driver"
+    # ... and bench/api.py measures the API with a compiled load generator.
+    PACKAGES="$PACKAGES wrk"
 fi
 
 # TimescaleDB: version, pinned checksum of its `git archive` tarball, where it is looked for.

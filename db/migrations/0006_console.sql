@@ -1,4 +1,4 @@
--- 0007 operator console (api/console/): sign-in sessions, corrections of reads, the live feed.
+-- 0006 operator console (api/console/): sign-in sessions, corrections of reads, the live feed.
 --
 -- Owned by the console. Never edit once applied: add a new NNNN_*.sql instead.
 
