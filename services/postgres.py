@@ -3,7 +3,9 @@
 The private cluster (``initdb`` + ``postgres`` from ``/usr/lib/postgresql/15/bin``) listens on
 ``127.0.0.1:services.ports.postgres`` only (no Unix socket), trusts local connections and preloads
 TimescaleDB and pg_cron when they are installed. ``initdb`` refuses to run as root, so as root the
-cluster runs as the ``postgres`` OS user. The URL in use is written to ``RUN_DIR/database_url``.
+cluster runs as the ``postgres`` OS user; its files are in ``RUN_DIR/postgres``, or, where that OS
+user cannot reach the run dir (a run dir under ``/root`` or another private directory), in
+``$TMPDIR/alpr-postgres-<hash of the run dir>``. The URL in use is written to ``RUN_DIR/database_url``.
 
 TimescaleDB only works when the server preloads it (``shared_preload_libraries``), which needs a
 restart of that server. ``scripts/install-system-deps.sh`` builds it into a PostgreSQL 15 tree of
@@ -16,12 +18,15 @@ that preloads it, or a remote one, is used as it is.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import pwd
 import shutil
 import signal
+import stat
 import subprocess
+import tempfile
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -49,6 +54,43 @@ def postgres_bindir() -> Path | None:
         return preferred
     others = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), reverse=True)
     return others[0].parent if others else None
+
+
+def reachable_by(user: str, path: Path) -> bool:
+    """Whether the OS ``user`` can enter ``path`` and every directory above it (directories not
+    made yet count as enterable: the stack makes them ``0o755``)."""
+    try:
+        entry = pwd.getpwnam(user)
+    except KeyError:
+        return False
+    groups = set(os.getgrouplist(user, entry.pw_gid))
+    for directory in (path, *path.parents):
+        try:
+            st = directory.stat()
+        except FileNotFoundError:
+            continue
+        except OSError:
+            return False
+        if st.st_uid == entry.pw_uid:
+            bit = stat.S_IXUSR
+        elif st.st_gid in groups:
+            bit = stat.S_IXGRP
+        else:
+            bit = stat.S_IXOTH
+        if not st.st_mode & bit:
+            return False
+    return True
+
+
+def cluster_dir(run_dir: Path) -> Path:
+    """Where the private cluster keeps its files: ``RUN_DIR/postgres``, unless the cluster runs as
+    the postgres OS user (we are root) and that user cannot reach the run dir; then a directory of
+    its own under the temp dir, named for the run dir (the same run dir finds the same cluster)."""
+    run_dir = run_dir.resolve()
+    if os.geteuid() != 0 or reachable_by(OS_USER, run_dir):
+        return run_dir / "postgres"
+    digest = hashlib.sha256(str(run_dir).encode()).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / f"alpr-postgres-{digest}"
 
 
 def mask_password(url: str) -> str:
@@ -127,7 +169,7 @@ class Postgres:
     def __init__(self, settings: Settings, run_dir: Path) -> None:
         self._configured = settings.database.url.get_secret_value()
         self._port = settings.services.ports.postgres
-        self._dir = run_dir / "postgres"
+        self._dir = cluster_dir(run_dir)
         self._data = self._dir / "data"
         self._url_file = run_dir / "database_url"
 

@@ -73,7 +73,13 @@ def test_demo_stores_and_prints_the_sample_plate(settings, tmp_path: Path) -> No
 
     cameras = tmp_path / "cameras.yaml"  # the sample camera, with an outbox of its own
     cameras.write_text((REPO / "config" / "cameras.yaml").read_text() + f"  spool: {{dir: {tmp_path / 'spool'}}}\n")
-    result = CliRunner().invoke(demo, ["--config", str(cameras), "--wait", "60"], env=_stack_env(settings))
+    try:
+        result = CliRunner().invoke(demo, ["--config", str(cameras), "--wait", "60"], env=_stack_env(settings))
+    finally:  # the demo leaves its services up; the test stack's fixture stops all but PostgreSQL
+        # (a private cluster where TimescaleDB is installed here but not on the configured server)
+        from services import stack
+
+        stack.down(settings, only=["postgres"], grace_s=5.0)
     assert result.exit_code == 0, result.output + (result.stderr or "")
     lines = result.stdout.splitlines()
     rows = [line.split() for line in lines if " sample-1 " in line]
