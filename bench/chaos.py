@@ -70,11 +70,11 @@ def chaos_flow() -> Any:
     """The flow of the chaos runs: production parts and sinks, the bench's text reader for OCR."""
     from bench.flow import TextReader
     from config.load import load_settings
-    from flows.parts import FlowParts
+    from flows.assemble import FlowSteps
     from flows.plates import build_flow
 
     settings = load_settings()
-    return build_flow(settings, parts=FlowParts.from_settings(settings, reader=TextReader()))
+    return build_flow(settings, steps=FlowSteps.from_settings(settings, reader=TextReader()))
 
 
 @dataclass(frozen=True)

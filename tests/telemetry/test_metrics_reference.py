@@ -19,7 +19,7 @@ MODULES = (
     "flows.stall",
     "flows.crop_retries",
     "flows.erasures",
-    "flows.kafka_out",
+    "flows.sinks.kafka",
     "api.metrics",
     "bytewax.connectors.kafka",
 )

@@ -1,6 +1,10 @@
-"""Process-wide tuning of the flow's Python runtime, applied once when the flow starts.
+"""The flow process's set-up, run once per process when the dataflow starts (:func:`start`):
+logs, the ``/metrics`` endpoint and the collector's thresholds.
 
-The flow allocates a few small objects per crop (messages, dicts, records) and keeps
+``flows.plates`` hands :func:`start` to its source, which calls it on every worker before the
+first message (bytewax's ``list_parts``); importing or building the flow starts nothing.
+
+GC tuning: the flow allocates a few small objects per crop (messages, dicts, records) and keeps
 many long-lived ones (open tracks, dedup state): with CPython's default thresholds
 (700, 10, 10) the cyclic garbage collector runs every few hundred crops and walks that
 state again and again. Far rarer collections gave 10-20 % more crops/s (bench/flow.py,
@@ -13,6 +17,9 @@ from __future__ import annotations
 import gc
 import logging
 import threading
+
+from config.settings import Settings
+from flows import metrics
 
 log = logging.getLogger(__name__)
 
@@ -33,3 +40,12 @@ def tune_gc() -> None:
         before = gc.get_threshold()
         gc.set_threshold(*GC_THRESHOLDS)
         log.info("runtime: gc thresholds %s -> %s", before, GC_THRESHOLDS)
+
+
+def start(settings: Settings) -> None:
+    """Logs, ``/metrics`` and GC tuning for this process (idempotent: every worker calls it)."""
+    from telemetry import logs
+
+    logs.configure(settings.log)
+    metrics.serve(settings.metrics)
+    tune_gc()

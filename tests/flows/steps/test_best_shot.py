@@ -10,7 +10,7 @@ from bytewax.operators import StatefulBatchLogic
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from flows.tracks import TrackWindow, WindowConfig
+from flows.steps.best_shot import TrackWindow, WindowConfig
 from tests.flows.crops import T0, make_crop
 
 WALL = T0 + timedelta(hours=5)  # processing time differs from event time on purpose

@@ -1,8 +1,9 @@
-"""What ``flows.plates`` is built from: the steps' callables and the sinks, from settings.
+"""What ``flows.plates`` is built from: its steps and its sinks, from settings.
 
-:class:`FlowParts` holds the step functions (decoder, OCR, validator, crop store, dedup,
-watchlist matching) and :class:`FlowSinks` the outputs. Both default to the production
-ones built from :class:`~config.settings.Settings`; tests swap any of them (e.g. bytewax
+:class:`FlowSteps` holds one object per step, each from its module in ``flows/steps/``
+(``decode``, ``best_shot``, ``ocr``, ``vote``, ``store_crop``, ``dedup``, ``watchlist``), and
+:class:`FlowSinks` the outputs (``flows/sinks/``). Both default to the production ones built
+from :class:`~config.settings.Settings`; tests and tools swap the I/O ones (e.g. bytewax
 ``TestingSink`` for the sinks). Building either connects to nothing: clients open on first
 use or in a sink's ``build()``, when the dataflow runs.
 """
@@ -10,24 +11,24 @@ use or in a sink's ``build()``, when the dataflow runs.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
-from concurrent.futures import Future
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from bytewax.outputs import DynamicSink, Sink, StatelessSinkPartition
-from prometheus_client import Histogram
+from bytewax.outputs import Sink
 
 from config.settings import Settings
-from flows import metrics
-from flows.ocr_step import CropReader, OcrStep, TrackReads
-from flows.source import CropDecoder, Decoded, RawMessage
-from flows.tracks import WindowConfig
-from operators.best_shot import vote_track
+from flows.source import RawMessage
+from flows.steps.best_shot import WindowConfig
+from flows.steps.decode import CropDecoder, Decode, Decoded
+from flows.steps.dedup import DedupConfig
+from flows.steps.ocr import CropReader, OcrStep
+from flows.steps.store_crop import BackgroundUploads, Store, StoreCrop, Submit
+from flows.steps.vote import Vote
+from flows.steps.watchlist import Match, WatchlistMatcher, hits_only
 from operators.dedup import DedupRules
 from operators.erasure import ErasedPlates
-from operators.records import DeadLetter, PlateEvent, PlateRead, RejectedRead, TrackRead, WatchlistHit
+from operators.records import DeadLetter, PlateEvent, RejectedRead, WatchlistHit
 from operators.validate import PlateValidator
 from operators.watchlist import Watchlist
 
@@ -51,51 +52,16 @@ class Lazy(Generic[T]):
 
 
 @dataclass(frozen=True)
-class Voter:
-    """``TrackReads -> TrackRead``: best-shot voting (:func:`operators.best_shot.vote_track`)."""
+class FlowSteps:
+    """The steps of the flow, in the order a crop takes them."""
 
-    align: bool = True
-
-    def __call__(self, item: TrackReads) -> TrackRead:
-        return vote_track(item.track.buffer, item.reads, provisional=item.track.provisional, align=self.align)
-
-
-@dataclass(frozen=True)
-class WatchlistMatcher:
-    """``PlateEvent -> [WatchlistHit]`` against the current index (``index()`` may reload it).
-
-    Expiry is judged at the event's newest sighting (event time).
-    """
-
-    index: Callable[[], Watchlist]
-
-    def __call__(self, event: PlateEvent) -> list[WatchlistHit]:
-        return self.index().hits(event, event.last_seen)
-
-
-def events_without_crops(reads: Sequence[PlateRead]) -> list[PlateEvent]:
-    """Crop store stand-in for flows run without object storage: events carry no crop."""
-    return [PlateEvent.from_read(r) for r in reads]
-
-
-@dataclass(frozen=True)
-class FlowParts:
-    """The step functions of the flow."""
-
-    decode: Callable[[list[RawMessage]], list[Decoded]]
-    window: WindowConfig
-    ocr: Callable[[list[tuple[str, Any]]], list[tuple[str, TrackReads]]]
-    vote: Callable[[TrackReads], TrackRead]
-    validate: Callable[[TrackRead], PlateRead | RejectedRead]
-    store_crops: Callable[[list[PlateRead]], list[PlateEvent]]
-    dedup: DedupRules
-    match: Callable[[PlateEvent], list[WatchlistHit]]
-    #: When set, crops upload in the background (:mod:`flows.crop_step`) instead of through
-    #: ``store_crops`` (which blocks the worker for each batch's uploads).
-    upload: Callable[[PlateRead], Future[PlateEvent]] | None = None
-    #: The plates erased so far (:mod:`flows.erasures`) and how to delete a crop of one.
-    erased: Callable[[], ErasedPlates] | None = None
-    discard_crop: Callable[[str], None] | None = None
+    decode: Decode
+    best_shot: WindowConfig
+    ocr: OcrStep
+    vote: Vote
+    store_crop: StoreCrop
+    dedup: DedupConfig
+    watchlist: Match
 
     @classmethod
     def from_settings(
@@ -103,11 +69,12 @@ class FlowParts:
         settings: Settings,
         *,
         decode: Callable[[list[RawMessage]], list[Decoded]] | None = None,
-        store_crops: Callable[[list[PlateRead]], list[PlateEvent]] | None = None,
+        store_crops: Store | None = None,
         watchlist: Callable[[], Watchlist] | None = None,
         reader: CropReader | None = None,
-    ) -> FlowParts:
-        """Production parts; any of the I/O ones can be given instead."""
+    ) -> FlowSteps:
+        """Production steps; any of the I/O parts can be given instead (``store_crops``: a
+        synchronous crop store such as :func:`flows.steps.store_crop.events_without_crops`)."""
         flow = settings.flow
         if decode is None:
             decode = CropDecoder.from_settings(settings)
@@ -121,24 +88,26 @@ class FlowParts:
         if watchlist is None:
             watchlist = _db_watchlist(settings)
         match = WatchlistMatcher(watchlist)
-        upload = discard = None
+        upload: Submit | None = None
+        discard = None
         if store_crops is None:
             crop_store = _crop_store(settings)
             store_crops = _s3_store(crop_store, provisional_crop=lambda e: bool(match(e)))
             upload = _s3_uploads(crop_store, provisional_crop=lambda e: bool(match(e)))
             discard = lambda key: crop_store().delete(key)  # noqa: E731
+        rules = DedupRules.from_settings(flow).with_max_future(settings.limits.max_future_s)
         return cls(
-            decode=decode,
-            window=WindowConfig.from_settings(flow),
+            decode=Decode(decode),
+            best_shot=WindowConfig.from_settings(flow),
             ocr=OcrStep(reader),
-            vote=Voter(flow.best_shot.align_off_by_one),
-            validate=PlateValidator.from_settings(flow.plates, decoded=decoded).validate,
-            store_crops=store_crops,
-            dedup=DedupRules.from_settings(flow).with_max_future(settings.limits.max_future_s),
-            match=match,
-            upload=upload,
-            erased=_db_erasures(settings),
-            discard_crop=discard,
+            vote=Vote(
+                PlateValidator.from_settings(flow.plates, decoded=decoded).validate,
+                align=flow.best_shot.align_off_by_one,
+                keep=hits_only(match) if flow.provisional.publish == "hits" else None,
+            ),
+            store_crop=StoreCrop(store_crops, rules.by, upload),
+            dedup=DedupConfig(rules, _db_erasures(settings), discard),
+            watchlist=Match(match),
         )
 
 
@@ -163,21 +132,15 @@ def _crop_store(settings: Settings) -> Lazy[Any]:
     return Lazy(make)
 
 
-def _s3_store(
-    store: Lazy[Any], provisional_crop: Callable[[PlateEvent], bool] | None = None
-) -> Callable[[list[PlateRead]], list[PlateEvent]]:
+def _s3_store(store: Lazy[Any], provisional_crop: Callable[[PlateEvent], bool] | None = None) -> Store:
     """Crop store step: the final read of each track stores its best crop; a provisional read
     only when ``provisional_crop`` says so (a watchlist hit: its alert shows the image), which
     halves the uploads (the bottleneck of the flow)."""
     return lambda reads: store().events_from_reads(reads, provisional_crop=provisional_crop)
 
 
-def _s3_uploads(
-    store: Lazy[Any], provisional_crop: Callable[[PlateEvent], bool] | None = None
-) -> Callable[[PlateRead], Future[PlateEvent]]:
-    """:func:`_s3_store` as background uploads (:class:`flows.crop_step.BackgroundUploads`)."""
-    from flows.crop_step import BackgroundUploads
-
+def _s3_uploads(store: Lazy[Any], provisional_crop: Callable[[PlateEvent], bool] | None = None) -> Submit:
+    """:func:`_s3_store` as background uploads (:class:`flows.steps.store_crop.BackgroundUploads`)."""
     return BackgroundUploads(store, threads=S3_UPLOAD_THREADS, provisional_crop=provisional_crop)
 
 
@@ -221,9 +184,9 @@ class FlowSinks:
     @classmethod
     def from_settings(cls, settings: Settings) -> FlowSinks:
         """PostgreSQL (events, rejected reads, alerts + delivery), Kafka (events, alerts, dead letters)."""
-        from flows.kafka_out import alerts_topic_sink, dead_letter_sink, plate_events_sink
         from flows.sinks.alerts import AlertSink
         from flows.sinks.dead_letters import KafkaDeadLetterPublisher
+        from flows.sinks.kafka import alerts_topic_sink, dead_letter_sink, plate_events_sink
         from flows.sinks.postgres import PlateEventSink, RejectedReadSink
         from flows.sinks.s3 import crop_presigner
 
@@ -243,45 +206,3 @@ class FlowSinks:
             ),
             alerts_topic=alerts_topic_sink(settings, dead),
         )
-
-
-# --- latency-measuring sink wrapper -------------------------------------------------------
-
-
-class _TimedPartition(StatelessSinkPartition[T]):
-    def __init__(
-        self, inner: StatelessSinkPartition[T], histogram: Histogram, frame_ts: Callable[[T], datetime]
-    ):
-        self._inner = inner
-        self._histogram = histogram
-        self._frame_ts = frame_ts
-
-    def write_batch(self, items: list[T]) -> None:
-        self._inner.write_batch(items)
-        metrics.observe_latency(self._histogram, (self._frame_ts(i) for i in items))
-
-    def close(self) -> None:
-        self._inner.close()
-
-
-class TimedSink(DynamicSink[T]):
-    """Wraps a ``DynamicSink``: after each batch is written, observe frame-to-now per item."""
-
-    def __init__(
-        self, inner: DynamicSink[T], histogram: Histogram, frame_ts: Callable[[T], datetime]
-    ) -> None:
-        self._inner = inner
-        self._histogram = histogram
-        self._frame_ts = frame_ts
-
-    def build(self, step_id: str, worker_index: int, worker_count: int) -> _TimedPartition[T]:
-        return _TimedPartition(
-            self._inner.build(step_id, worker_index, worker_count), self._histogram, self._frame_ts
-        )
-
-
-def timed(sink: Sink[T] | None, histogram: Histogram, frame_ts: Callable[[T], datetime]) -> Sink[T] | None:
-    """``sink`` measured with :class:`TimedSink` when it is a ``DynamicSink``, else as is."""
-    if isinstance(sink, DynamicSink):
-        return TimedSink(sink, histogram, frame_ts)
-    return sink

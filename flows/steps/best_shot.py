@@ -1,4 +1,4 @@
-"""Best-shot windowing: one bytewax ``StatefulBatchLogic`` per open track (key ``camera:track``).
+"""The ``best_shot`` step, windowing: one bytewax ``StatefulBatchLogic`` per open track (key ``camera:track``).
 
 It runs under ``op.stateful_batch``: bytewax hands it the track's crops of each input batch
 in one call (a track's crops mostly arrive together), and the window state is rebuilt once per
@@ -29,10 +29,14 @@ from datetime import UTC, datetime
 from bytewax.operators import StatefulBatchLogic
 
 from config.flow import FlowSettings
+from flows import metrics
 from operators.best_shot import TrackBuffer, add, close_at, should_close
 from operators.records import PlateCrop
 
 Clock = Callable[[], datetime]
+
+#: Tracks (provisional and final copies) that left the step.
+_LEFT = metrics.STEP_ITEMS.labels("best_shot")
 
 
 def _system_utc() -> datetime:
@@ -119,6 +123,8 @@ class TrackWindow(StatefulBatchLogic[PlateCrop, ClosedTrack, WindowState]):
                 sent = True
         if buffer is not None:
             self._state = WindowState(buffer, self._now(), sent)
+        if out:
+            _LEFT.inc(len(out))
         return out, StatefulBatchLogic.RETAIN
 
     def on_notify(self) -> tuple[list[ClosedTrack], bool]:
@@ -129,7 +135,10 @@ class TrackWindow(StatefulBatchLogic[PlateCrop, ClosedTrack, WindowState]):
 
     def _close(self) -> tuple[list[ClosedTrack], bool]:
         state, self._state = self._state, None
-        return ([ClosedTrack(state.buffer)] if state else []), StatefulBatchLogic.DISCARD
+        if state is None:
+            return [], StatefulBatchLogic.DISCARD
+        _LEFT.inc()
+        return [ClosedTrack(state.buffer)], StatefulBatchLogic.DISCARD
 
     def notify_at(self) -> datetime | None:
         if self._state is None:

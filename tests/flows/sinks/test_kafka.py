@@ -7,7 +7,8 @@ from datetime import timedelta
 
 import pytest
 
-from flows.kafka_out import (
+from flows.sinks.dead_letters import KafkaDeadLetterPublisher
+from flows.sinks.kafka import (
     DEDUP_HEADER,
     ID_HEADER,
     AvroKafkaSink,
@@ -15,7 +16,6 @@ from flows.kafka_out import (
     dead_letter_sink,
     plate_events_sink,
 )
-from flows.sinks.dead_letters import KafkaDeadLetterPublisher
 from operators.records import DeadLetter, PlateEvent, WatchlistEntry, WatchlistHit
 from tests.flows import flow_env
 

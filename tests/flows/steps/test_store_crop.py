@@ -11,8 +11,8 @@ from datetime import timedelta
 import pytest
 from bytewax.operators import StatefulLogic
 
-from flows.crop_step import BackgroundUploads, CropUploads
 from flows.sinks.s3 import CropStore
+from flows.steps.store_crop import BackgroundUploads, CropUploads
 from operators.records import PlateEvent, PlateRead
 from tests.flows.sink_records import T0, make_plate_read, unique_camera
 

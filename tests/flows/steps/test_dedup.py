@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from flows.dedup_step import DedupLogic
+from flows.steps.dedup import DedupLogic
 from operators.dedup import DedupRules
 from operators.records import PlateEvent
 

@@ -1,4 +1,4 @@
-"""The dedup step: a bytewax ``StatefulLogic`` per key (camera or site) around :func:`operators.dedup.dedup`.
+"""The ``dedup`` step: a bytewax ``StatefulLogic`` per key (camera or site) around :func:`operators.dedup.dedup`.
 
 ``op.stateful_map`` would do, but it deep-copies the state at every snapshot; the dedup state
 (up to ``flow.dedup.max_events`` recent events per key) is immutable, so this logic hands it
@@ -10,21 +10,44 @@ With ``erased`` (the current :class:`~operators.erasure.ErasedPlates`, :mod:`flo
 the state forgets an erased plate as soon as the erasure is known, and an event of an erased
 plate seen at or before its erasure is dropped (in flight, or replayed after a restart); a
 later sighting is a new event.
+
+:func:`unkey` (step ``unkey_dedup``) then drops the key: the flow's plate events.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from bytewax.operators import StatefulLogic
 
+from flows import metrics
 from flows.erasures import ERASED_DROPPED
 from operators.dedup import DedupRules, DedupState, dedup, forget
 from operators.erasure import ErasedPlates
 from operators.records import PlateEvent
 
 Erased = Callable[[], ErasedPlates]
+
+#: Plate events (new ones and updates) that left dedup.
+_EVENTS = metrics.STEP_ITEMS.labels("events")
+
+
+@dataclass(frozen=True)
+class DedupConfig:
+    """What the step is built from: the rules and, optionally, the plates erased so far
+    (:mod:`flows.erasures`) and ``discard_crop(crop_key)``, which deletes the crop of a dropped event."""
+
+    rules: DedupRules
+    erased: Erased | None = None
+    discard_crop: Callable[[str], None] | None = None
+
+
+def unkey(items: list[tuple[str, PlateEvent]]) -> list[PlateEvent]:
+    """``op.flat_map_batch`` mapper: ``[(key, PlateEvent)] -> [PlateEvent]``, counted as ``events``."""
+    _EVENTS.inc(len(items))
+    return [v for _, v in items]
 
 
 class DedupLogic(StatefulLogic[PlateEvent, PlateEvent, DedupState]):
@@ -47,11 +70,9 @@ class DedupLogic(StatefulLogic[PlateEvent, PlateEvent, DedupState]):
         self._erased_version = -1
 
     @classmethod
-    def builder(
-        cls, rules: DedupRules, erased: Erased | None = None, discard: Callable[[str], None] | None = None
-    ) -> Callable[[DedupState | None], DedupLogic]:
-        """The ``op.stateful`` builder; ``discard(crop_key)`` deletes the crop of a dropped event."""
-        return lambda resume: cls(rules, resume, erased=erased, discard=discard)
+    def builder(cls, config: DedupConfig) -> Callable[[DedupState | None], DedupLogic]:
+        """The ``op.stateful`` builder."""
+        return lambda resume: cls(config.rules, resume, erased=config.erased, discard=config.discard_crop)
 
     def on_item(self, value: PlateEvent) -> tuple[list[PlateEvent], bool]:
         if self._erased is not None:

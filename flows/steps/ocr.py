@@ -1,4 +1,4 @@
-"""The OCR step: read every crop of the closed tracks a worker holds, in engine batches.
+"""The ``ocr`` step: read every crop of the closed tracks a worker holds, in engine batches.
 
 Runs as ``op.flat_map_batch`` so one call sees all the tracks that closed in one activation
 of the worker; their crops are decoded (cv2) and handed to the engine ``ocr.batch_size`` at
@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 
 from flows import metrics
-from flows.tracks import ClosedTrack
+from flows.steps.best_shot import ClosedTrack
 from ocr.base import OcrEngine, OcrError, OcrResult
 from operators.records import OcrRead, PlateCrop
 

@@ -7,9 +7,9 @@ from datetime import timedelta
 import pytest
 
 from config.settings import Settings
-from flows.ocr_step import CropReader, OcrStep
-from flows.tracks import ClosedTrack
-from ocr.base import load_engine
+from flows.steps.best_shot import ClosedTrack
+from flows.steps.ocr import CropReader, OcrStep
+from ocr.registry import load_engine
 from operators.best_shot import TrackBuffer, add
 from operators.records import PlateCrop
 from tests.flows.crops import T0, labelled_crops, make_crop

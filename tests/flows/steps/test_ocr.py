@@ -6,8 +6,9 @@ import pytest
 
 from config.settings import Settings
 from flows import metrics
-from flows.ocr_step import CropReader, decode_image, to_read
-from ocr.base import OcrResult, load_engine
+from flows.steps.ocr import CropReader, decode_image, to_read
+from ocr.base import OcrResult
+from ocr.registry import load_engine
 from tests.flows.crops import labelled_crops, make_crop
 
 
