@@ -4,18 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import psycopg
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
 from api import audit
-from api.deps import admin, connection, services
+from api.deps import admin, services
 from api.keys import ApiKey
 from api.models import AuditRow, EraseIn, Erasure
 from api.privacy import erase_configured, retention_now
+from api.routes.common import Conn
 from api.storage import StorageError
 
 router = APIRouter(prefix="/admin", tags=["admin"])
-Conn = Annotated[psycopg.Connection[Any], Depends(connection)]
 
 
 @router.post("/erase", response_model=Erasure, summary="Erase a plate's reads, images and alerts")
