@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import re
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -891,6 +891,34 @@ class DeadLetter:
         _str(o, "error_type", self.error_type, empty=True)
         _set(self, "ts", _utc(o, "ts", self.ts))
 
+    @classmethod
+    def of(
+        cls,
+        step: str,
+        reason: str,
+        error_type: str,
+        ts: datetime,
+        *,
+        key: bytes | None = None,
+        value: bytes | None = None,
+        source_topic: str | None = "",
+        partition: int | None = None,
+        offset: int | None = None,
+    ) -> DeadLetter:
+        """The dead letter of ``step``; a topic, partition or offset not known (None, or a negative
+        offset) is ``""`` / ``-1``."""
+        return cls(
+            source_topic=source_topic or "",
+            partition=-1 if partition is None else partition,
+            offset=-1 if offset is None or offset < 0 else offset,
+            key=key,
+            value=value,
+            step=step,
+            reason=reason,
+            error_type=error_type,
+            ts=ts,
+        )
+
     def to_avro(self) -> dict[str, Any]:
         """The Avro ``DeadLetter`` dict."""
         return {
@@ -914,3 +942,7 @@ class DeadLetter:
             for k in ("source_topic", "partition", "offset", "step", "reason", "error_type")
         }
         return cls(key=d.get("key"), value=d.get("value"), ts=_avro_ts(o, "ts", _field(o, d, "ts")), **kw)
+
+
+#: Where a step or sink hands the dead letters it makes (e.g. a Kafka publisher).
+DeadLetterFn = Callable[[DeadLetter], None]

@@ -57,8 +57,8 @@ from psycopg_pool import ConnectionPool
 
 from config.flow import AlertChannel, AlertSettings
 from flows.metrics import LATENCY_BUCKETS
-from flows.sinks.postgres import AlertRecord, DeadLetterFn, PostgresWriter
-from operators.records import DeadLetter, WatchlistHit
+from flows.sinks.postgres import AlertRecord, PostgresWriter
+from operators.records import DeadLetter, DeadLetterFn, WatchlistHit
 
 log = logging.getLogger(__name__)
 
@@ -555,16 +555,14 @@ class AlertDispatcher:
             return fallback
 
     def _dead_letter(self, alert: StoredAlert, channel: str, attempts: int, error: str) -> DeadLetter:
-        return DeadLetter(
-            source_topic=self._alerts_topic,
-            partition=-1,
-            offset=-1,
+        return DeadLetter.of(
+            f"alert_delivery:{channel}",
+            f"undelivered after {attempts} attempts: {error}",
+            "AlertDeliveryFailed",
+            datetime.now(UTC),
             key=alert.alert_id.encode(),
             value=json.dumps({**alert.to_json(), "channel": channel}, sort_keys=True).encode(),
-            step=f"alert_delivery:{channel}",
-            reason=f"undelivered after {attempts} attempts: {error}",
-            error_type="AlertDeliveryFailed",
-            ts=datetime.now(UTC),
+            source_topic=self._alerts_topic,
         )
 
     def _publish_dead_letter(self, dead: DeadLetter) -> None:
@@ -670,16 +668,13 @@ class AlertSink(DynamicSink[WatchlistHit]):
                 log.error("alerts: alert %s names channel %s: %s", row.alert_id, row.channel, row.last_error)
                 if self._dead_letters is not None:
                     self._dead_letters(
-                        DeadLetter(
-                            source_topic=self._alerts_topic,
-                            partition=-1,
-                            offset=-1,
+                        DeadLetter.of(
+                            f"alert_delivery:{row.channel}",
+                            row.last_error or "",
+                            "UnknownAlertChannel",
+                            datetime.now(UTC),
                             key=row.alert_id.encode(),
-                            value=None,
-                            step=f"alert_delivery:{row.channel}",
-                            reason=row.last_error or "",
-                            error_type="UnknownAlertChannel",
-                            ts=datetime.now(UTC),
+                            source_topic=self._alerts_topic,
                         )
                     )
 

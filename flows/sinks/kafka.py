@@ -26,13 +26,12 @@ from prometheus_client import Counter
 
 from config.kafka import client_config
 from config.settings import Settings
-from operators.records import DeadLetter, PlateEvent, WatchlistHit, to_millis
+from operators.records import DeadLetter, DeadLetterFn, PlateEvent, WatchlistHit, to_millis
 from schemas.serde import AvroEncoder, EncodeError
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-DeadLetterFn = Callable[[DeadLetter], None]
 
 
 #: Header holding the record's id (``event_id`` of a plate event, ``alert_id`` of an alert).
@@ -138,16 +137,14 @@ class _AvroPartition(StatelessSinkPartition[T], Generic[T]):
             return
         log.error("kafka out %s: message refused, dead-lettered (%s: %s)", self._topic, error_type, reason)
         self._dead_letters(
-            DeadLetter(
-                source_topic=self._topic,
-                partition=-1,
-                offset=-1,
+            DeadLetter.of(
+                f"kafka_out:{self._topic}",
+                reason,
+                error_type,
+                datetime.now(UTC),
                 key=key,
                 value=value,
-                step=f"kafka_out:{self._topic}",
-                reason=reason,
-                error_type=error_type,
-                ts=datetime.now(UTC),
+                source_topic=self._topic,
             )
         )
 

@@ -41,7 +41,7 @@ from bytewax.outputs import DynamicSink, StatelessSinkPartition
 from prometheus_client import Counter
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from operators.records import DeadLetter, PlateEvent, RejectedRead, WatchlistHit
+from operators.records import DeadLetter, DeadLetterFn, PlateEvent, RejectedRead, WatchlistHit
 from operators.text import one_line, shorten
 
 log = logging.getLogger(__name__)
@@ -54,7 +54,6 @@ for _table in ("plate_events", "rejected_reads", "alerts"):  # series exist at 0
     DB_REFUSED.labels(_table)
 
 T = TypeVar("T")
-DeadLetterFn = Callable[[DeadLetter], None]
 
 #: SQLSTATE classes of outages: connection (08), resources (53), operator intervention (57:
 #: shutdowns, cancels), system errors (58); and the transient ones of 40 (deadlock, serialization)
@@ -587,16 +586,13 @@ class PostgresWriter:
 
 
 def _dead_letter(key: str, value: dict[str, Any], exc: Exception, step: str) -> DeadLetter:
-    return DeadLetter(
-        source_topic="",
-        partition=-1,
-        offset=-1,
+    return DeadLetter.of(
+        step,
+        shorten(str(exc).strip() or type(exc).__name__, 2000),
+        type(exc).__name__,
+        datetime.now(UTC),
         key=key.encode(),
         value=to_json_bytes(value),
-        step=step,
-        reason=shorten(str(exc).strip() or type(exc).__name__, 2000),
-        error_type=type(exc).__name__,
-        ts=datetime.now(UTC),
     )
 
 

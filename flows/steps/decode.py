@@ -128,14 +128,14 @@ class CropDecoder:
     def _dead(self, msg: KafkaSourceMessage[Any, Any], step: str, reason: str, error_type: str) -> DeadLetter:
         metrics.DEAD_LETTERS.labels(step, error_type).inc()
         log.warning("%s: dead-lettering %s[%s]@%s: %s", step, msg.topic, msg.partition, msg.offset, reason)
-        return DeadLetter(
-            source_topic=msg.topic or "",
-            partition=-1 if msg.partition is None else msg.partition,
-            offset=-1 if msg.offset is None or msg.offset < 0 else msg.offset,
+        return DeadLetter.of(
+            step,
+            reason,
+            error_type,
+            self._now(),
             key=msg.key,
             value=msg.value,
-            step=step,
-            reason=reason,
-            error_type=error_type,
-            ts=self._now(),
+            source_topic=msg.topic,
+            partition=msg.partition,
+            offset=msg.offset,
         )
