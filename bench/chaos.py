@@ -224,7 +224,7 @@ def run(plan: Plan, workdir: Path, seed: int = 7) -> dict[str, Any]:
     from confluent_kafka.schema_registry import SchemaRegistryClient
     from pydantic import SecretStr
 
-    from flows.watchlists import add_entry, create_watchlist
+    from db.watchlists import add_entry, create_watchlist
     from schemas.serde import AvroEncoder
     from services import stack
     from tests.fixtures.database import create_test_database, drop_test_database, server_url

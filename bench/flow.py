@@ -503,7 +503,7 @@ def bench_tracks(
     """Fresh topics (the crops topic with a partition per worker), ``n_crops`` crops for them (tracks of
     10, 8 cameras) and a watchlist wanting 1% of their plates among 1000 entries; returns (settings
     with those topics, plates, encoded messages)."""
-    from flows.watchlists import add_entry, create_watchlist
+    from db.watchlists import add_entry, create_watchlist
 
     s = with_topics(settings, secrets.token_hex(3), input={"stop_at_end": True})
     create_topics(s, workers)
@@ -671,7 +671,7 @@ def latency(
 ) -> dict[str, Any]:
     """Phase 3: frame-to-alert through a tailing flow process and a real webhook receiver."""
     from config.flow import AlertChannel, AlertSettings
-    from flows.watchlists import add_entry, create_watchlist
+    from db.watchlists import add_entry, create_watchlist
 
     receiver = Receiver()
     channel = AlertChannel(name="bench-hook", type="webhook", url=receiver.url, secret=SecretStr("bench"), timeout_s=2)

@@ -242,7 +242,7 @@ class AvroKafkaSink(DynamicSink[T], Generic[T]):
 def event_version(event: PlateEvent) -> str:
     """The version of an event a consumer de-duplicates on: ``<sightings>.<p|f>.<last_seen ms>``.
 
-    The order of :func:`flows.sinks.postgres.event_rank` (more sightings, final over
+    The order of :func:`db.events.event_rank` (more sightings, final over
     provisional, later): a replayed copy has the same version, an update a higher one.
     """
     return f"{event.sightings}.{'p' if event.provisional else 'f'}.{to_millis(event.last_seen)}"

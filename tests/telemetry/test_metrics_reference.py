@@ -15,7 +15,7 @@ DOC = Path(__file__).resolve().parents[2] / "docs" / "metrics.md"
 MODULES = (
     "flows.metrics",
     "flows.sinks.postgres",
-    "flows.sinks.alerts",
+    "alerts.outbox",
     "flows.stall",
     "flows.crop_retries",
     "flows.erasures",

@@ -18,16 +18,11 @@ from bytewax.testing import TestingSource, run_main
 from hypothesis import given
 from hypothesis import strategies as st
 
+from alerts.messages import StoredAlert, slack_message, webhook_request
+from alerts.outbox import AlertDispatcher, backoff_s
+from alerts.routing import resolve_channels
 from config.flow import AlertChannel, AlertSettings
-from flows.sinks.alerts import (
-    AlertDispatcher,
-    AlertSink,
-    StoredAlert,
-    backoff_s,
-    resolve_channels,
-    slack_message,
-    webhook_request,
-)
+from flows.sinks.alerts import AlertSink
 from flows.sinks.postgres import PostgresWriter
 from operators.records import DeadLetter
 from tests.flows import receiver as rx

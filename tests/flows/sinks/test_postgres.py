@@ -15,16 +15,9 @@ from bytewax.testing import TestingSource, run_main
 from hypothesis import given
 from hypothesis import strategies as st
 
-from flows.sinks.postgres import (
-    AlertRecord,
-    PlateEventSink,
-    PostgresWriter,
-    RejectedReadSink,
-    RetryPolicy,
-    SinkError,
-    event_rank,
-    latest_events,
-)
+from db.alerts import AlertRecord
+from db.events import event_rank, latest_events
+from flows.sinks.postgres import PlateEventSink, PostgresWriter, RejectedReadSink, RetryPolicy, SinkError
 from operators.records import Box, DeadLetter, Vehicle
 from tests.fixtures.proxy import TcpProxy
 from tests.flows.sink_records import make_event, make_hit, make_rejected, unique_camera

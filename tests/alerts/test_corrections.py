@@ -8,11 +8,11 @@ from datetime import UTC, datetime
 import psycopg
 import pytest
 
+from alerts.corrections import raise_correction_alerts
+from alerts.outbox import AlertDispatcher
 from api.corrections import correct
 from config.flow import AlertChannel, AlertSettings
-from flows.sinks.alerts import AlertDispatcher
-from flows.sinks.corrections import raise_correction_alerts
-from flows.watchlists import add_entry, create_watchlist
+from db.watchlists import add_entry, create_watchlist
 from tests.api.conftest import insert_event
 from tests.flows import flow_env
 from tests.flows.receiver import AlertReceiver

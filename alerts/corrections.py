@@ -1,7 +1,7 @@
 """Watchlist alerts for operator corrections of reads (``plate_corrections``, migration 0007).
 
 An operator who corrects a read in the console (``api.corrections``) leaves the correction with
-``alerts_done`` unset. The alert dispatcher (:class:`flows.sinks.alerts.AlertDispatcher`) calls
+``alerts_done`` unset. The alert dispatcher (:class:`alerts.outbox.AlertDispatcher`) calls
 :func:`raise_correction_alerts` at every poll: it claims the open corrections (``FOR UPDATE SKIP
 LOCKED``: two processes never take the same one), matches each corrected plate against the
 current watchlist entries, stores the hits as alerts with their delivery rows, and marks the
@@ -19,9 +19,10 @@ from typing import Any
 
 import psycopg
 
+from alerts.routing import resolve_channels
 from config.flow import AlertSettings
-from flows.sinks.postgres import AlertRecord, NewDelivery, insert_alerts
-from flows.watchlists import read_entries
+from db.alerts import AlertRecord, NewDelivery, insert_alerts
+from db.watchlists import read_entries
 from operators.records import PlateEvent, WatchlistHit
 from operators.watchlist import Watchlist
 
@@ -57,8 +58,6 @@ def raise_correction_alerts(
     conn: psycopg.Connection[Any], settings: AlertSettings, now: datetime, *, confusion_cost: float = 0.5
 ) -> list[NewDelivery]:
     """Alerts of the open corrections (see the module doc); returns the delivery rows created."""
-    from flows.sinks.alerts import resolve_channels
-
     with conn.transaction():
         rows = conn.execute(_OPEN, (BATCH,)).fetchall()
         if not rows:

@@ -9,13 +9,16 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
-from flows.sinks.channels import notify
+from alerts.channels import notify
+from alerts.channels.base import Attempt
 
 if TYPE_CHECKING:
+    import httpx
+
+    from alerts.messages import StoredAlert
     from config.flow import AlertChannel
-    from flows.sinks.alerts import StoredAlert
 
 
-def send(channel: AlertChannel, alert: StoredAlert) -> notify.Outcome:
+def send(client: httpx.Client, channel: AlertChannel, alert: StoredAlert, now_s: float) -> Attempt:
     """Publish the alert's JSON to the URL's topic."""
     return notify.send(channel, json.dumps(alert.to_json(), sort_keys=True), "")

@@ -9,13 +9,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from flows.sinks.channels import notify
+from alerts.channels import notify
+from alerts.channels.base import Attempt
+from alerts.messages import text, title
 
 if TYPE_CHECKING:
+    import httpx
+
+    from alerts.messages import StoredAlert
     from config.flow import AlertChannel
-    from flows.sinks.alerts import StoredAlert
 
 
-def send(channel: AlertChannel, alert: StoredAlert) -> notify.Outcome:
+def send(client: httpx.Client, channel: AlertChannel, alert: StoredAlert, now_s: float) -> Attempt:
     """One Adaptive Card message in the channel."""
-    return notify.send(channel, notify.text(alert), notify.title(alert))
+    return notify.send(channel, text(alert), title(alert))

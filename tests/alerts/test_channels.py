@@ -18,8 +18,10 @@ import httpx
 import psycopg
 import pytest
 
+from alerts.channels import send
+from alerts.messages import StoredAlert
+from alerts.outbox import AlertDispatcher
 from config.flow import AlertChannel, AlertSettings
-from flows.sinks.alerts import AlertDispatcher, StoredAlert, send
 
 pytestmark = pytest.mark.integration
 MQTT = ("127.0.0.1", 1883)
@@ -187,8 +189,8 @@ def test_mqtt_publishes_the_alert_json_to_the_broker():
 
 
 def test_the_alert_image_link_is_presigned_and_opens(settings, http):
+    from db.watchlists import create_watchlist
     from flows.sinks.s3 import CropStore, crop_presigner
-    from flows.watchlists import create_watchlist
     from tests.api.conftest import insert_alert, insert_event
 
     ntfy = http()
