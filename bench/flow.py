@@ -396,7 +396,7 @@ def raw_consume(settings: Settings, expect: int, partitions: int, decode: bool =
             if msg.error() is None:
                 n += 1
                 if decoder is not None:
-                    PlateCrop.from_avro_fast(decoder.decode(msg.value()))
+                    PlateCrop.from_avro(decoder.decode(msg.value()))
     seconds = time.perf_counter() - t0
     c.close()
     if n < expect:

@@ -307,8 +307,9 @@ class PlateCrop:
         return f"{self.camera_id}:{self.track_id}"
 
     @classmethod
-    def from_avro(cls, d: Mapping[str, Any]) -> PlateCrop:
-        """Build from a decoded Avro ``PlateCrop``; raises :class:`RecordError` on bad input."""
+    def _from_mapping(cls, d: Mapping[str, Any]) -> PlateCrop:
+        """:meth:`from_avro` for any other shape of record: each field converted (epoch millis,
+        tz offsets) and checked by the constructor."""
         o = "PlateCrop"
         if not isinstance(d, Mapping):
             raise RecordError(f"{o}: expected a mapping, got {type(d).__name__}")
@@ -351,17 +352,18 @@ class PlateCrop:
             raise RecordError(f"{o}: cannot decode: {exc}") from exc
 
     @classmethod
-    def from_avro_fast(cls, d: Mapping[str, Any]) -> PlateCrop:
-        """:meth:`from_avro` for the per-crop hot path: same result, same errors, ~4x cheaper.
+    def from_avro(cls, d: Mapping[str, Any]) -> PlateCrop:
+        """Build from a decoded Avro ``PlateCrop`` (the edge's own ``to_avro`` or fastavro's
+        output); raises :class:`RecordError` on bad input. This is the decode step's per-crop path.
 
         One combined check of every field (exact types, ranges, UTC datetimes: what fastavro
         yields for the ``plate_crop`` schema); a record that passes is built without
         re-running ``__post_init__``. Anything else, including a valid record in another
-        shape (epoch-millis ints, tz offsets), goes through :meth:`from_avro`, so no record
-        is ever accepted here that :meth:`from_avro` would refuse or build differently.
+        shape (epoch-millis ints, tz offsets), is converted field by field and checked by the
+        constructor (:meth:`_from_mapping`): the same record, or the same error, either way.
         """
         if type(d) is not dict or len(d) != 22:
-            return cls.from_avro(d)
+            return cls._from_mapping(d)
         g = d.get
         camera_id, site, track_id, crop_id = g("camera_id"), g("site"), g("track_id"), g("crop_id")
         frame_index, frame_ts, published_ts = g("frame_index"), g("frame_ts"), g("published_ts")
@@ -407,10 +409,10 @@ class PlateCrop:
             and vmodel is None
             and no_plate is False
         ):
-            return cls.from_avro(d)
+            return cls._from_mapping(d)
         box = _fast_box(bbox)
         if box is None:
-            return cls.from_avro(d)
+            return cls._from_mapping(d)
         crop = object.__new__(cls)
         s = object.__setattr__
         s(crop, "camera_id", camera_id)

@@ -106,7 +106,7 @@ class CropDecoder:
                 record = (self._decoder or self._avro()).decode(value)
             except RegistryUnavailableError:
                 record = self._decode_retrying(value)
-            return check_crop(PlateCrop.from_avro_fast(record), self._limits, self._now())
+            return check_crop(PlateCrop.from_avro(record), self._limits, self._now())
         except (DecodeError, RegistryUnavailableError) as exc:
             return self._dead(msg, "decode", exc.reason, type(exc).__name__)
         except RecordError as exc:

@@ -132,10 +132,10 @@ def _settings(
 
 
 def _edge_crop(camera: str) -> object:
-    from edge.records import Box, PlateCrop
+    from edge.records import Box, plate_crop
 
     now = time.time()
-    return PlateCrop(
+    return plate_crop(
         camera_id=camera,
         site="tls",
         track_id="run-1",
