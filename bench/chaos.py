@@ -8,7 +8,7 @@ webhook receiver (``tests/flows/receiver.py``) and TCP proxies in front of S3 an
 (``tests/fixtures/proxy.py``) so that each can be cut off from the flow. The flow is the
 production one run as ``python -m bytewax.run`` with recovery (``-r``, snapshots every second)
 as ``bench.chaos:chaos_flow()``: every step as in production except the OCR engine, replaced
-by the bench's ``TextReader`` (the crops carry their plate text: the plate of every pass, and
+by :func:`text_reader` (the crops carry their plate text: the plate of every pass, and
 so the expected events and alerts, are known exactly).
 
 While vehicle passes stream in (one per camera every 400 s of event time, every tenth plate
@@ -66,15 +66,40 @@ EVENT_GAP_S = 400  # event time between two passes of one camera: more than the 
 WATCH_EVERY = 10  # every tenth pass's plate is on the watchlist
 
 
+def text_reader() -> Any:
+    """BENCH ONLY: the OCR step's reader without OCR. A chaos crop's image bytes are its plate text
+    (ASCII, format ``txt``); the read is that text, confidence 0.99 per character."""
+    from collections.abc import Sequence
+
+    from flows.steps.ocr import CropReader
+    from operators.records import OcrRead, PlateCrop
+
+    class TextReader(CropReader):
+        def __init__(self) -> None:
+            super().__init__(lambda: None, batch_size=64)  # type: ignore[arg-type,return-value]
+
+        def read(self, crops: Sequence[PlateCrop]) -> list[OcrRead]:
+            out = []
+            for c in crops:
+                text = c.image.decode("ascii", "replace")
+                out.append(
+                    OcrRead.make(c.crop_id, text, 0.99, (0.99,) * len(text))
+                    if text.isalnum()
+                    else OcrRead.make(c.crop_id, "", 0.0)
+                )
+            return out
+
+    return TextReader()
+
+
 def chaos_flow() -> Any:
-    """The flow of the chaos runs: production parts and sinks, the bench's text reader for OCR."""
-    from bench.flow import TextReader
+    """The flow of the chaos runs: production steps and sinks, :func:`text_reader` for OCR."""
     from config.load import load_settings
     from flows.assemble import FlowSteps
     from flows.plates import build_flow
 
     settings = load_settings()
-    return build_flow(settings, steps=FlowSteps.from_settings(settings, reader=TextReader()))
+    return build_flow(settings, steps=FlowSteps.from_settings(settings, reader=text_reader()))
 
 
 @dataclass(frozen=True)
