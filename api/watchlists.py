@@ -14,7 +14,7 @@ import psycopg
 
 from api import audit
 from api.watchlist_csv import EntryInput
-from flows.watchlists import add_entry, remove_entry
+from db.watchlists import add_entry, remove_entry
 
 __all__ = [
     "WatchlistError",

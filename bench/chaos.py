@@ -8,7 +8,7 @@ webhook receiver (``tests/flows/receiver.py``) and TCP proxies in front of S3 an
 (``tests/fixtures/proxy.py``) so that each can be cut off from the flow. The flow is the
 production one run as ``python -m bytewax.run`` with recovery (``-r``, snapshots every second)
 as ``bench.chaos:chaos_flow()``: every step as in production except the OCR engine, replaced
-by ``TextReader`` below (the crops carry their plate text: the plate of every pass, and
+by :func:`text_reader` (the crops carry their plate text: the plate of every pass, and
 so the expected events and alerts, are known exactly).
 
 While vehicle passes stream in (one per camera every 400 s of event time, every tenth plate
@@ -47,7 +47,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -59,9 +59,6 @@ if str(ROOT) not in sys.path:
 
 import psycopg  # noqa: E402
 
-from flows.ocr_step import CropReader  # noqa: E402
-from operators.records import OcrRead, PlateCrop  # noqa: E402
-
 log = logging.getLogger("bench.chaos")
 
 CROPS_PER_PASS = 3
@@ -69,34 +66,40 @@ EVENT_GAP_S = 400  # event time between two passes of one camera: more than the 
 WATCH_EVERY = 10  # every tenth pass's plate is on the watchlist
 
 
+def text_reader() -> Any:
+    """BENCH ONLY: the OCR step's reader without OCR. A chaos crop's image bytes are its plate text
+    (ASCII, format ``txt``); the read is that text, confidence 0.99 per character."""
+    from collections.abc import Sequence
+
+    from flows.steps.ocr import CropReader
+    from operators.records import OcrRead, PlateCrop
+
+    class TextReader(CropReader):
+        def __init__(self) -> None:
+            super().__init__(lambda: None, batch_size=64)  # type: ignore[arg-type,return-value]
+
+        def read(self, crops: Sequence[PlateCrop]) -> list[OcrRead]:
+            out = []
+            for c in crops:
+                text = c.image.decode("ascii", "replace")
+                out.append(
+                    OcrRead.make(c.crop_id, text, 0.99, (0.99,) * len(text))
+                    if text.isalnum()
+                    else OcrRead.make(c.crop_id, "", 0.0)
+                )
+            return out
+
+    return TextReader()
+
+
 def chaos_flow() -> Any:
-    """The flow of the chaos runs: production parts and sinks, the chaos text reader for OCR."""
+    """The flow of the chaos runs: production steps and sinks, :func:`text_reader` for OCR."""
     from config.load import load_settings
-    from flows.parts import FlowParts
+    from flows.assemble import FlowSteps
     from flows.plates import build_flow
 
     settings = load_settings()
-    return build_flow(settings, parts=FlowParts.from_settings(settings, reader=TextReader()))
-
-
-class TextReader(CropReader):
-    """CHAOS ONLY: the OCR step's reader without OCR. A chaos crop's image bytes are its plate
-    text (ASCII); the read is that text, confidence 0.99 per character, so every pass's plate is
-    known and a lost or doubled event is counted exactly."""
-
-    def __init__(self) -> None:
-        super().__init__(lambda: None, batch_size=64)  # type: ignore[arg-type,return-value]
-
-    def read(self, crops: Sequence[PlateCrop]) -> list[OcrRead]:
-        out = []
-        for c in crops:
-            text = c.image.decode("ascii", "replace")
-            out.append(
-                OcrRead.make(c.crop_id, text, 0.99, (0.99,) * len(text))
-                if text.isalnum()
-                else OcrRead.make(c.crop_id, "", 0.0)
-            )
-        return out
+    return build_flow(settings, steps=FlowSteps.from_settings(settings, reader=text_reader()))
 
 
 @dataclass(frozen=True)
@@ -246,7 +249,7 @@ def run(plan: Plan, workdir: Path, seed: int = 7) -> dict[str, Any]:
     from confluent_kafka.schema_registry import SchemaRegistryClient
     from pydantic import SecretStr
 
-    from flows.watchlists import add_entry, create_watchlist
+    from db.watchlists import add_entry, create_watchlist
     from schemas.serde import AvroEncoder
     from services import stack
     from tests.fixtures.database import create_test_database, drop_test_database, server_url

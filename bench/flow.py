@@ -76,7 +76,7 @@ from pydantic import SecretStr  # noqa: E402
 
 from config.load import write_settings  # noqa: E402
 from config.settings import Settings  # noqa: E402
-from flows.ocr_step import CropReader  # noqa: E402
+from flows.steps.ocr import CropReader  # noqa: E402
 from operators.records import OcrRead, PlateCrop  # noqa: E402
 
 log = logging.getLogger("bench.flow")
@@ -396,7 +396,7 @@ def raw_consume(settings: Settings, expect: int, partitions: int, decode: bool =
             if msg.error() is None:
                 n += 1
                 if decoder is not None:
-                    PlateCrop.from_avro_fast(decoder.decode(msg.value()))
+                    PlateCrop.from_avro(decoder.decode(msg.value()))
     seconds = time.perf_counter() - t0
     c.close()
     if n < expect:
@@ -503,7 +503,7 @@ def bench_tracks(
     """Fresh topics (the crops topic with a partition per worker), ``n_crops`` crops for them (tracks of
     10, 8 cameras) and a watchlist wanting 1% of their plates among 1000 entries; returns (settings
     with those topics, plates, encoded messages)."""
-    from flows.watchlists import add_entry, create_watchlist
+    from db.watchlists import add_entry, create_watchlist
 
     s = with_topics(settings, secrets.token_hex(3), input={"stop_at_end": True})
     create_topics(s, workers)
@@ -525,13 +525,13 @@ def replay(s: Settings, n: int, workers: int, reader: CropReader | None = None, 
     """Crops/s of the whole flow replaying the crops topic (``reader=None``: the configured OCR engine)."""
     from bytewax.testing import cluster_main, run_main
 
-    from flows.parts import FlowParts, FlowSinks
+    from flows.assemble import FlowSinks, FlowSteps
     from flows.plates import build_flow
 
     sinks = FlowSinks.from_settings(s)
     timed = _TimedEvents(sinks.events)
     sinks = FlowSinks(**{**sinks.__dict__, "events": timed.sink})
-    flow = build_flow(s, sinks=sinks, parts=FlowParts.from_settings(s, reader=reader, **parts))
+    flow = build_flow(s, sinks=sinks, steps=FlowSteps.from_settings(s, reader=reader, **parts))
     t = time.perf_counter()
     if workers == 1:
         run_main(flow)
@@ -544,7 +544,8 @@ def throughput(
     settings: Settings, n_crops: int, workers: int, rng: random.Random, images: Sequence[bytes]
 ) -> dict[str, Any]:
     """Phase 1 + 3: raw consume vs the whole flow (OCR excluded), and the flow's DB writes vs a raw COPY."""
-    from flows.parts import S3_UPLOAD_THREADS, events_without_crops
+    from flows.assemble import S3_UPLOAD_THREADS
+    from flows.steps.store_crop import events_without_crops
 
     s, plates, messages = bench_tracks(settings, workers, n_crops, rng, images)
     n_tracks = len(plates)
@@ -643,7 +644,7 @@ def real_ocr_throughput(
     """Phase 2: the whole flow, S3 uploads included, with the configured OCR engine reading every kept crop."""
     s, _, messages = bench_tracks(settings, workers, n_crops, rng, images)
     produce(s, messages)
-    from ocr.base import load_engine
+    from ocr.registry import load_engine
 
     engine = load_engine(s.ocr)
     reader = CropReader(lambda: engine, s.ocr.batch_size)
@@ -670,7 +671,7 @@ def latency(
 ) -> dict[str, Any]:
     """Phase 3: frame-to-alert through a tailing flow process and a real webhook receiver."""
     from config.flow import AlertChannel, AlertSettings
-    from flows.watchlists import add_entry, create_watchlist
+    from db.watchlists import add_entry, create_watchlist
 
     receiver = Receiver()
     channel = AlertChannel(name="bench-hook", type="webhook", url=receiver.url, secret=SecretStr("bench"), timeout_s=2)
@@ -790,7 +791,7 @@ def ocr_alone(settings: Settings, n: int, images: Sequence[bytes]) -> dict[str, 
     """Phase 5: the configured engine through the OCR step's reader on ``n`` of the bench crops
     (cycled), in its batches: crops per CPU second of this process, and wall ms per crop."""
     crops = encoded_crops([images[i % len(images)] for i in range(n)])
-    from ocr.base import load_engine
+    from ocr.registry import load_engine
 
     reader = CropReader(lambda: load_engine(settings.ocr), settings.ocr.batch_size)
     reader.read(crops[: settings.ocr.batch_size])  # warm-up: the model loads
@@ -811,12 +812,12 @@ def serve(config: str) -> None:
     from bytewax.testing import run_main
 
     from config.load import load_settings
-    from flows.parts import FlowParts
+    from flows.assemble import FlowSteps
     from flows.plates import build_flow
 
     settings = load_settings(config)
     with contextlib.suppress(KeyboardInterrupt):
-        run_main(build_flow(settings, parts=FlowParts.from_settings(settings, reader=LabelReader())))
+        run_main(build_flow(settings, steps=FlowSteps.from_settings(settings, reader=LabelReader())))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

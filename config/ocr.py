@@ -1,7 +1,7 @@
 """Settings of the OCR engines (`ocr/`), used by the flow and by `alpr eval`.
 
 Owned by the OCR engines; extended as they grow. Every model forbids unknown keys.
-The engine is chosen by ``type`` (a key of ``ocr.base.ENGINES``); models are read from
+The engine is chosen by ``type`` (a key of ``ocr.registry.ENGINES``); models are read from
 local files only (a wheel's package data or ``model_path``), never downloaded.
 """
 

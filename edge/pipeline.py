@@ -24,7 +24,7 @@ from edge.classify import VehicleClassifier
 from edge.crops import CropCandidate, CropSelector, encode_jpeg, pad_box, quality_score, sharpness
 from edge.detect import Detections, Detector
 from edge.metrics import EdgeMetrics
-from edge.records import PlateCrop, TrackEvent, TrackEventKind, box_from_xyxy
+from edge.records import PlateCrop, TrackEvent, TrackEventKind, box_from_xyxy, plate_crop
 from edge.track import TrackState
 from edge.vehicles import VehicleStage, VehicleTrack
 
@@ -195,7 +195,7 @@ class CameraPipeline:
         made = self._vehicles.make_model(v) if self._vehicles is not None else None
         box = box_from_xyxy(v.best_box)
         self.stats.crops += 1
-        return PlateCrop(
+        return plate_crop(
             camera_id=self.camera.id,
             site=self._site,
             track_id=v.track_id,
@@ -231,7 +231,7 @@ class CameraPipeline:
         self.stats.crops += 1
         vtrack = self._vehicle_track(c.vehicle_track_id)
         made = self._vehicles.make_model(vtrack) if vtrack is not None and self._vehicles else None
-        return PlateCrop(
+        return plate_crop(
             camera_id=self.camera.id,
             site=self._site,
             track_id=c.track_id,

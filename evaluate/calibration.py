@@ -20,7 +20,7 @@ import numpy as np
 
 from config.load import load_settings
 from evaluate.metrics import is_exact
-from ocr.base import load_engine
+from ocr.registry import load_engine
 
 
 def fit_calibration(confidences: Sequence[float], correct: Sequence[bool], ridge: float = 1e-3) -> tuple[float, float]:

@@ -153,10 +153,11 @@ def flow_events(settings: Settings, crops: Sequence, *, reader=None) -> list:  #
     from bytewax.testing import TestingSink, TestingSource, run_main
     from confluent_kafka.schema_registry._sync.mock_schema_registry_client import MockSchemaRegistryClient
 
-    from flows.ocr_step import CropReader
-    from flows.parts import FlowParts, FlowSinks, events_without_crops
+    from flows.assemble import FlowSinks, FlowSteps
     from flows.plates import build_flow
-    from flows.source import CropDecoder
+    from flows.steps.decode import CropDecoder
+    from flows.steps.ocr import CropReader
+    from flows.steps.store_crop import events_without_crops
     from operators.watchlist import Watchlist
     from schemas.serde import AvroDecoder, AvroEncoder
 
@@ -171,7 +172,7 @@ def flow_events(settings: Settings, crops: Sequence, *, reader=None) -> list:  #
         from ocr.syntax import load_reader
 
         reader = CropReader(lambda: load_reader(settings), settings.ocr.batch_size)
-    parts = FlowParts.from_settings(
+    steps = FlowSteps.from_settings(
         settings,
         decode=CropDecoder(lambda: AvroDecoder(registry, reader_schema="plate_crop"), registry_retry_s=0),
         store_crops=events_without_crops,
@@ -181,7 +182,7 @@ def flow_events(settings: Settings, crops: Sequence, *, reader=None) -> list:  #
     events: list = []
     dead: list = []
     sinks = FlowSinks(dead_letters=TestingSink(dead), rejected=None, events=TestingSink(events))
-    run_main(build_flow(settings, TestingSource(messages), sinks, parts))
+    run_main(build_flow(settings, TestingSource(messages), sinks, steps))
     if dead:
         raise ValueError(f"eval fps: {len(dead)} crop(s) dead-lettered, first: {dead[0].reason}")
     latest: dict[str, object] = {}
@@ -208,7 +209,7 @@ def run_rates(
     ``camera_options`` are extra camera settings (e.g. ``{"no_plate_events": True}``).
     """
     from edge.detect import load_detector
-    from flows.ocr_step import CropReader
+    from flows.steps.ocr import CropReader
     from ocr.syntax import load_reader
 
     if reader is None:  # one reader for every run (the engine, decoded under the plate formats)

@@ -24,11 +24,10 @@ from prometheus_client import Counter, Histogram
 from config.settings import MetricsSettings
 from operators.records import RejectReason
 from telemetry import metrics as telemetry
+from telemetry.metrics import LATENCY_BUCKETS
 
 log = logging.getLogger(__name__)
 
-#: Latency buckets in seconds, dense below one second (the alert target).
-LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0, 60.0)
 OCR_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12)
 
 STEP_ITEMS = Counter("alpr_flow_step_items", "Items that left a step of the plates flow.", ["step"])

@@ -12,8 +12,7 @@ Entries that expired are not loaded (and an expiry changes the signature, so an 
 matching at the next poll). An entry the index cannot take (e.g. an invalid regex) is
 skipped and reported in :attr:`WatchlistStore.skipped`, the rest still load.
 
-The helpers at the end (:func:`create_watchlist`, :func:`add_entry`, :func:`remove_entry`)
-write the tables, for tests and tools; the API for watchlists lives in ``api/``.
+The SQL is :mod:`db.watchlists` (shared with the API).
 """
 
 from __future__ import annotations
@@ -22,78 +21,21 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 import psycopg
 
-from operators.records import RecordError, WatchlistEntry
+from db.watchlists import SIGNATURE_SQL, read_entries
+from operators.records import WatchlistEntry
 
 log = logging.getLogger(__name__)
 
 I = TypeVar("I")  # noqa: E741 - the index type
 
-_SIGNATURE_SQL = """
-SELECT md5(
-    coalesce((SELECT string_agg(concat_ws('|', id, name, severity, channels::text), ',' ORDER BY id)
-                FROM watchlists), '')
-    || '#' ||
-    coalesce((SELECT string_agg(concat_ws('|', id, watchlist_id, pattern, match_type, max_distance,
-                                          severity, expires_at, updated_at), ',' ORDER BY id)
-                FROM watchlist_entries), '')
-    || '#' ||
-    (SELECT count(*) FROM watchlist_entries WHERE expires_at <= now())::text
-)
-"""
-
-_ENTRIES_SQL = """
-SELECT e.id, w.id, w.name, e.pattern, e.match_type, e.max_distance,
-       coalesce(e.severity, w.severity), w.channels, e.expires_at
-FROM watchlist_entries e
-JOIN watchlists w ON w.id = e.watchlist_id
-WHERE e.expires_at IS NULL OR e.expires_at > now()
-ORDER BY e.id
-"""
-
-
 def _default_index(entries: Sequence[WatchlistEntry]) -> Any:
     from operators.watchlist import Watchlist
 
     return Watchlist(entries)
-
-
-def read_entries(conn: psycopg.Connection[Any]) -> tuple[list[WatchlistEntry], list[tuple[int, str]]]:
-    """The entries that have not expired, and ``(entry_id, reason)`` of the rows that are invalid."""
-    entries: list[WatchlistEntry] = []
-    skipped: list[tuple[int, str]] = []
-    for (
-        entry_id,
-        list_id,
-        name,
-        pattern,
-        match_type,
-        max_distance,
-        severity,
-        channels,
-        expires,
-    ) in conn.execute(_ENTRIES_SQL):
-        try:
-            entries.append(
-                WatchlistEntry(
-                    entry_id=entry_id,
-                    watchlist_id=list_id,
-                    watchlist=name,
-                    pattern=pattern,
-                    match_type=match_type,
-                    max_distance=max_distance,
-                    severity=severity,
-                    channels=tuple(channels or ()),
-                    expires_at=expires,
-                )
-            )
-        except RecordError as exc:
-            skipped.append((entry_id, str(exc)))
-    return entries, skipped
 
 
 class WatchlistUnavailableError(RuntimeError):
@@ -170,7 +112,7 @@ class WatchlistStore(Generic[I]):
         with self._lock:
             conn = self._connection()
             try:
-                row = conn.execute(_SIGNATURE_SQL).fetchone()
+                row = conn.execute(SIGNATURE_SQL).fetchone()
                 signature = row[0] if row else ""
                 if signature == self._signature and self._index is not None:
                     return False
@@ -264,58 +206,3 @@ def close_shared() -> None:
         _SHARED.clear()
     for store in stores:
         store.close()
-
-
-# --- helpers that write the tables (tests, tools) ---------------------------------------
-
-
-def create_watchlist(
-    conn: psycopg.Connection[Any],
-    name: str,
-    *,
-    severity: str = "medium",
-    channels: Sequence[str] = (),
-    description: str = "",
-) -> int:
-    """Create (or update, by name) a watchlist; returns its id."""
-    cur = conn.execute(
-        """INSERT INTO watchlists (name, description, severity, channels) VALUES (%s, %s, %s, %s)
-           ON CONFLICT (name) DO UPDATE SET description = EXCLUDED.description,
-               severity = EXCLUDED.severity, channels = EXCLUDED.channels
-           RETURNING id""",
-        (name, description, severity, list(channels)),
-    )
-    return _returned_id(cur)
-
-
-def add_entry(
-    conn: psycopg.Connection[Any],
-    watchlist_id: int,
-    pattern: str,
-    match_type: str = "exact",
-    *,
-    max_distance: int = 1,
-    severity: str | None = None,
-    note: str | None = None,
-    expires_at: datetime | None = None,
-) -> int:
-    """Add an entry to a watchlist; returns its id."""
-    cur = conn.execute(
-        """INSERT INTO watchlist_entries
-               (watchlist_id, pattern, match_type, max_distance, severity, note, expires_at)
-           VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id""",
-        (watchlist_id, pattern, match_type, max_distance, severity, note, expires_at),
-    )
-    return _returned_id(cur)
-
-
-def _returned_id(cur: psycopg.Cursor[Any]) -> int:
-    row = cur.fetchone()
-    if row is None:
-        raise RuntimeError("INSERT ... RETURNING id returned no row")
-    return int(row[0])
-
-
-def remove_entry(conn: psycopg.Connection[Any], entry_id: int) -> bool:
-    """Delete an entry; True when it existed."""
-    return conn.execute("DELETE FROM watchlist_entries WHERE id = %s", (entry_id,)).rowcount == 1

@@ -1,11 +1,9 @@
-"""The OCR engine protocol, its result record and the registry of engines by ``type``.
+"""What every OCR engine shares: the engine protocol, its result record and its error.
 
 An engine reads a batch of plate crops (BGR uint8 arrays, shape ``(h, w, 3)``) and returns
 exactly one :class:`OcrResult` per crop. A crop it cannot read (empty, corrupt, wrong dtype)
 yields an empty result; only setup problems (missing model, bad charset) raise :class:`OcrError`.
-
-A new engine plugs in by adding a factory to :data:`ENGINES` and choosing it with
-``ocr.type`` in the settings; factories import their backend lazily.
+The engines are chosen by ``ocr.type`` in :mod:`ocr.registry`.
 """
 
 from __future__ import annotations
@@ -62,57 +60,3 @@ class OcrEngine(Protocol):
 
 
 EngineFactory = Callable[[OcrSettings], OcrEngine]
-
-
-def _rapidocr(settings: OcrSettings) -> OcrEngine:
-    from ocr.rapid import load_rapidocr
-
-    return load_rapidocr(settings)
-
-
-def _onnx_ctc(settings: OcrSettings) -> OcrEngine:
-    from ocr.ctc import load_ctc
-
-    return load_ctc(settings)
-
-
-def _plate_rec(settings: OcrSettings) -> OcrEngine:
-    from ocr.plate_rec import load_plate_rec
-
-    return load_plate_rec(settings)
-
-
-def _paddle(settings: OcrSettings) -> OcrEngine:
-    from ocr.paddle import load_paddle
-
-    return load_paddle(settings)
-
-
-def _ensemble(settings: OcrSettings) -> OcrEngine:
-    from ocr.ensemble import load_ensemble
-
-    return load_ensemble(settings)
-
-
-# type -> factory. A plate-specialised recogniser adds its own line here.
-ENGINES: dict[str, EngineFactory] = {
-    "rapidocr": _rapidocr,
-    "onnx_ctc": _onnx_ctc,
-    "plate_rec": _plate_rec,
-    "paddle": _paddle,
-    "ensemble": _ensemble,
-}
-
-
-def load_engine(settings: OcrSettings) -> OcrEngine:
-    """Build the engine named by ``settings.type``; raises :class:`OcrError` when it cannot."""
-    factory = ENGINES.get(settings.type)
-    if factory is None:
-        raise OcrError(f"ocr.type: unknown engine {settings.type!r}; known: {', '.join(sorted(ENGINES))}")
-    engine = factory(settings)
-    if settings.deskew.enabled:
-        from ocr.deskew import DeskewingReader
-
-        d = settings.deskew
-        engine = DeskewingReader(engine, d.min_deg, d.max_deg, d.shear_min_deg)
-    return engine

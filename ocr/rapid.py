@@ -7,27 +7,10 @@ pipeline would fetch a model that is missing) and no rapidocr flag can carry ove
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 from config.ocr import OcrSettings
-from ocr.base import OcrError
-from ocr.ctc import CtcRecogniser, open_session, read_charset
-from ocr.lines import LineFinder
-
-WHEEL_MODEL = "PP-OCRv6_rec_small.onnx"
-WHEEL_DETECTOR = "PP-OCRv6_det_small.onnx"
-
-
-def wheel_model_path(name: str = WHEEL_MODEL) -> Path:
-    """Path of a model file inside the installed ``rapidocr`` wheel; :class:`OcrError` if absent."""
-    spec = importlib.util.find_spec("rapidocr")
-    if spec is None or spec.origin is None:
-        raise OcrError("ocr.type=rapidocr: the rapidocr wheel is not installed (pip install 'rapidocr>=3,<4')")
-    path = Path(spec.origin).parent / "models" / name
-    if not path.is_file():
-        raise OcrError(f"ocr.type=rapidocr: the installed rapidocr wheel has no {name} (looked at {path})")
-    return path
+from ocr.ctc import CtcRecogniser, read_charset
+from ocr.lines import load_line_finder
+from ocr.sessions import open_session, wheel_model_path
 
 
 def load_rapidocr(settings: OcrSettings) -> CtcRecogniser:
@@ -36,10 +19,3 @@ def load_rapidocr(settings: OcrSettings) -> CtcRecogniser:
     session = open_session(path, settings.threads)
     charset = read_charset(session, settings.charset_path)
     return CtcRecogniser(session, charset, settings, load_line_finder(settings))
-
-
-def load_line_finder(settings: OcrSettings) -> LineFinder | None:
-    """The wheel's PP-OCRv6 text detector when ``settings.rows`` asks for detected lines."""
-    if settings.rows not in ("detect", "both"):
-        return None
-    return LineFinder(wheel_model_path(WHEEL_DETECTOR), settings.threads)

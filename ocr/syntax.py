@@ -438,7 +438,7 @@ class SyntaxReader:
 def load_reader(settings: Settings) -> OcrEngine:
     """The configured engine (``ocr``), its reads decoded under the enabled plate formats
     (``flow.plates.presets`` and template ``custom_formats``) unless ``ocr.syntax.enabled`` is off."""
-    from ocr.base import load_engine
+    from ocr.registry import load_engine
 
     engine = load_engine(settings.ocr)
     syntax = settings.ocr.syntax

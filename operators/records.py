@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import re
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -307,8 +307,9 @@ class PlateCrop:
         return f"{self.camera_id}:{self.track_id}"
 
     @classmethod
-    def from_avro(cls, d: Mapping[str, Any]) -> PlateCrop:
-        """Build from a decoded Avro ``PlateCrop``; raises :class:`RecordError` on bad input."""
+    def _from_mapping(cls, d: Mapping[str, Any]) -> PlateCrop:
+        """:meth:`from_avro` for any other shape of record: each field converted (epoch millis,
+        tz offsets) and checked by the constructor."""
         o = "PlateCrop"
         if not isinstance(d, Mapping):
             raise RecordError(f"{o}: expected a mapping, got {type(d).__name__}")
@@ -351,17 +352,18 @@ class PlateCrop:
             raise RecordError(f"{o}: cannot decode: {exc}") from exc
 
     @classmethod
-    def from_avro_fast(cls, d: Mapping[str, Any]) -> PlateCrop:
-        """:meth:`from_avro` for the per-crop hot path: same result, same errors, ~4x cheaper.
+    def from_avro(cls, d: Mapping[str, Any]) -> PlateCrop:
+        """Build from a decoded Avro ``PlateCrop`` (the edge's own ``to_avro`` or fastavro's
+        output); raises :class:`RecordError` on bad input. This is the decode step's per-crop path.
 
         One combined check of every field (exact types, ranges, UTC datetimes: what fastavro
         yields for the ``plate_crop`` schema); a record that passes is built without
         re-running ``__post_init__``. Anything else, including a valid record in another
-        shape (epoch-millis ints, tz offsets), goes through :meth:`from_avro`, so no record
-        is ever accepted here that :meth:`from_avro` would refuse or build differently.
+        shape (epoch-millis ints, tz offsets), is converted field by field and checked by the
+        constructor (:meth:`_from_mapping`): the same record, or the same error, either way.
         """
         if type(d) is not dict or len(d) != 22:
-            return cls.from_avro(d)
+            return cls._from_mapping(d)
         g = d.get
         camera_id, site, track_id, crop_id = g("camera_id"), g("site"), g("track_id"), g("crop_id")
         frame_index, frame_ts, published_ts = g("frame_index"), g("frame_ts"), g("published_ts")
@@ -407,10 +409,10 @@ class PlateCrop:
             and vmodel is None
             and no_plate is False
         ):
-            return cls.from_avro(d)
+            return cls._from_mapping(d)
         box = _fast_box(bbox)
         if box is None:
-            return cls.from_avro(d)
+            return cls._from_mapping(d)
         crop = object.__new__(cls)
         s = object.__setattr__
         s(crop, "camera_id", camera_id)
@@ -891,6 +893,34 @@ class DeadLetter:
         _str(o, "error_type", self.error_type, empty=True)
         _set(self, "ts", _utc(o, "ts", self.ts))
 
+    @classmethod
+    def of(
+        cls,
+        step: str,
+        reason: str,
+        error_type: str,
+        ts: datetime,
+        *,
+        key: bytes | None = None,
+        value: bytes | None = None,
+        source_topic: str | None = "",
+        partition: int | None = None,
+        offset: int | None = None,
+    ) -> DeadLetter:
+        """The dead letter of ``step``; a topic, partition or offset not known (None, or a negative
+        offset) is ``""`` / ``-1``."""
+        return cls(
+            source_topic=source_topic or "",
+            partition=-1 if partition is None else partition,
+            offset=-1 if offset is None or offset < 0 else offset,
+            key=key,
+            value=value,
+            step=step,
+            reason=reason,
+            error_type=error_type,
+            ts=ts,
+        )
+
     def to_avro(self) -> dict[str, Any]:
         """The Avro ``DeadLetter`` dict."""
         return {
@@ -914,3 +944,7 @@ class DeadLetter:
             for k in ("source_topic", "partition", "offset", "step", "reason", "error_type")
         }
         return cls(key=d.get("key"), value=d.get("value"), ts=_avro_ts(o, "ts", _field(o, d, "ts")), **kw)
+
+
+#: Where a step or sink hands the dead letters it makes (e.g. a Kafka publisher).
+DeadLetterFn = Callable[[DeadLetter], None]

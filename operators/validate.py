@@ -249,7 +249,7 @@ class PlateValidator:
         """``plate`` with its region's glyph rules applied where ``classes`` allows either kind."""
         if region is None or not self._glyphs:
             return plate
-        rules = {**self._glyphs.get(_country(region), {}), **self._glyphs.get(region, {})}
+        rules = {**self._glyphs.get(region.split("-", 1)[0], {}), **self._glyphs.get(region, {})}
         if not rules:
             return plate
         return "".join(rules.get(c, c) if k == "A" else c for c, k in zip(plate, classes, strict=True))

@@ -133,7 +133,7 @@ class AvroEncoder:
     @property
     def schema_id(self) -> int:
         """Registry id of this encoder's schema (registers it on first access)."""
-        return _HEADER.unpack(self.register())[1]
+        return int(_HEADER.unpack(self.register())[1])
 
     def register(self) -> bytes:
         """Register (or look up) the schema once and return the 5-byte wire header."""
@@ -146,17 +146,19 @@ class AvroEncoder:
     def _fetch_id(self) -> int:
         schema = Schema(self._schema_str, "AVRO")
         if self._auto_register:
-            return _call_registry(
-                lambda: self._registry.register_schema(self.subject, schema),
-                f"register {self.schema_name} under {self.subject}",
-                EncodeError,
+            return int(
+                _call_registry(
+                    lambda: self._registry.register_schema(self.subject, schema),
+                    f"register {self.schema_name} under {self.subject}",
+                    EncodeError,
+                )
             )
         registered = _call_registry(
             lambda: self._registry.lookup_schema(self.subject, schema),
             f"find {self.schema_name} under {self.subject}",
             EncodeError,
         )
-        return registered.schema_id
+        return int(registered.schema_id)
 
     def encode(self, record: dict[str, Any]) -> bytes:
         """Return the Confluent-framed Avro bytes of ``record``.

@@ -27,6 +27,10 @@ _lock = threading.Lock()
 _info_done: set[int] = set()
 
 
+#: Latency buckets in seconds, dense below one second (the alert target).
+LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0, 60.0)
+
+
 def version() -> str:
     """The installed version of the platform (``unknown`` when it is not installed)."""
     try:

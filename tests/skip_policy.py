@@ -34,7 +34,7 @@ class AllowedSkip:
 
 ALLOWED: tuple[AllowedSkip, ...] = (
     AllowedSkip(
-        "tests/flows/test_sinks_alerts.py::test_one_minute_outage_with_the_default_retry_policy",
+        "tests/alerts/test_outbox.py::test_one_minute_outage_with_the_default_retry_policy",
         "set ALPR_SLOW_TESTS=1",
         "opt-in slow test (a 60 s receiver outage; the same path runs with a short outage): ALPR_SLOW_TESTS=1",
     ),

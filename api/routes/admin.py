@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import psycopg
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
 from api import audit
-from api.deps import admin, connection, services
+from api.deps import admin, services
 from api.keys import ApiKey
 from api.models import AuditRow, EraseIn, Erasure
 from api.privacy import erase_configured, retention_now
+from api.routes.common import Conn
 from api.storage import StorageError
 
 router = APIRouter(prefix="/admin", tags=["admin"])
@@ -22,7 +22,7 @@ def flush_audit(request: Request) -> None:
     writer = services(request).audit
     if writer is not None and not writer.flush():
         raise HTTPException(503, "audit trail unavailable")
-Conn = Annotated[psycopg.Connection[Any], Depends(connection)]
+
 
 
 @router.post("/erase", response_model=Erasure, summary="Erase a plate's reads, images and alerts")

@@ -10,17 +10,16 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any, Literal
 
-import psycopg
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import AwareDatetime
 
 from api import alerts
-from api.deps import admin, connection, reader, services
+from api.deps import admin, reader, services
 from api.keys import ApiKey
 from api.models import Alert, AlertPage
+from api.routes.common import Conn, page_limit
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
-Conn = Annotated[psycopg.Connection[Any], Depends(connection)]
 alerts_of_events = alerts.alerts_of_events
 
 
@@ -42,7 +41,6 @@ def list_alerts(
     limit: Annotated[int | None, Query(ge=1, le=1000)] = None,
 ) -> dict[str, Any]:
     """Alerts filtered by watchlist, plate, camera, delivery status and time, with their deliveries."""
-    from api.routes.events import page_limit
     from operators.normalise import compact
 
     where = alerts.AlertFilter(watchlist_id, compact(plate) if plate else None, camera_id, status, start, end)

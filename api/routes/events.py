@@ -5,29 +5,19 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-import psycopg
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from pydantic import AwareDatetime
 from pydantic_core import to_json
 from starlette.concurrency import run_in_threadpool
 
 from api import audit, events
-from api.deps import Services, connection, reader, services
+from api.deps import Services, reader, services
 from api.keys import ApiKey
 from api.models import EventDetail, EventPage
+from api.routes.common import Conn, page_limit
 from api.search import Cursor, EventQuery, Match, SearchError, run_search
 
 router = APIRouter(prefix="/events", tags=["events"])
-Conn = Annotated[psycopg.Connection[Any], Depends(connection)]
-
-
-def page_limit(svc: Services, limit: int | None) -> int:
-    """``limit`` or the default page size; 422 above ``api.max_page_size``."""
-    if limit is None:
-        return min(svc.settings.api.default_page_size, svc.settings.api.max_page_size)
-    if limit > svc.settings.api.max_page_size:
-        raise HTTPException(422, f"limit must be <= {svc.settings.api.max_page_size}, got {limit}")
-    return limit
 
 
 def _hashed_forms(svc: Services, plate: str | None, match: str) -> tuple[str, ...]:

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-import psycopg
 from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import AwareDatetime
 
 from api import stats
-from api.deps import connection, reader
+from api.deps import reader
 from api.keys import ApiKey
 from api.models import CameraStats, CountBucket
+from api.routes.common import Conn
 
 router = APIRouter(prefix="/stats", tags=["stats"])
-Conn = Annotated[psycopg.Connection[Any], Depends(connection)]
 Start = Annotated[AwareDatetime | None, Query(description="From (default: 7 days ago, server time).")]
 End = Annotated[AwareDatetime | None, Query(description="Until, exclusive (default: now).")]
 

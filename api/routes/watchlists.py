@@ -9,13 +9,13 @@ from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request, Res
 from fastapi.responses import JSONResponse
 
 from api import audit, watchlists
-from api.deps import admin, connection, reader, services
+from api.deps import admin, reader, services
 from api.keys import ApiKey
 from api.models import Entry, EntryIn, ImportResult, Watchlist, WatchlistDetail, WatchlistIn, WatchlistPatch
+from api.routes.common import Conn
 from api.watchlist_csv import parse_csv, validate_entry, write_csv
 
 router = APIRouter(prefix="/watchlists", tags=["watchlists"])
-Conn = Annotated[psycopg.Connection[Any], Depends(connection)]
 
 
 def _found(conn: psycopg.Connection[Any], watchlist_id: int) -> watchlists.WatchlistRow:

@@ -1,8 +1,9 @@
 """PostgreSQL sink: plate events, rejected reads and alert rows, batched and idempotent.
 
-Every batch is one transaction. Plate events (the volume) are binary-COPied into a temporary
-staging table and merged with one ``INSERT ... SELECT ... ON CONFLICT``; rejected reads and
-alerts (few) are one ``INSERT ... SELECT FROM unnest(<column arrays>)`` statement per table:
+Every batch is one transaction; the SQL is :mod:`db.events` and :mod:`db.alerts`. Plate events
+(the volume) are binary-COPied into a temporary staging table and merged with one
+``INSERT ... SELECT ... ON CONFLICT``; rejected reads and alerts (few) are one
+``INSERT ... SELECT FROM unnest(<column arrays>)`` statement per table:
 
 - ``plate_events``: upsert on ``(event_id, first_seen)``. Event ids are deterministic, so a
   replayed event lands on its own row; an update of an event (dedup merge, provisional ->
@@ -30,8 +31,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -41,7 +41,9 @@ from bytewax.outputs import DynamicSink, StatelessSinkPartition
 from prometheus_client import Counter
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from operators.records import DeadLetter, PlateEvent, RejectedRead, WatchlistHit
+from db.alerts import AlertRecord, NewDelivery, insert_alerts
+from db.events import insert_rejected, rejected_row, upsert_events
+from operators.records import DeadLetter, DeadLetterFn, PlateEvent, RejectedRead
 from operators.text import one_line, shorten
 
 log = logging.getLogger(__name__)
@@ -54,7 +56,6 @@ for _table in ("plate_events", "rejected_reads", "alerts"):  # series exist at 0
     DB_REFUSED.labels(_table)
 
 T = TypeVar("T")
-DeadLetterFn = Callable[[DeadLetter], None]
 
 #: SQLSTATE classes of outages: connection (08), resources (53), operator intervention (57:
 #: shutdowns, cancels), system errors (58); and the transient ones of 40 (deadlock, serialization)
@@ -98,53 +99,6 @@ class RetryPolicy:
     give_up_s: float | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class AlertRecord:
-    """A watchlist hit to store, with its delivery rows.
-
-    ``channels`` are configured channels (rows start ``pending``); ``unknown_channels`` are
-    named by the watchlist but not configured (rows are stored ``failed`` with the reason).
-    """
-
-    hit: WatchlistHit
-    channels: tuple[str, ...]
-    unknown_channels: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class NewDelivery:
-    """A delivery row this write created (not one that existed already)."""
-
-    alert_id: str
-    channel: str
-    status: str
-    last_error: str | None
-
-
-# --- pure helpers ---------------------------------------------------------------------
-
-
-def event_rank(event: PlateEvent) -> tuple[int, bool, datetime]:
-    """Order of versions of one event: more sightings, then final over provisional, then later."""
-    return (event.sightings, not event.provisional, event.last_seen)
-
-
-def latest_events(events: Iterable[PlateEvent]) -> list[PlateEvent]:
-    """One version per ``(event_id, first_seen)``: the highest :func:`event_rank`, the later on ties.
-
-    A single ``INSERT ... ON CONFLICT`` may not touch a row twice, and a batch can hold an
-    event and its update. Sorted by key, so that concurrent transactions (the events and the
-    alerts sinks) lock shared rows in the same order and do not deadlock.
-    """
-    best: dict[tuple[str, datetime], PlateEvent] = {}
-    for event in events:
-        key = (event.event_id, event.first_seen)
-        kept = best.get(key)
-        if kept is None or event_rank(event) >= event_rank(kept):
-            best[key] = event
-    return [best[key] for key in sorted(best)]
-
-
 def _json_default(value: object) -> object:
     if isinstance(value, datetime):
         return value.isoformat()
@@ -156,272 +110,6 @@ def _json_default(value: object) -> object:
 def to_json_bytes(obj: dict[str, Any]) -> bytes:
     """Compact, key-sorted JSON (datetimes as ISO 8601) for dead letters."""
     return json.dumps(obj, default=_json_default, sort_keys=True, separators=(",", ":")).encode()
-
-
-def rejected_row(r: RejectedRead) -> dict[str, Any]:
-    """The ``rejected_reads`` row of a rejected read; ``observed_at`` is its best crop's frame time."""
-    t = r.read
-    return {
-        "observed_at": t.best_crop.frame_ts,
-        "site": t.site,
-        "camera_id": t.camera_id,
-        "track_id": t.track_id,
-        "plate_raw": r.plate_raw,
-        "reason": r.reason,
-        "confidence": t.confidence,
-        "crop_key": None,
-        "event_id": None,
-    }
-
-
-# --- SQL --------------------------------------------------------------------------------
-
-_EVENT_COLUMNS = (
-    "event_id",
-    "first_seen",
-    "last_seen",
-    "frame_ts",
-    "site",
-    "camera_id",
-    "track_id",
-    "plate",
-    "plate_raw",
-    "region",
-    "confidence",
-    "sightings",
-    "crop_key",
-    "crop_url",
-    "provisional",
-    "vehicle_type",
-    "vehicle_colour",
-    "vehicle_make",
-    "vehicle_model",
-    "vehicle_bbox",
-    "no_plate",
-)
-_EVENT_TYPES = (
-    "uuid",
-    "timestamptz",
-    "timestamptz",
-    "timestamptz",
-    "text",
-    "text",
-    "text",
-    "text",
-    "text",
-    "text",
-    "float4",
-    "int4",
-    "text",
-    "text",
-    "bool",
-    "text",
-    "text",
-    "text",
-    "text",
-    "int4[]",
-    "bool",
-)
-# Columns an update may change (never the identity: id, first seen, camera, track, site).
-_EVENT_MUTABLE = (
-    "last_seen",
-    "frame_ts",
-    "plate",
-    "plate_raw",
-    "region",
-    "confidence",
-    "sightings",
-    "provisional",
-    "vehicle_type",
-    "vehicle_colour",
-    "vehicle_make",
-    "vehicle_model",
-    "vehicle_bbox",
-)
-
-
-def _unnest(columns: Sequence[str], types: Sequence[str]) -> str:
-    args = ", ".join(f"%({c})s::{t}[]" for c, t in zip(columns, types, strict=True))
-    return f"unnest({args}) AS u({', '.join(columns)})"
-
-
-# Events go through a per-connection temporary staging table: binary COPY into it, then one
-# INSERT ... SELECT ... ON CONFLICT merge. Faster than multi-row VALUES for large batches.
-_STAGE_TABLE = "alpr_plate_events_stage"
-_STAGE_COLUMNS = ", ".join(f"{c} {t}" for c, t in zip(_EVENT_COLUMNS, _EVENT_TYPES, strict=True))
-_CREATE_STAGE = f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE_TABLE} ({_STAGE_COLUMNS}) ON COMMIT DELETE ROWS"
-_COPY_STAGE = f"COPY {_STAGE_TABLE} ({', '.join(_EVENT_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
-_UPSERT_EVENTS = f"""
-INSERT INTO plate_events AS t ({", ".join(_EVENT_COLUMNS)})
-SELECT {", ".join(_EVENT_COLUMNS)} FROM {_STAGE_TABLE}
-ON CONFLICT (event_id, first_seen) DO UPDATE SET
-    {", ".join(f"{c} = EXCLUDED.{c}" for c in _EVENT_MUTABLE)},
-    crop_key = COALESCE(EXCLUDED.crop_key, t.crop_key),
-    crop_url = COALESCE(EXCLUDED.crop_url, t.crop_url),
-    updated_at = now()
-WHERE (EXCLUDED.sightings, NOT EXCLUDED.provisional, EXCLUDED.last_seen)
-      >= (t.sightings, NOT t.provisional, t.last_seen)
-  AND ({", ".join(f"t.{c}" for c in _EVENT_MUTABLE)}, t.crop_key, t.crop_url)
-      IS DISTINCT FROM
-      ({", ".join(f"EXCLUDED.{c}" for c in _EVENT_MUTABLE)},
-       COALESCE(EXCLUDED.crop_key, t.crop_key), COALESCE(EXCLUDED.crop_url, t.crop_url))
-"""
-
-_REJECTED_COLUMNS = (
-    "observed_at",
-    "site",
-    "camera_id",
-    "track_id",
-    "plate_raw",
-    "reason",
-    "confidence",
-    "crop_key",
-    "event_id",
-)
-_REJECTED_TYPES = ("timestamptz", "text", "text", "text", "text", "text", "real", "text", "uuid")
-#: Arbitrary constant key of the advisory lock that serialises rejected-read inserts.
-_REJECTED_LOCK = 0x616C7072_72656A  # "alpr" "rej"
-
-_INSERT_REJECTED = f"""
-INSERT INTO rejected_reads ({", ".join(_REJECTED_COLUMNS)})
-SELECT DISTINCT ON (camera_id, observed_at, track_id, plate_raw, reason) {", ".join(_REJECTED_COLUMNS)}
-FROM {_unnest(_REJECTED_COLUMNS, _REJECTED_TYPES)}
-WHERE NOT EXISTS (
-    SELECT 1 FROM rejected_reads r
-    WHERE r.camera_id = u.camera_id AND r.observed_at = u.observed_at AND r.track_id = u.track_id
-      AND r.plate_raw = u.plate_raw AND r.reason = u.reason)
-"""
-
-_ALERT_COLUMNS = (
-    "alert_id",
-    "event_id",
-    "entry_id",
-    "watchlist_id",
-    "plate",
-    "camera_id",
-    "site",
-    "observed_at",
-    "severity",
-)
-_ALERT_TYPES = ("uuid", "uuid", "bigint", "int", "text", "text", "text", "timestamptz", "text")
-_INSERT_ALERTS = f"""
-INSERT INTO alerts ({", ".join(_ALERT_COLUMNS)})
-SELECT {", ".join(_ALERT_COLUMNS)} FROM {_unnest(_ALERT_COLUMNS, _ALERT_TYPES)}
-ON CONFLICT (alert_id) DO NOTHING
-"""
-_DELIVERY_COLUMNS = ("alert_id", "channel", "status", "last_error")
-_DELIVERY_TYPES = ("uuid", "text", "text", "text")
-_INSERT_DELIVERIES = f"""
-INSERT INTO alert_deliveries ({", ".join(_DELIVERY_COLUMNS)})
-SELECT {", ".join(_DELIVERY_COLUMNS)} FROM {_unnest(_DELIVERY_COLUMNS, _DELIVERY_TYPES)}
-ON CONFLICT (alert_id, channel) DO NOTHING
-RETURNING alert_id::text, channel, status, last_error
-"""
-
-
-def _columns(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> dict[str, list[Any]]:
-    return {c: [row[c] for row in rows] for c in columns}
-
-
-def _event_row(e: PlateEvent) -> tuple[Any, ...]:
-    v = e.vehicle
-    return (
-        uuid.UUID(e.event_id),
-        e.first_seen,
-        e.last_seen,
-        e.frame_ts,
-        e.site,
-        e.camera_id,
-        e.track_id,
-        e.plate,
-        e.plate_raw,
-        e.region,
-        e.confidence,
-        e.sightings,
-        e.crop_key,
-        e.crop_url,
-        e.provisional,
-        v.type if v else None,
-        v.colour if v else None,
-        v.make if v else None,
-        v.model if v else None,
-        [v.bbox.x, v.bbox.y, v.bbox.w, v.bbox.h] if v and v.bbox else None,
-        e.no_plate,
-    )
-
-
-def upsert_events(conn: psycopg.Connection[Any], events: Sequence[PlateEvent]) -> int:
-    """Upsert plate events in the current transaction; returns the rows inserted or changed."""
-    latest = latest_events(events)
-    if not latest:
-        return 0
-    with conn.cursor() as cur:
-        cur.execute(_CREATE_STAGE)  # once per connection in effect; a no-op afterwards
-        with cur.copy(_COPY_STAGE) as copy:
-            copy.set_types(_EVENT_TYPES)
-            for event in latest:
-                copy.write_row(_event_row(event))
-        cur.execute(_UPSERT_EVENTS)
-        changed = cur.rowcount
-        cur.execute(f"DELETE FROM {_STAGE_TABLE}")  # the caller's transaction may go on
-    return changed
-
-
-def insert_rejected(conn: psycopg.Connection[Any], reads: Sequence[RejectedRead]) -> int:
-    """Insert rejected reads not stored yet, in the current transaction; returns rows inserted."""
-    rows = [rejected_row(r) for r in reads]
-    if not rows:
-        return 0
-    conn.execute("SELECT pg_advisory_xact_lock(%s)", (_REJECTED_LOCK,))
-    cur = conn.execute(_INSERT_REJECTED, _columns(rows, _REJECTED_COLUMNS))
-    return cur.rowcount
-
-
-def insert_alerts(
-    conn: psycopg.Connection[Any], records: Sequence[AlertRecord], *, store_events: bool = True
-) -> list[NewDelivery]:
-    """Store alerts (their events upserted first) and delivery rows; returns the new delivery rows.
-
-    ``store_events=False`` leaves the events as stored (alerts of operator corrections).
-    """
-    if not records:
-        return []
-    if store_events:
-        upsert_events(conn, [r.hit.event for r in records])
-    alerts: dict[str, dict[str, Any]] = {}
-    deliveries: dict[tuple[str, str], dict[str, Any]] = {}
-    for rec in records:
-        hit = rec.hit
-        alerts[hit.alert_id] = {
-            "alert_id": hit.alert_id,
-            "event_id": hit.event.event_id,
-            "entry_id": hit.entry.entry_id,
-            "watchlist_id": hit.entry.watchlist_id,
-            "plate": hit.event.plate,
-            "camera_id": hit.event.camera_id,
-            "site": hit.event.site,
-            "observed_at": hit.event.frame_ts,
-            "severity": hit.severity,
-        }
-        for channel in rec.channels:
-            deliveries[(hit.alert_id, channel)] = {
-                "alert_id": hit.alert_id,
-                "channel": channel,
-                "status": "pending",
-                "last_error": None,
-            }
-        for channel in rec.unknown_channels:
-            deliveries[(hit.alert_id, channel)] = {
-                "alert_id": hit.alert_id,
-                "channel": channel,
-                "status": "failed",
-                "last_error": f"channel {channel!r} is not configured (flow.alerts.channels)",
-            }
-    conn.execute(_INSERT_ALERTS, _columns(list(alerts.values()), _ALERT_COLUMNS))
-    if not deliveries:
-        return []
-    cur = conn.execute(_INSERT_DELIVERIES, _columns(list(deliveries.values()), _DELIVERY_COLUMNS))
-    return [NewDelivery(*row) for row in cur.fetchall()]
 
 
 # --- the writer -------------------------------------------------------------------------
@@ -587,16 +275,13 @@ class PostgresWriter:
 
 
 def _dead_letter(key: str, value: dict[str, Any], exc: Exception, step: str) -> DeadLetter:
-    return DeadLetter(
-        source_topic="",
-        partition=-1,
-        offset=-1,
+    return DeadLetter.of(
+        step,
+        shorten(str(exc).strip() or type(exc).__name__, 2000),
+        type(exc).__name__,
+        datetime.now(UTC),
         key=key.encode(),
         value=to_json_bytes(value),
-        step=step,
-        reason=shorten(str(exc).strip() or type(exc).__name__, 2000),
-        error_type=type(exc).__name__,
-        ts=datetime.now(UTC),
     )
 
 

@@ -35,12 +35,11 @@ from obstore.store import S3Store
 
 from config.settings import S3Settings
 from flows.crop_retries import CropRetries
-from operators.records import DeadLetter, PlateEvent, PlateRead
+from operators.records import DeadLetter, DeadLetterFn, PlateEvent, PlateRead
 from operators.text import one_line
 
 log = logging.getLogger(__name__)
 
-DeadLetterFn = Callable[[DeadLetter], None]
 
 _CONTENT_TYPES = {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp"}
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
@@ -245,16 +244,13 @@ class CropStore:
                 raise
             log.error("%s; event %s goes on without a crop, the crop to the dead-letter topic", exc, event.event_id)
             self._dead_letters(
-                DeadLetter(
-                    source_topic="",
-                    partition=-1,
-                    offset=-1,
+                DeadLetter.of(
+                    "s3:crops",
+                    str(exc),
+                    type(exc.__cause__ or exc).__name__,
+                    datetime.now(UTC),
                     key=event.event_id.encode(),
                     value=image,
-                    step="s3:crops",
-                    reason=str(exc),
-                    error_type=type(exc.__cause__ or exc).__name__,
-                    ts=datetime.now(UTC),
                 )
             )
             return event

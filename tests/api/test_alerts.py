@@ -83,9 +83,9 @@ def test_redelivered_alert_is_sent_again_by_the_flow_dispatcher(db, admin, api_s
 
     from pydantic import SecretStr
 
+    from alerts.outbox import AlertDispatcher
     from api import watchlists
     from config.flow import AlertChannel, AlertSettings
-    from flows.sinks.alerts import AlertDispatcher
 
     received: list[str] = []
 

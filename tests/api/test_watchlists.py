@@ -96,7 +96,7 @@ def test_watchlist_crud_import_export(admin, reader):
 
 @pytest.mark.integration
 def test_flow_loads_what_the_api_wrote(admin, db):
-    from flows.watchlists import read_entries
+    from db.watchlists import read_entries
 
     wl = admin.post("/watchlists", json={"name": f"wl-{uuid.uuid4().hex[:8]}"}).json()
     admin.post(f"/watchlists/{wl['id']}/entries", json={"pattern": "FL0W1", "match_type": "fuzzy"})

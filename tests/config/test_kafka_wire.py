@@ -132,10 +132,10 @@ def _settings(
 
 
 def _edge_crop(camera: str) -> object:
-    from edge.records import Box, PlateCrop
+    from edge.records import Box, plate_crop
 
     now = time.time()
-    return PlateCrop(
+    return plate_crop(
         camera_id=camera,
         site="tls",
         track_id="run-1",
@@ -179,10 +179,11 @@ def test_every_client_works_over_mutual_tls_with_an_authenticated_registry(
     from alpr.init import create_topics
     from api.routes.health import BrokerCheck
     from edge.publish import Publisher
-    from flows.kafka_out import dead_letter_sink
     from flows.metrics import DEAD_LETTERS
     from flows.sinks.dead_letters import KafkaDeadLetterPublisher
-    from flows.source import CropDecoder, crop_source
+    from flows.sinks.kafka import dead_letter_sink
+    from flows.source import crop_source
+    from flows.steps.decode import CropDecoder
 
     settings = _settings(cluster, tmp_path)
     # alpr init (admin client)

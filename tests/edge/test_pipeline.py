@@ -10,7 +10,7 @@ from edge.camera import Frame
 from edge.detect import Detections
 from edge.metrics import EdgeMetrics
 from edge.pipeline import CameraPipeline, in_polygon
-from edge.records import PlateCrop, TrackEvent, TrackEventKind
+from edge.records import PlateCrop, TrackEvent, TrackEventKind, utc
 
 
 class ScriptedDetector:
@@ -59,13 +59,13 @@ def test_start_then_best_crops_per_slice_then_end() -> None:
     assert out[-1].crops_published == len(crops) and out[-1].frames >= 28
     per_slice: dict[int, int] = {}
     for c in crops:
-        per_slice[int((c.frame_ts - out[0].ts) // 1.0)] = (
-            per_slice.get(int((c.frame_ts - out[0].ts) // 1.0), 0) + 1
+        per_slice[int((c.frame_ts.timestamp() - out[0].ts) // 1.0)] = (
+            per_slice.get(int((c.frame_ts.timestamp() - out[0].ts) // 1.0), 0) + 1
         )
     assert max(per_slice.values()) <= 2
     c = crops[0]
     assert c.crop_id == f"cam:{c.track_id}:{c.frame_index}" and c.image[:2] == b"\xff\xd8"
-    assert c.published_ts == 5_000.0 and c.bbox.w == 90
+    assert c.published_ts == utc(5_000.0) and c.bbox.w == 90
 
 
 def test_roi_excludes_plates_outside_the_polygon() -> None:

@@ -13,7 +13,7 @@ from config.edge import PublishSettings, SpoolSettings
 from config.settings import Settings
 from edge.crops import encode_jpeg
 from edge.publish import Publisher
-from edge.records import Box, PlateCrop
+from edge.records import Box, PlateCrop, plate_crop
 from tests.edge.conftest import TansuBroker, outage_seconds, read_topic
 
 pytestmark = pytest.mark.integration
@@ -37,7 +37,7 @@ def _settings(stack: Settings, bootstrap: str, spool_dir: Path, topic: str) -> S
 
 def _crop(camera: str, index: int, image: bytes) -> PlateCrop:
     now = time.time()
-    return PlateCrop(
+    return plate_crop(
         camera_id=camera,
         site="test",
         track_id="run-1",

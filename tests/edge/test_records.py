@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from config.edge import CameraSettings, EdgeSettings
 from config.load import ConfigError, load_settings
-from edge.records import Box, PlateCrop, TrackEvent, TrackEventKind, box_from_xyxy
+from edge.records import Box, TrackEvent, TrackEventKind, box_from_xyxy, plate_crop, utc
 from schemas import load_schema
 
 REPO = Path(__file__).resolve().parents[2]
@@ -34,7 +34,7 @@ def _roundtrip(schema_name: str, record: dict) -> dict:
     image=st.binary(min_size=1, max_size=64),
 )
 def test_plate_crop_fits_its_schema(ts: float, quality: float, vehicle: bool, image: bytes) -> None:
-    crop = PlateCrop(
+    crop = plate_crop(
         camera_id="cam",
         site="s",
         track_id="r-1",
@@ -53,7 +53,7 @@ def test_plate_crop_fits_its_schema(ts: float, quality: float, vehicle: bool, im
     )
     back = _roundtrip("plate_crop", crop.to_avro())
     assert back["crop_id"] == "cam:r-1:7" and back["image"] == image
-    assert abs(back["frame_ts"].timestamp() - ts) < 0.001
+    assert abs(back["frame_ts"].timestamp() - ts) < 0.001 and back["frame_ts"] == crop.frame_ts == utc(ts)
     assert (back["vehicle_bbox"] is not None) is vehicle
 
 
@@ -67,7 +67,11 @@ def test_records_reject_bad_values() -> None:
     with pytest.raises(ValueError, match=r"Box\.w must be >= 0"):
         Box(0, 0, -1, 5)
     with pytest.raises(ValueError, match="quality"):
-        PlateCrop("c", "s", "t", 0, 0.0, 0.0, Box(0, 0, 1, 1), 1, 1, 0.5, 1.5, 0.0, b"x")
+        plate_crop(
+            camera_id="c", site="s", track_id="t", frame_index=0, frame_ts=0.0, published_ts=0.0,
+            bbox=Box(0, 0, 1, 1), frame_width=1, frame_height=1, det_confidence=0.5, quality=1.5,
+            sharpness=0.0, image=b"x",
+        )  # fmt: skip
     assert box_from_xyxy((10.4, 20.6, 50.5, 40.2)) == Box(10, 21, 40, 19)
 
 

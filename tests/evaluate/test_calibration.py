@@ -9,8 +9,9 @@ import pytest
 
 import evaluate.valsets
 from evaluate.calibration import fit_calibration, main
-from ocr.base import ENGINES, OcrResult
+from ocr.base import OcrResult
 from ocr.ensemble import calibrate
+from ocr.registry import ENGINES
 
 
 @pytest.mark.parametrize(("scale", "shift"), [(1.0, 0.0), (0.69, -1.9), (2.0, 1.0), (0.3, 0.5)])

@@ -16,11 +16,12 @@ from bytewax.testing import TestingSink, TestingSource, cluster_main, run_main
 from confluent_kafka.schema_registry._sync.mock_schema_registry_client import MockSchemaRegistryClient
 
 from config.settings import Settings
-from flows.ocr_step import CropReader
-from flows.parts import FlowParts, FlowSinks, events_without_crops
+from flows.assemble import FlowSinks, FlowSteps
 from flows.plates import build_flow
-from flows.source import CropDecoder
-from ocr.base import load_engine
+from flows.steps.decode import CropDecoder
+from flows.steps.ocr import CropReader
+from flows.steps.store_crop import events_without_crops
+from ocr.registry import load_engine
 from operators.records import DeadLetter, PlateEvent, RejectedRead, WatchlistEntry, WatchlistHit
 from operators.watchlist import Watchlist
 from schemas.serde import AvroDecoder, AvroEncoder
@@ -72,10 +73,10 @@ def settings_with(**flow) -> Settings:
 def run_flow(registry, reader, messages, *, entries=(), workers: int = 1, **flow) -> Run:
     # Tracks close at the end of the input, never by the processing clock: on a loaded machine the
     # real OCR of one batch can take longer than the idle gap, which would close a track before the
-    # rest of its crops are taken (tests/flows/test_tracks.py tests that clock with an injected one).
+    # rest of its crops are taken (tests/flows/steps/test_best_shot.py tests that clock with an injected one).
     flow = {"track_idle_s": 600.0, "track_max_s": 600.0, **flow}
     settings = settings_with(**flow)
-    parts = FlowParts.from_settings(
+    parts = FlowSteps.from_settings(
         settings,
         decode=CropDecoder(lambda: AvroDecoder(registry, reader_schema="plate_crop"), registry_retry_s=0),
         store_crops=events_without_crops,

@@ -9,9 +9,9 @@ import psycopg
 import pytest
 from bytewax.testing import run_main
 
+from db.watchlists import add_entry, create_watchlist
 from flows.plates import build_flow
 from flows.sinks.s3 import CropStore
-from flows.watchlists import add_entry, create_watchlist
 from operators.records import DeadLetter, PlateEvent
 from tests.flows import flow_env
 from tests.flows.crops import labelled_crops

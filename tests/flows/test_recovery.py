@@ -17,7 +17,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from flows.watchlists import add_entry, create_watchlist
+from db.watchlists import add_entry, create_watchlist
 from operators.records import ALPR_NAMESPACE
 from tests.flows import flow_env
 from tests.flows.crops import labelled_crops

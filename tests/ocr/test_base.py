@@ -8,7 +8,8 @@ import pytest
 from pydantic import ValidationError
 
 from config.ocr import OcrSettings
-from ocr.base import ENGINES, OcrEngine, OcrError, OcrResult, load_engine
+from ocr.base import OcrEngine, OcrError, OcrResult
+from ocr.registry import ENGINES, load_engine
 
 
 @pytest.mark.parametrize(
@@ -47,7 +48,7 @@ def test_corrupt_model_file(tmp_path: Path):
 
 
 def test_charset_that_does_not_fit_the_model(tmp_path: Path):
-    from ocr.rapid import wheel_model_path
+    from ocr.sessions import wheel_model_path
 
     charset = tmp_path / "chars.txt"
     charset.write_text("A\nB\nC\n", encoding="utf-8")

@@ -78,8 +78,8 @@ def test_the_reader_deskews_each_crop_and_keeps_order():
 
 def test_the_ensemble_deskews_once():
     from config.ocr import OcrSettings
-    from ocr.base import load_engine
     from ocr.deskew import DeskewingReader as Wrapper
+    from ocr.registry import load_engine
 
     engine = load_engine(OcrSettings(type="ensemble"))
     assert isinstance(engine, Wrapper)

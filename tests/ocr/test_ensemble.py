@@ -7,8 +7,9 @@ import pytest
 from pydantic import ValidationError
 
 from config.ocr import EnsembleSettings, OcrSettings
-from ocr.base import ENGINES, OcrEngine, OcrError, OcrResult, load_engine
+from ocr.base import OcrEngine, OcrError, OcrResult
 from ocr.ensemble import EnsembleReader, calibrate, choose, extra_confidence, prefer
+from ocr.registry import ENGINES, load_engine
 from tests.ocr.test_preprocess import plate
 
 

@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 
 from config.ocr import OcrSettings
-from ocr.lines import main_rows
-from ocr.rapid import load_line_finder
+from ocr.lines import load_line_finder, main_rows
 from tests.ocr.test_preprocess import plate
 
 
@@ -48,7 +47,7 @@ def test_finds_the_rows_of_a_rendered_plate():
 
 @pytest.mark.parametrize("rows", ["detect", "both"])
 def test_engine_reads_with_detected_lines(rows):
-    from ocr.base import load_engine
+    from ocr.registry import load_engine
 
     engine = load_engine(OcrSettings(rows=rows))
     one, two, blank = engine.read(

@@ -8,7 +8,8 @@ import shutil
 import pytest
 
 from config.ocr import OcrSettings, PaddleSettings
-from ocr.base import OcrError, load_engine
+from ocr.base import OcrError
+from ocr.registry import load_engine
 from tests.ocr.test_preprocess import plate
 
 pytest.importorskip("paddle", reason="the paddle extra is not installed (scripts/test.sh installs it)")

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 from config.ocr import OcrSettings
-from ocr.base import OcrError, OcrResult, load_engine
-from ocr.rapid import WHEEL_MODEL, wheel_model_path
+from ocr.base import OcrError, OcrResult
+from ocr.registry import load_engine
+from ocr.sessions import WHEEL_MODEL, wheel_model_path
 from tests.ocr.test_preprocess import plate
 
 

@@ -9,7 +9,8 @@ import pytest
 from pydantic import ValidationError
 
 from config.ocr import EnsembleSettings, OcrSettings, Variant
-from ocr.base import ENGINES, OcrEngine, OcrError, OcrResult, load_engine
+from ocr.base import OcrEngine, OcrError, OcrResult
+from ocr.registry import ENGINES, load_engine
 from ocr.variants import PLATE_REC_VAL_CHOICE, VARIANTS, VotingReader, crop_in, stretch, vote, widen
 from tests.ocr.test_ensemble import Fixed, read
 

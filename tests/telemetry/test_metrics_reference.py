@@ -15,11 +15,11 @@ DOC = Path(__file__).resolve().parents[2] / "docs" / "metrics.md"
 MODULES = (
     "flows.metrics",
     "flows.sinks.postgres",
-    "flows.sinks.alerts",
+    "alerts.outbox",
     "flows.stall",
     "flows.crop_retries",
     "flows.erasures",
-    "flows.kafka_out",
+    "flows.sinks.kafka",
     "api.metrics",
     "bytewax.connectors.kafka",
 )

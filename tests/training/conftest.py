@@ -19,6 +19,6 @@ def data_dir() -> Path:
 def plate_rec():
     """The shipped ``plate_rec`` engine on one thread."""
     from config.ocr import OcrSettings
-    from ocr.base import load_engine
+    from ocr.registry import load_engine
 
     return load_engine(OcrSettings(type="plate_rec", threads=1, deskew={"enabled": False}))  # the model itself

@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 
 from config.ocr import OcrSettings
-from ocr.base import OcrError, load_engine
+from ocr.base import OcrError
 from ocr.plate_rec import CHARSET, DEFAULT_MODEL, InputSpec, greedy_decode, line_tensor, plate_lines
+from ocr.registry import load_engine
 from training.data import uc3m, us_plates
 from training.train import matches
 

@@ -18,7 +18,7 @@ from api.console.render import html
 from api.console.sessions import Session
 from api.corrections import current_plates
 from api.deps import services
-from api.routes.events import page_limit
+from api.routes.common import page_limit
 from api.search import MATCHES, Cursor, EventQuery, SearchError, run_search
 
 router = router()

@@ -50,7 +50,7 @@ def main() -> None:
                 "file": name,
                 "track": crop.track_id,
                 "frame_index": crop.frame_index,
-                "offset_s": crop.frame_ts,
+                "offset_s": crop.frame_ts.timestamp(),
                 "bbox": [crop.bbox.x, crop.bbox.y, crop.bbox.w, crop.bbox.h],
                 "frame_size": [crop.frame_width, crop.frame_height],
                 "det_confidence": crop.det_confidence,

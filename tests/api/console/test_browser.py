@@ -379,7 +379,7 @@ def test_correct_the_read_and_search_finds_both(
 def test_redeliver_an_alert(
     admin_page: Any, guard: Guard, console: ConsoleServer, state: dict, receiver: Any, shots: Path
 ) -> None:
-    from flows.sinks.alerts import AlertDispatcher
+    from alerts.outbox import AlertDispatcher
 
     page = admin_page
     page.goto(f"{console.url}/console/alerts?plate={CLIP_PLATE}")

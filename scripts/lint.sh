@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Static checks, run before the tests (scripts/test.sh): ruff over the repository (rules in
+# pyproject.toml) and mypy --strict over the pure core (operators/) and the wire formats (schemas/).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+.venv/bin/ruff check .
+.venv/bin/mypy --strict operators schemas
