@@ -74,9 +74,7 @@ def create_app(settings: Settings) -> FastAPI:
         images=CropImages(settings.s3),
         keys=keys.KeyCache(lookup, settings.api.key_cache_s),
         limiter=RateLimiter(settings.api.rate_limit_per_s, settings.api.rate_limit_burst),
-        audit=AuditWriter(
-            pool.connection, flush_s=settings.api.audit_flush_s, max_rows=settings.api.audit_queue_rows
-        )
+        audit=AuditWriter(pool.connection, flush_s=settings.api.audit_flush_s, max_rows=settings.api.audit_queue_rows)
         if settings.api.audit_flush_s > 0
         else None,
     )

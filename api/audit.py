@@ -22,9 +22,7 @@ log = logging.getLogger(__name__)
 
 def record(conn: psycopg.Connection[Any], actor: str, action: str, details: dict[str, Any]) -> None:
     """Append one audit row (in the caller's transaction, if any)."""
-    conn.execute(
-        "INSERT INTO audit_log (actor, action, details) VALUES (%s, %s, %s)", (actor, action, Jsonb(details))
-    )
+    conn.execute("INSERT INTO audit_log (actor, action, details) VALUES (%s, %s, %s)", (actor, action, Jsonb(details)))
 
 
 def recent(
@@ -143,9 +141,7 @@ class AuditWriter:
                 if not self._rows:
                     return  # stopping, nothing left
                 self._cond.wait_for(
-                    lambda: self._stopping
-                    or len(self._rows) >= self._batch_rows
-                    or self._urgent > self._written,
+                    lambda: self._stopping or len(self._rows) >= self._batch_rows or self._urgent > self._written,
                     timeout=self._flush_s,
                 )
                 batch = self._rows[: self._batch_rows]

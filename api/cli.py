@@ -207,10 +207,7 @@ def watchlist_list(config_files: tuple[Path, ...], name: str | None) -> None:
     """All watchlists, or the entries of list NAME."""
     with _db(_settings(config_files)) as conn:
         if name is None:
-            rows = [
-                (w.id, w.name, w.severity, w.channels, w.entries, w.description)
-                for w in watchlists.list_all(conn)
-            ]
+            rows = [(w.id, w.name, w.severity, w.channels, w.entries, w.description) for w in watchlists.list_all(conn)]
             click.echo(render(("id", "name", "severity", "channels", "entries", "description"), rows))
             return
         entries = watchlists.entries(conn, _list_id(conn, name))
@@ -289,9 +286,7 @@ def watchlist_remove(config_files: tuple[Path, ...], name: str, entry: str) -> N
             raise click.ClickException(f"watchlist {name!r} has no entry {entry!r}")
         for entry_id in ids:
             watchlists.remove(conn, list_id, entry_id)
-            audit.record(
-                conn, actor(), "watchlist.entry.remove", {"watchlist_id": list_id, "entry_id": entry_id}
-            )
+            audit.record(conn, actor(), "watchlist.entry.remove", {"watchlist_id": list_id, "entry_id": entry_id})
     click.echo(f"removed {len(ids)} entr{'y' if len(ids) == 1 else 'ies'} from {name}")
 
 
@@ -407,8 +402,7 @@ def events_search(
     )
     click.echo(render(cols, [[r[c] for c in cols] for r in page.rows]))
     click.echo(
-        f"{len(page.rows)} event(s)"
-        + (" (more: raise --limit or narrow the search)" if page.next_cursor else ""),
+        f"{len(page.rows)} event(s)" + (" (more: raise --limit or narrow the search)" if page.next_cursor else ""),
         err=True,
     )
 

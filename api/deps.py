@@ -74,9 +74,7 @@ def require(role: Role) -> Callable[..., Awaitable[ApiKey]]:
     async def caller(request: Request, token: str | None = Security(_HEADERS[role])) -> ApiKey:
         # async: a cached key costs no thread hop; a lookup runs in the thread pool.
         if not token:
-            raise HTTPException(
-                401, f"missing API key ({API_KEY_HEADER} header)", {"WWW-Authenticate": "ApiKey"}
-            )
+            raise HTTPException(401, f"missing API key ({API_KEY_HEADER} header)", {"WWW-Authenticate": "ApiKey"})
         svc = services(request)
         found, key = svc.keys.cached(token)
         if not found:

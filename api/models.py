@@ -50,9 +50,7 @@ class Event(BaseModel):
         None, description="Vehicle box [x, y, w, h], pixels of the best crop's frame."
     )
     no_plate: bool = Field(False, description="A vehicle that passed with no plate seen (plate is empty).")
-    distance: float | None = Field(
-        None, description="Edit distance to the searched plate (fuzzy, confusion)."
-    )
+    distance: float | None = Field(None, description="Edit distance to the searched plate (fuzzy, confusion).")
 
 
 class EventPage(BaseModel):

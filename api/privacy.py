@@ -129,8 +129,7 @@ def erase_plate(
             (event_ids, forms, forms),
         )
         rejected = conn.execute(
-            f"DELETE FROM rejected_reads WHERE {_SQL_COMPACT} = %s OR plate_raw = ANY(%s)"
-            " OR event_id = ANY(%s)",
+            f"DELETE FROM rejected_reads WHERE {_SQL_COMPACT} = %s OR plate_raw = ANY(%s) OR event_id = ANY(%s)",
             (normalised, forms, event_ids),
         ).rowcount
         alerts = conn.execute(
@@ -219,8 +218,7 @@ def pseudonymise(
     rejected = 0
     while True:
         rows = conn.execute(
-            "SELECT id, plate_raw FROM rejected_reads"
-            " WHERE observed_at < %s AND plate_raw NOT LIKE '#%%' LIMIT %s",
+            "SELECT id, plate_raw FROM rejected_reads WHERE observed_at < %s AND plate_raw NOT LIKE '#%%' LIMIT %s",
             (cutoff, batch),
         ).fetchall()
         if not rows:
@@ -269,10 +267,7 @@ def apply_retention(
         raise ValueError(f"now must carry a time zone, got {now.isoformat()}")
     days = policy.reads_days or reads_days
     maintain = [
-        r[0]
-        for r in conn.execute(
-            "SELECT * FROM alpr_maintain(make_interval(days => %s), %s)", (days, now)
-        ).fetchall()
+        r[0] for r in conn.execute("SELECT * FROM alpr_maintain(make_interval(days => %s), %s)", (days, now)).fetchall()
     ]
     image_cutoff = now - timedelta(days=policy.images_days)
     keys = {
@@ -302,9 +297,7 @@ def apply_retention(
             cutoff = now - timedelta(seconds=privacy.hash_after_s)
             hashed = pseudonymise(conn, privacy.secret.get_secret_value().encode(), cutoff)
         report = RetentionReport(maintain, removed, alerts, audit_rows, *hashed)
-        audit.record(
-            conn, actor, "retention", {**report.to_json(), "reads_days": days, "now": now.isoformat()}
-        )
+        audit.record(conn, actor, "retention", {**report.to_json(), "reads_days": days, "now": now.isoformat()})
     return report
 
 

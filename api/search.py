@@ -168,8 +168,7 @@ def _plate_match(query: EventQuery, column: str, params: dict[str, Any]) -> str:
     if query.match == "fuzzy":
         return f"{column} %% %(plate)s AND levenshtein({column}, %(plate)s) <= %(d)s"
     return (
-        f"alpr_fold_plate({column}) %% alpr_fold_plate(%(plate)s)"
-        f" AND alpr_plate_distance({column}, %(plate)s) <= %(d)s"
+        f"alpr_fold_plate({column}) %% alpr_fold_plate(%(plate)s) AND alpr_plate_distance({column}, %(plate)s) <= %(d)s"
     )
 
 
@@ -270,10 +269,7 @@ def search_sql(query: EventQuery, corrected: Sequence[uuid.UUID] = ()) -> tuple[
     distance = _distance(query, "e.plate")
     if query.match in ("fuzzy", "confusion"):
         closest = _distance(query, "c.plate")
-        distance = (
-            f"LEAST({distance}, (SELECT min({closest}) FROM plate_corrections c"
-            " WHERE c.event_id = e.event_id))"
-        )
+        distance = f"LEAST({distance}, (SELECT min({closest}) FROM plate_corrections c WHERE c.event_id = e.event_id))"
     read = (
         f"SELECT {_SELECT}, {distance} AS distance FROM plate_events e"
         f" WHERE {' AND '.join([_plate_match(query, 'e.plate', params), *where])}{order}"

@@ -71,9 +71,7 @@ class CropImages:
         except (S3Error, urllib3.exceptions.HTTPError, OSError) as exc:
             raise StorageError(f"deleting {len(keys)} object(s): {exc}") from exc
         if errors:
-            raise StorageError(
-                f"deleting objects: {errors[0].code} {errors[0].message} ({len(errors)} failed)"
-            )
+            raise StorageError(f"deleting objects: {errors[0].code} {errors[0].message} ({len(errors)} failed)")
         return len(keys)
 
     def read(self, key: str, *, max_bytes: int = 8 * 1024 * 1024) -> tuple[bytes, str] | None:

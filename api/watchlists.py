@@ -114,9 +114,7 @@ def update(conn: psycopg.Connection[Any], watchlist_id: int, changes: dict[str, 
         # Column names come from the fixed set above, values are parameters.
         assignments = ", ".join(f"{k} = %({k})s" for k in sorted(sets))
         try:
-            conn.execute(
-                f"UPDATE watchlists SET {assignments} WHERE id = %(id)s", {**sets, "id": watchlist_id}
-            )
+            conn.execute(f"UPDATE watchlists SET {assignments} WHERE id = %(id)s", {**sets, "id": watchlist_id})
         except psycopg.errors.UniqueViolation as exc:
             raise WatchlistError(f"a watchlist named {sets.get('name')!r} exists already") from exc
     return require(conn, watchlist_id)
@@ -164,9 +162,7 @@ def add_entries(
 def entry_inputs(conn: psycopg.Connection[Any], watchlist_id: int) -> list[EntryInput]:
     """The list's entries as :class:`EntryInput` (for CSV export)."""
     return [
-        EntryInput(
-            e["pattern"], e["match_type"], e["max_distance"], e["severity"], e["note"], e["expires_at"]
-        )
+        EntryInput(e["pattern"], e["match_type"], e["max_distance"], e["severity"], e["note"], e["expires_at"])
         for e in entries(conn, watchlist_id)
     ]
 

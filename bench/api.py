@@ -226,9 +226,7 @@ def same_answers(api: str, raw: str, token: str, plates: list[str]) -> int:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="100 000 rows, shorter levels.")
     parser.add_argument("--json", action="store_true", help="Print one JSON object.")
     parser.add_argument("--rows", type=int, default=None, help="Reads to load (default 1 000 000).")
@@ -365,10 +363,7 @@ def main() -> int:
                     f"  {label:8}  c={r['concurrency']:<3} {r['rps']:8.1f} req/s  p50 {r['p50_ms']:6.2f} ms"
                     f"  p99 {r['p99_ms']:7.2f} ms  errors {r['errors']}"
                 )
-        print(
-            f"requests/s at p99 < 100 ms: API {api_rps}, raw SQL {sql_rps},"
-            f" ratio {report['ratio_vs_raw_sql']}"
-        )
+        print(f"requests/s at p99 < 100 ms: API {api_rps}, raw SQL {sql_rps}, ratio {report['ratio_vs_raw_sql']}")
     return 0
 
 

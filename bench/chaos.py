@@ -156,8 +156,15 @@ def pass_messages(
         (
             camera,
             encode(
-                _crop(camera, track, start + timedelta(milliseconds=40 * j), plate.encode(), frame_index=j,
-                      crop_id=f"{camera}:{track}:{j}", quality=0.5 + 0.1 * j)
+                _crop(
+                    camera,
+                    track,
+                    start + timedelta(milliseconds=40 * j),
+                    plate.encode(),
+                    frame_index=j,
+                    crop_id=f"{camera}:{track}:{j}",
+                    quality=0.5 + 0.1 * j,
+                )
             ),
         )  # fmt: skip
         for j in range(CROPS_PER_PASS)

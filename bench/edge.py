@@ -145,9 +145,7 @@ def time_pipeline(pipe: CameraPipeline, path: Path, gap: float) -> float:
     return seconds
 
 
-def time_stages(
-    path: Path, frames: list[np.ndarray], detector_settings: DetectorSettings
-) -> dict[str, float]:
+def time_stages(path: Path, frames: list[np.ndarray], detector_settings: DetectorSettings) -> dict[str, float]:
     """Seconds per frame of detect, track(+crops) and the whole edge (decode + detect + track + crops)."""
     detector = load_detector(detector_settings)
     detector.detect(frames[0])  # warm-up (allocations, graph optimisation)
@@ -184,9 +182,7 @@ def time_stages(
     )
     vehicle_detector.detect(frames[0])  # warm-up
     gap = 1.0 / CameraSettings.model_fields["fps_cap"].default
-    pipe = CameraPipeline(
-        camera, edge, site="bench", run_id="v", detector=detector, vehicle_detector=vehicle_detector
-    )
+    pipe = CameraPipeline(camera, edge, site="bench", run_id="v", detector=detector, vehicle_detector=vehicle_detector)
     with_vehicles = time_pipeline(pipe, path, gap)
     return {
         "detect": detect, "track": track, "edge": whole, "edge_vehicles": with_vehicles,
@@ -222,9 +218,7 @@ def recall(detector_settings: DetectorSettings) -> dict[str, float] | None:
     }
 
 
-def ultralytics_predict(
-    python: str, weights: str, clip: Path, size: int, n: int
-) -> tuple[str, str, float] | None:
+def ultralytics_predict(python: str, weights: str, clip: Path, size: int, n: int) -> tuple[str, str, float] | None:
     """(mode, NMS used, seconds per frame) of ultralytics' own predict on one core, in another interpreter.
 
     Where ``predict`` cannot run at all, the torch forward pass alone is timed (mode says so): a
@@ -253,9 +247,7 @@ def time_batched(frames: list[np.ndarray], settings: DetectorSettings, cameras: 
     detector = load_detector(settings)
     if not isinstance(detector, OnnxDetector):
         raise SystemExit("--cameras needs the onnx detector")
-    batches = [
-        [frames[(i + c) % len(frames)] for c in range(cameras)] for i in range(0, len(frames), cameras)
-    ]
+    batches = [[frames[(i + c) % len(frames)] for c in range(cameras)] for i in range(0, len(frames), cameras)]
     detector.detect_batch(batches[0])  # warm-up
     t = time.perf_counter()
     for batch in batches:
@@ -279,12 +271,8 @@ def main() -> None:
     ap.add_argument("--json", action="store_true", help="Print one JSON object on stdout.")
     ap.add_argument("--input-size", type=int, default=512, help="Detector input size (longest side).")
     ap.add_argument("--frames", type=int, default=None, help="Frames per resolution (default 150, quick 30).")
-    ap.add_argument(
-        "--recall", action="store_true", help="Also measure recall on ../shared/data/openalpr-us."
-    )
-    ap.add_argument(
-        "--ultralytics", nargs=2, metavar=("PYTHON", "WEIGHTS"), help="Compare with ultralytics predict."
-    )
+    ap.add_argument("--recall", action="store_true", help="Also measure recall on ../shared/data/openalpr-us.")
+    ap.add_argument("--ultralytics", nargs=2, metavar=("PYTHON", "WEIGHTS"), help="Compare with ultralytics predict.")
     ap.add_argument(
         "--cameras", type=int, default=0, help="Also time N cameras' 1080p frames batched in one inference call."
     )
@@ -319,9 +307,7 @@ def main() -> None:
                     result[f"speedup_vs_{what}_{name}"] = round(fps["edge"] * ul[2], 2)
             if args.cameras and name == "1080p":
                 gpu = ("CUDAExecutionProvider", "CPUExecutionProvider")
-                batch_det = (
-                    det.model_copy(update={"providers": gpu, "threads": 0}) if args.gpu else det
-                )
+                batch_det = det.model_copy(update={"providers": gpu, "threads": 0}) if args.gpu else det
                 b = time_batched(frames, batch_det, args.cameras)
                 result["batched_cameras"] = args.cameras
                 result["batched_providers"] = list(b["providers"])

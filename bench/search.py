@@ -138,8 +138,7 @@ def sizes(conn: psycopg.Connection[Any], path: str, rows: int) -> dict[str, Any]
         ).fetchone() or (None, None, 0)
     else:
         total = conn.execute(
-            "SELECT sum(pg_total_relation_size(inhrelid)) FROM pg_inherits"
-            " WHERE inhparent = 'plate_events'::regclass"
+            "SELECT sum(pg_total_relation_size(inhrelid)) FROM pg_inherits WHERE inhparent = 'plate_events'::regclass"
         ).fetchone()[0]  # type: ignore[index]
         before = after = None
         chunks = 0
@@ -169,9 +168,7 @@ def queries(spec: ReadSpec, rng: random.Random, n: int) -> dict[str, list[EventQ
         out["prefix"].append(EventQuery(plate=plate[:4], match="prefix"))
         out["fuzzy"].append(EventQuery(plate=near, match="fuzzy", max_distance=1))
         day = spec.end - timedelta(days=rng.uniform(1, spec.span.days - 1))
-        out["camera_day"].append(
-            EventQuery(camera_ids=(camera_of(i, spec),), start=day, end=day + timedelta(days=1))
-        )
+        out["camera_day"].append(EventQuery(camera_ids=(camera_of(i, spec),), start=day, end=day + timedelta(days=1)))
         recent = plate_of(rng.randint(recent_from, spec.rows), spec)
         out["exact_7d"].append(EventQuery(plate=recent, start=week))
         out["fuzzy_7d"].append(

@@ -97,9 +97,7 @@ class ApiSettings(_Strict):
     )
     default_page_size: int = Field(50, ge=1, le=1000, description="Rows per page when `limit` is not given.")
     max_page_size: int = Field(500, ge=1, le=1000, description="Largest `limit` a client may ask for.")
-    rate_limit_per_s: float = Field(
-        50.0, ge=0, description="Sustained requests per second per API key; 0 = unlimited."
-    )
+    rate_limit_per_s: float = Field(50.0, ge=0, description="Sustained requests per second per API key; 0 = unlimited.")
     rate_limit_burst: int = Field(100, ge=1, description="Requests a key may send at once above the rate.")
     key_cache_s: float = Field(
         5.0,

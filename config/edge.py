@@ -66,9 +66,7 @@ class CameraSettings(_Strict):
 
     @field_validator("roi")
     @classmethod
-    def _polygon(
-        cls, value: tuple[tuple[float, float], ...] | None
-    ) -> tuple[tuple[float, float], ...] | None:
+    def _polygon(cls, value: tuple[tuple[float, float], ...] | None) -> tuple[tuple[float, float], ...] | None:
         if value is not None and len(value) < 3:
             raise ValueError(f"roi needs at least 3 points, got {len(value)}")
         return value
@@ -112,7 +110,9 @@ class DetectorSettings(_Strict):
     threads: int = Field(0, ge=0, le=256, description="Intra-op threads (0: library default).")
     device: str | None = Field(None, description="ultralytics device, e.g. 'cpu' or '0'.")
     batch_max: int = Field(
-        1, ge=1, le=256,
+        1,
+        ge=1,
+        le=256,
         description="Frames of the node's cameras run in one inference call at most (1: no batching; "
         "on a GPU, about the number of cameras).",
     )
@@ -125,19 +125,23 @@ class TrackerSettings(_Strict):
     """Tracking, with buffers in seconds: vehicles by ByteTrack (Roboflow ``trackers``), plates by
     their vehicle, else by motion (``edge/associate.py``)."""
 
-    lost_buffer_s: float = Field(
-        1.0, gt=0, le=60, description="A lost track is kept this long before it ends."
-    )
+    lost_buffer_s: float = Field(1.0, gt=0, le=60, description="A lost track is kept this long before it ends.")
     activation_threshold: float = Field(0.4, ge=0, le=1, description="Confidence needed to start a track.")
     high_conf_threshold: float = Field(0.5, ge=0, le=1, description="First-stage association threshold.")
     match_iou: float = Field(0.1, gt=0, le=1, description="Minimum IoU to associate a box with a track.")
     min_consecutive_frames: int = Field(2, ge=1, le=30, description="Frames before a track is confirmed.")
     motion_gate: float = Field(
-        2.0, gt=0, le=50, description="Plates without a vehicle: a sighting this many plate widths from where "
+        2.0,
+        gt=0,
+        le=50,
+        description="Plates without a vehicle: a sighting this many plate widths from where "
         "the track's motion predicts it may continue the track ...",
     )
     motion_gate_per_s: float = Field(
-        5.0, ge=0, le=500, description="... plus this many plate widths per second since the track was last seen.",
+        5.0,
+        ge=0,
+        le=500,
+        description="... plus this many plate widths per second since the track was last seen.",
     )
 
 
@@ -147,12 +151,8 @@ class CropSettings(_Strict):
     jpeg_quality: int = Field(90, ge=10, le=100, description="JPEG quality of published crops.")
     per_slice: int = Field(2, ge=1, le=20, description="Best crops published per track per time slice.")
     slice_s: float = Field(1.0, gt=0, le=60, description="Length of a time slice.")
-    padding: float = Field(
-        0.15, ge=0, le=1, description="Padding around the plate box, fraction of its size."
-    )
-    min_width: int = Field(
-        16, ge=1, le=4096, description="Plates narrower than this (pixels) are not cropped."
-    )
+    padding: float = Field(0.15, ge=0, le=1, description="Padding around the plate box, fraction of its size.")
+    min_width: int = Field(16, ge=1, le=4096, description="Plates narrower than this (pixels) are not cropped.")
 
 
 def _vehicle_detector() -> DetectorSettings:
@@ -172,11 +172,16 @@ class NoPlateSettings(_Strict):
 
     min_duration_s: float = Field(0.5, ge=0, le=60, description="Vehicle tracked at least this long.")
     min_width: int = Field(
-        200, ge=1, le=8192, description="Vehicle box at least this wide (pixels) at its largest: near enough "
-        "for its plate to be read.",
+        200,
+        ge=1,
+        le=8192,
+        description="Vehicle box at least this wide (pixels) at its largest: near enough for its plate to be read.",
     )
     min_travel: float = Field(
-        0.25, ge=0, le=10, description="Vehicle moved at least this many box heights (parked cars do not count).",
+        0.25,
+        ge=0,
+        le=10,
+        description="Vehicle moved at least this many box heights (parked cars do not count).",
     )
 
 
@@ -220,9 +225,7 @@ class SpoolSettings(_Strict):
     """Local disk queue that holds messages while the broker is unreachable."""
 
     dir: Path = Field(Path(".alpr-run/edge-spool"), description="Directory of the spool segments.")
-    max_bytes: int = Field(
-        512 * 1024 * 1024, ge=1024, description="Spool size limit; newer messages are dropped."
-    )
+    max_bytes: int = Field(512 * 1024 * 1024, ge=1024, description="Spool size limit; newer messages are dropped.")
     segment_bytes: int = Field(16 * 1024 * 1024, ge=1024, description="Size of one spool segment file.")
 
 
@@ -234,13 +237,9 @@ class PublishSettings(_Strict):
     )
     linger_ms: int = Field(20, ge=0, le=5000, description="Producer batching delay.")
     max_in_flight: int = Field(1000, ge=1, le=100_000, description="Messages sent and not yet acknowledged.")
-    retry_max_s: float = Field(
-        10.0, gt=0, le=300, description="Longest wait between resends after a failure."
-    )
+    retry_max_s: float = Field(10.0, gt=0, le=300, description="Longest wait between resends after a failure.")
     flush_timeout_s: float = Field(15.0, ge=0, le=600, description="Time given to deliver the spool on exit.")
-    registry_timeout_s: float = Field(
-        60.0, gt=0, le=3600, description="Wait this long for the schema registry."
-    )
+    registry_timeout_s: float = Field(60.0, gt=0, le=3600, description="Wait this long for the schema registry.")
 
 
 class EdgeSettings(_Strict):

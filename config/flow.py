@@ -18,9 +18,7 @@ class _Strict(BaseModel):
 class AlertChannel(_Strict):
     """One alert destination: a signed JSON webhook, Slack, or a notification service through apprise."""
 
-    name: str = Field(
-        min_length=1, pattern=r"^[A-Za-z0-9_.-]+$", description="Name used in watchlists' channels."
-    )
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$", description="Name used in watchlists' channels.")
     type: Literal["webhook", "slack", "email", "teams", "telegram", "ntfy", "mqtt"] = Field(
         description="webhook: signed JSON POST; slack: Block Kit message; email, teams, telegram, ntfy, "
         "mqtt: sent by apprise to the apprise URL in url (mailto://, workflows://, tgram://, ntfy://, mqtt://)."
@@ -59,9 +57,7 @@ class AlertChannel(_Strict):
 class AlertSettings(_Strict):
     """Delivery of watchlist alerts: channels and the retry policy shared by all of them."""
 
-    channels: tuple[AlertChannel, ...] = Field(
-        (), description="Named channels; watchlists refer to them by name."
-    )
+    channels: tuple[AlertChannel, ...] = Field((), description="Named channels; watchlists refer to them by name.")
     default_channels: tuple[str, ...] = Field(
         (), description="Channels of a watchlist that names none (empty: such hits are stored, not sent)."
     )
@@ -177,7 +173,10 @@ class PlateRulesSettings(_Strict):
     min_length: int = Field(2, ge=1, le=20, description="Plates shorter than this are rejected.")
     max_length: int = Field(10, ge=1, le=20, description="Plates longer than this are rejected.")
     max_fixes: int = Field(
-        2, ge=0, le=8, description="Most OCR confusions fixed by position in one plate (only when ocr.syntax "
+        2,
+        ge=0,
+        le=8,
+        description="Most OCR confusions fixed by position in one plate (only when ocr.syntax "
         "is off: decoded reads already weighed each character's evidence).",
     )
     to_digit: dict[str, str] = Field(

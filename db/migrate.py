@@ -112,9 +112,7 @@ def applied_migrations(conn: psycopg.Connection) -> list[AppliedMigration]:
     """Rows of ``schema_migrations`` by version; empty when the table does not exist yet."""
     if not _has_history_table(conn):
         return []
-    rows = conn.execute(
-        "SELECT version, name, checksum, applied_at FROM schema_migrations ORDER BY version"
-    ).fetchall()
+    rows = conn.execute("SELECT version, name, checksum, applied_at FROM schema_migrations ORDER BY version").fetchall()
     return [AppliedMigration(*row) for row in rows]
 
 

@@ -215,9 +215,7 @@ def read_status(url: str, migrations: Sequence[Migration] | None = None) -> Data
             ).fetchone() or (0, None)
             if default_rel:
                 # The name comes from the catalog, already quoted by regclass output.
-                counted = conn.execute(
-                    sql.SQL("SELECT count(*) FROM {}").format(sql.SQL(default_rel))
-                ).fetchone()
+                counted = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.SQL(default_rel))).fetchone()
                 default_rows = counted[0] if counted else None
         return DatabaseStatus(
             database=conn.info.dbname,

@@ -128,9 +128,7 @@ def open_capture(settings: CameraSettings) -> tuple[cv2.VideoCapture, str]:
     timeout_ms = int(settings.open_timeout_s * 1000)
     params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, timeout_ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, timeout_ms]
     if settings.decode in ("auto", "hw"):
-        cap = cv2.VideoCapture(
-            url, cv2.CAP_FFMPEG, [cv2.CAP_PROP_HW_ACCELERATION, cv2.VIDEO_ACCELERATION_ANY, *params]
-        )
+        cap = cv2.VideoCapture(url, cv2.CAP_FFMPEG, [cv2.CAP_PROP_HW_ACCELERATION, cv2.VIDEO_ACCELERATION_ANY, *params])
         if cap.isOpened() and cap.get(cv2.CAP_PROP_HW_ACCELERATION) not in (0, cv2.VIDEO_ACCELERATION_NONE):
             return cap, "hw"
         if cap.isOpened() and settings.decode == "auto":
@@ -138,9 +136,7 @@ def open_capture(settings: CameraSettings) -> tuple[cv2.VideoCapture, str]:
         cap.release()
         if settings.decode == "hw":
             log.warning("camera %s: hardware decode unavailable, falling back to CPU", settings.id)
-    cap = cv2.VideoCapture(
-        url, cv2.CAP_FFMPEG, [cv2.CAP_PROP_HW_ACCELERATION, cv2.VIDEO_ACCELERATION_NONE, *params]
-    )
+    cap = cv2.VideoCapture(url, cv2.CAP_FFMPEG, [cv2.CAP_PROP_HW_ACCELERATION, cv2.VIDEO_ACCELERATION_NONE, *params])
     return cap, "cpu"
 
 

@@ -44,9 +44,7 @@ def edge(config_paths: tuple[str, ...], no_status: bool) -> None:
         raise click.ClickException(str(exc)) from exc
     logs.configure(settings.log)
     if not settings.edge.cameras:
-        raise click.ClickException(
-            "no cameras configured (edge.cameras is empty); pass --config config/cameras.yaml"
-        )
+        raise click.ClickException("no cameras configured (edge.cameras is empty); pass --config config/cameras.yaml")
     try:
         node = EdgeNode(settings)
     except (DetectorError, ClassifierError) as exc:

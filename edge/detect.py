@@ -70,8 +70,7 @@ class Detections:
             raise ValueError(f"Detections.xyxy must have shape (N, 4), got {self.xyxy.shape}")
         if self.confidence.shape != (n,) or self.class_id.shape != (n,):
             raise ValueError(
-                f"Detections: confidence {self.confidence.shape} and class_id {self.class_id.shape} "
-                f"must be ({n},)"
+                f"Detections: confidence {self.confidence.shape} and class_id {self.class_id.shape} must be ({n},)"
             )
 
     @classmethod
@@ -111,9 +110,7 @@ def letterbox(
         out_w = out_h = size
     left, top = (out_w - new_w) // 2, (out_h - new_h) // 2
     resized = (
-        frame_bgr
-        if (new_w, new_h) == (w, h)
-        else cv2.resize(frame_bgr, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
+        frame_bgr if (new_w, new_h) == (w, h) else cv2.resize(frame_bgr, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
     )
     padded = cv2.copyMakeBorder(
         resized,
@@ -173,9 +170,7 @@ class OnnxDetector:
         self._settings = settings
         self.providers = tuple(self._session.get_providers())
         self.model_path = path
-        log.info(
-            "onnx detector %s on %s, input %s rect=%s", path.name, self.providers, self._size, self._rect
-        )
+        log.info("onnx detector %s on %s, input %s rect=%s", path.name, self.providers, self._size, self._rect)
 
     def detect(self, frame_bgr: np.ndarray) -> Detections:
         """Detect objects in one BGR frame (H, W, 3) uint8; boxes in frame pixels."""
@@ -324,8 +319,7 @@ class UltralyticsDetector:
             from ultralytics import YOLO
         except ImportError as exc:
             raise DetectorError(
-                "ultralytics detector: the ultralytics package is not installed "
-                "(pip install 'alpr-platform[gpu]')"
+                "ultralytics detector: the ultralytics package is not installed (pip install 'alpr-platform[gpu]')"
             ) from exc
         if settings.model is None:
             raise DetectorError("ultralytics detector: set detector.model (.pt, .onnx or .engine weights)")

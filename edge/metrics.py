@@ -24,15 +24,11 @@ class EdgeMetrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
         r = self.registry
-        self.frames_read = Counter(
-            "alpr_edge_frames_read", "Frames decoded per camera.", ["camera"], registry=r
-        )
+        self.frames_read = Counter("alpr_edge_frames_read", "Frames decoded per camera.", ["camera"], registry=r)
         self.frames_dropped = Counter(
             "alpr_edge_frames_dropped", "Frames skipped by the newest-frame policy.", ["camera"], registry=r
         )
-        self.frames_bad = Counter(
-            "alpr_edge_frames_bad", "Unreadable or corrupt frames.", ["camera"], registry=r
-        )
+        self.frames_bad = Counter("alpr_edge_frames_bad", "Unreadable or corrupt frames.", ["camera"], registry=r)
         self.frames_processed = Counter(
             "alpr_edge_frames_processed", "Frames through detection and tracking.", ["camera"], registry=r
         )
@@ -44,19 +40,13 @@ class EdgeMetrics:
             registry=r,
         )
         self.camera_up = Gauge("alpr_edge_camera_up", "1 while the camera streams.", ["camera"], registry=r)
-        self.reconnects = Counter(
-            "alpr_edge_camera_reconnects", "Reconnect attempts.", ["camera"], registry=r
-        )
+        self.reconnects = Counter("alpr_edge_camera_reconnects", "Reconnect attempts.", ["camera"], registry=r)
         self.tracks_active = Gauge("alpr_edge_tracks_active", "Open plate tracks.", ["camera"], registry=r)
-        self.tracks_started = Counter(
-            "alpr_edge_tracks_started", "Plate tracks started.", ["camera"], registry=r
-        )
+        self.tracks_started = Counter("alpr_edge_tracks_started", "Plate tracks started.", ["camera"], registry=r)
         self.crops_published = Counter(
             "alpr_edge_crops_published", "Crops queued for publishing.", ["camera"], registry=r
         )
-        self.delivered = Counter(
-            "alpr_edge_messages_delivered", "Messages acked by the broker.", ["topic"], registry=r
-        )
+        self.delivered = Counter("alpr_edge_messages_delivered", "Messages acked by the broker.", ["topic"], registry=r)
         self.publish_errors = Counter(
             "alpr_edge_publish_errors", "Failed deliveries and encoding errors.", ["topic"], registry=r
         )
@@ -65,9 +55,7 @@ class EdgeMetrics:
         )
         self.spool_depth = Gauge("alpr_edge_spool_messages", "Messages waiting in the spool.", registry=r)
         self.spool_bytes = Gauge("alpr_edge_spool_bytes", "Bytes waiting in the spool.", registry=r)
-        self.spool_limit = Gauge(
-            "alpr_edge_spool_limit_bytes", "Spool size limit (edge.spool.max_bytes).", registry=r
-        )
+        self.spool_limit = Gauge("alpr_edge_spool_limit_bytes", "Spool size limit (edge.spool.max_bytes).", registry=r)
         self.pipeline_errors = Counter(
             "alpr_edge_pipeline_errors", "Frames whose processing raised an error.", ["camera"], registry=r
         )

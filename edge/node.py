@@ -146,9 +146,7 @@ class EdgeNode:
             self._batcher = BatchingDetector(self.detector, det.batch_max, det.batch_wait_ms / 1000)
             self.detector = self._batcher
         vehicles = settings.edge.vehicles
-        self.vehicle_detector = (
-            (vehicle_detector or load_detector(vehicles.detector)) if vehicles.enabled else None
-        )
+        self.vehicle_detector = (vehicle_detector or load_detector(vehicles.detector)) if vehicles.enabled else None
         self.classifier = load_classifier(vehicles)
         m = self.metrics
         self.publisher = publisher or Publisher(

@@ -72,9 +72,7 @@ class Publisher:
             "crop": AvroEncoder(registry, "plate_crop", self._topics.crops),
             "track": AvroEncoder(registry, "track_event", self._topics.detections),
         }
-        self.spool = Spool(
-            settings.edge.spool.dir, settings.edge.spool.max_bytes, settings.edge.spool.segment_bytes
-        )
+        self.spool = Spool(settings.edge.spool.dir, settings.edge.spool.max_bytes, settings.edge.spool.segment_bytes)
         self._producer = self._new_producer()
         self.counters = PublishCounters()
         self._on_delivered = on_delivered or (lambda _t: None)
@@ -156,9 +154,7 @@ class Publisher:
                     time.sleep(delay)
                     delay = min(delay * 2, 5.0)
                 except SerdeError as exc:
-                    raise PublisherError(
-                        f"publisher: registry refused the {name} schema: {exc.reason}"
-                    ) from exc
+                    raise PublisherError(f"publisher: registry refused the {name} schema: {exc.reason}") from exc
         self._thread.start()
 
     def close(self, timeout_s: float | None = None) -> bool:

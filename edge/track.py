@@ -123,4 +123,3 @@ class Tracker:
         ended = tuple(self.active.values())
         self.active.clear()
         return ended
-

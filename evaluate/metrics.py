@@ -163,8 +163,7 @@ def error_class(read: str, label: str, detected: bool = True) -> str:
     if not r:
         return "not_read"
     if len(r) == len(lab) and all(
-        a == b or b == WILDCARD or frozenset((a, b)) in _LOOK_ALIKE
-        for a, b in zip(r, lab, strict=True)
+        a == b or b == WILDCARD or frozenset((a, b)) in _LOOK_ALIKE for a, b in zip(r, lab, strict=True)
     ):
         return "look_alike"
     visible = lab.replace(WILDCARD, "")

@@ -31,9 +31,7 @@ log = logging.getLogger(__name__)
 OCR_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12)
 
 STEP_ITEMS = Counter("alpr_flow_step_items", "Items that left a step of the plates flow.", ["step"])
-DEAD_LETTERS = Counter(
-    "alpr_flow_dead_letters", "Messages sent to the dead-letter topic.", ["step", "error_type"]
-)
+DEAD_LETTERS = Counter("alpr_flow_dead_letters", "Messages sent to the dead-letter topic.", ["step", "error_type"])
 REJECTED_READS = Counter("alpr_flow_rejected_reads", "Reads that failed validation.", ["reason"])
 for _reason in get_args(RejectReason):  # every reason's series exists, at 0, from the start
     REJECTED_READS.labels(_reason)
@@ -41,9 +39,7 @@ OCR_CROP_SECONDS = Histogram(
     "alpr_flow_ocr_crop_duration_seconds", "OCR time per crop (batch time / batch size).", buckets=OCR_BUCKETS
 )
 OCR_FAILURES = Counter("alpr_flow_ocr_failures", "Crops the OCR engine failed on (read as empty).")
-OCR_BATCH_SECONDS = Histogram(
-    "alpr_flow_ocr_batch_duration_seconds", "OCR time per engine call.", buckets=OCR_BUCKETS
-)
+OCR_BATCH_SECONDS = Histogram("alpr_flow_ocr_batch_duration_seconds", "OCR time per engine call.", buckets=OCR_BUCKETS)
 OCR_BATCH_SIZE = Histogram(
     "alpr_flow_ocr_batch_size", "Crops per OCR engine call.", buckets=(1, 2, 4, 8, 16, 32, 64, 128)
 )
@@ -83,9 +79,7 @@ def counted(step: str) -> Callable[[object], object]:
     return _count
 
 
-def observe_latency(
-    histogram: Histogram, frame_times: Iterable[datetime], now: datetime | None = None
-) -> None:
+def observe_latency(histogram: Histogram, frame_times: Iterable[datetime], now: datetime | None = None) -> None:
     """Observe ``now - frame_ts`` for each frame time (``now`` defaults to the wall clock)."""
     at = now or datetime.now(UTC)
     for frame_ts in frame_times:

@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 
 I = TypeVar("I")  # noqa: E741 - the index type
 
+
 def _default_index(entries: Sequence[WatchlistEntry]) -> Any:
     from operators.watchlist import Watchlist
 
@@ -167,15 +168,11 @@ class WatchlistStore(Generic[I]):
         except psycopg.Error as exc:
             log.warning("%s: cannot reload watchlists (keeping version %d): %s", self.name, self.version, exc)
         except Exception:  # a bad index build must not kill the poller; the old index stays
-            log.exception(
-                "%s: building the watchlist index failed (keeping version %d)", self.name, self.version
-            )
+            log.exception("%s: building the watchlist index failed (keeping version %d)", self.name, self.version)
 
     def _connection(self) -> psycopg.Connection[Any]:
         if self._conn is None or self._conn.closed:
-            self._conn = psycopg.connect(
-                self.url, autocommit=True, connect_timeout=5, application_name=self.name
-            )
+            self._conn = psycopg.connect(self.url, autocommit=True, connect_timeout=5, application_name=self.name)
         return self._conn
 
     def _drop_connection(self) -> None:

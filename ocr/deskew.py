@@ -129,9 +129,7 @@ def deskew(
 class DeskewingReader:
     """An engine that reads deskewed crops (``ocr.deskew``); anything it cannot deskew goes as it is."""
 
-    def __init__(
-        self, engine: OcrEngine, min_deg: float, max_deg: float, shear_min_deg: float | None = None
-    ) -> None:
+    def __init__(self, engine: OcrEngine, min_deg: float, max_deg: float, shear_min_deg: float | None = None) -> None:
         self._engine = engine
         self._args = (min_deg, max_deg, shear_min_deg)
 

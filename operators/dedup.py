@@ -56,9 +56,7 @@ class DedupRules:
 
     def __post_init__(self) -> None:
         if self.window_s < 0 or self.max_distance < 0 or self.max_events < 1:
-            raise ValueError(
-                f"DedupRules: window_s and max_distance must be >= 0, max_events >= 1, got {self!r}"
-            )
+            raise ValueError(f"DedupRules: window_s and max_distance must be >= 0, max_events >= 1, got {self!r}")
 
     @classmethod
     def from_settings(cls, flow: FlowSettings) -> DedupRules:

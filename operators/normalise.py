@@ -54,9 +54,7 @@ _CANONICAL = LETTERS | DIGITS
 
 # Pairs an OCR engine mixes up, folded to one representative so that the edit distance
 # of the folded strings counts only the non-confusable differences.
-_FOLD = str.maketrans(
-    {"O": "0", "Q": "0", "D": "0", "I": "1", "L": "1", "B": "8", "S": "5", "Z": "2", "G": "6"}
-)
+_FOLD = str.maketrans({"O": "0", "Q": "0", "D": "0", "I": "1", "L": "1", "B": "8", "S": "5", "Z": "2", "G": "6"})
 
 
 @lru_cache(maxsize=65536)

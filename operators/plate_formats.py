@@ -47,9 +47,7 @@ def expand_template(template: str, max_len: int | None = None) -> tuple[str, ...
     ('LN', 'LNN')
     """
     if _TEMPLATE_RE.fullmatch(template) is None:
-        raise ValueError(
-            f"plate template {template!r}: use L, N, C, A, each optionally followed by {{m}} or {{m,n}}"
-        )
+        raise ValueError(f"plate template {template!r}: use L, N, C, A, each optionally followed by {{m}} or {{m,n}}")
     options: list[list[str]] = []
     for m in _TOKEN_RE.finditer(template):
         cls, lo, hi = m.group(1), m.group(2), m.group(3)
@@ -126,6 +124,7 @@ _US_STATES: tuple[FormatSpec, ...] = (
 # Any US plate, vanity plates included: accepted, with a country-only region.
 # Weight 4: a fix to a state format must be worth it (one fix on a 7-character plate).
 _US_GENERIC = FormatSpec("US", "US", ("A{2,8}",), weight=4.0)
+
 
 def _spec(name: str, *templates: str, max_len: int | None = None) -> FormatSpec:
     """A format whose region is the part of ``name`` before any ``/`` (``ES/provincial`` -> ES)."""

@@ -104,9 +104,7 @@ def _opt_utc(owner: str, name: str, value: object) -> datetime | None:
 
 def _ordered(owner: str, first_seen: datetime, last_seen: datetime) -> None:
     if last_seen < first_seen:
-        raise RecordError(
-            f"{owner}.last_seen {last_seen.isoformat()} is before first_seen {first_seen.isoformat()}"
-        )
+        raise RecordError(f"{owner}.last_seen {last_seen.isoformat()} is before first_seen {first_seen.isoformat()}")
 
 
 def _set(obj: object, name: str, value: object) -> None:
@@ -324,9 +322,7 @@ class PlateCrop:
                 frame_index=d["frame_index"],
                 frame_ts=frame_ts if isinstance(frame_ts, datetime) else _avro_ts(o, "frame_ts", frame_ts),
                 published_ts=(
-                    published_ts
-                    if isinstance(published_ts, datetime)
-                    else _avro_ts(o, "published_ts", published_ts)
+                    published_ts if isinstance(published_ts, datetime) else _avro_ts(o, "published_ts", published_ts)
                 ),
                 bbox=_box(o, "bbox", bbox),
                 frame_width=d["frame_width"],
@@ -488,8 +484,7 @@ class OcrRead:
         chars = _unit_floats(o, self.char_confidences)
         if chars and len(chars) != len(self.text):
             raise RecordError(
-                f"{o}.char_confidences must be empty or one per character of {self.text!r}, "
-                f"got {len(chars)} values"
+                f"{o}.char_confidences must be empty or one per character of {self.text!r}, got {len(chars)} values"
             )
         _set(self, "char_confidences", chars)
 
@@ -679,9 +674,7 @@ class PlateEvent:
         return str(uuid.uuid5(ALPR_NAMESPACE, f"plate-event\x1f{camera_id}\x1f{track_id}\x1f{ms}"))
 
     @classmethod
-    def from_read(
-        cls, read: PlateRead, *, crop_key: str | None = None, crop_url: str | None = None
-    ) -> PlateEvent:
+    def from_read(cls, read: PlateRead, *, crop_key: str | None = None, crop_url: str | None = None) -> PlateEvent:
         """A new event (one sighting) for a validated read."""
         t = read.read
         return cls(
@@ -830,9 +823,7 @@ class WatchlistHit:
     @property
     def alert_id(self) -> str:
         """uuid5 of event id and entry id: an event update re-raises the same alert id."""
-        return str(
-            uuid.uuid5(ALPR_NAMESPACE, f"watchlist-alert\x1f{self.event.event_id}\x1f{self.entry.entry_id}")
-        )
+        return str(uuid.uuid5(ALPR_NAMESPACE, f"watchlist-alert\x1f{self.event.event_id}\x1f{self.entry.entry_id}"))
 
     @property
     def severity(self) -> str:
@@ -939,10 +930,7 @@ class DeadLetter:
     def from_avro(cls, d: Mapping[str, Any]) -> DeadLetter:
         """Build from a decoded Avro ``DeadLetter``."""
         o = "DeadLetter"
-        kw = {
-            k: _field(o, d, k)
-            for k in ("source_topic", "partition", "offset", "step", "reason", "error_type")
-        }
+        kw = {k: _field(o, d, k) for k in ("source_topic", "partition", "offset", "step", "reason", "error_type")}
         return cls(key=d.get("key"), value=d.get("value"), ts=_avro_ts(o, "ts", _field(o, d, "ts")), **kw)
 
 

@@ -119,11 +119,7 @@ class PlateValidator:
                     if spec.weight is not None:
                         score = bonus + spec.weight
                     else:
-                        score = (
-                            bonus
-                            + sum(_CLASS_WEIGHT[k] for k in classes)
-                            - math.log2(per_length[len(classes)])
-                        )
+                        score = bonus + sum(_CLASS_WEIGHT[k] for k in classes) - math.log2(per_length[len(classes)])
                     per = shapes.setdefault(classes, {})
                     key = (spec.name, spec.region)
                     per[key] = max(score, per.get(key, float("-inf")))
@@ -142,9 +138,7 @@ class PlateValidator:
             try:
                 compiled.append((name, region, re.compile(regex)))
             except re.error as exc:
-                raise ValueError(
-                    f"custom plate format {name!r}: regex {regex!r} does not compile: {exc}"
-                ) from exc
+                raise ValueError(f"custom plate format {name!r}: regex {regex!r} does not compile: {exc}") from exc
         self._regexes = tuple(compiled)
         self._confusions = confusions
         self._default_region = default_region
@@ -166,9 +160,7 @@ class PlateValidator:
             Confusions(rules.to_digit, rules.to_letter),
             regexes=[(f.name, f.region, f.regex) for f in rules.custom_formats if f.regex is not None],
             custom_formats=[
-                FormatSpec(f.name, f.region, (f.template,))
-                for f in rules.custom_formats
-                if f.template is not None
+                FormatSpec(f.name, f.region, (f.template,)) for f in rules.custom_formats if f.template is not None
             ],
             default_region=rules.default_region,
             min_confidence=rules.min_confidence,
@@ -253,8 +245,6 @@ class PlateValidator:
         if not rules:
             return plate
         return "".join(rules.get(c, c) if k == "A" else c for c, k in zip(plate, classes, strict=True))
-
-
 
     def _region(self, regions: Iterable[str | None]) -> str | None:
         found = sorted({r for r in regions if r is not None})

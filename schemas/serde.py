@@ -204,9 +204,7 @@ class AvroDecoder:
             raise DecodeError(f"message of {len(data)} bytes is shorter than the 5-byte wire header")
         magic, schema_id = _HEADER.unpack_from(data)
         if magic != MAGIC_BYTE:
-            raise DecodeError(
-                f"unknown magic byte {magic} (expected {MAGIC_BYTE}): not Confluent-framed Avro"
-            )
+            raise DecodeError(f"unknown magic byte {magic} (expected {MAGIC_BYTE}): not Confluent-framed Avro")
         schemas = self._schemas.get(schema_id)
         if schemas is None:
             schemas = self._writer_schema(schema_id)
@@ -217,9 +215,7 @@ class AvroDecoder:
         except Exception as exc:  # EOFError, ValueError, UnicodeDecodeError, IndexError, ...
             raise DecodeError(f"corrupt or truncated body for schema id {schema_id}: {exc!r}") from exc
         if buf.tell() != len(data):
-            raise DecodeError(
-                f"{len(data) - buf.tell()} trailing bytes after the record (schema id {schema_id})"
-            )
+            raise DecodeError(f"{len(data) - buf.tell()} trailing bytes after the record (schema id {schema_id})")
         if not isinstance(record, dict):
             raise DecodeError(f"schema id {schema_id} is not a record schema")
         return record

@@ -29,9 +29,7 @@ def _settings(config: Sequence[str], broker_storage: str | None = None) -> Setti
 
 def _table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     cells = [[str(c) for c in headers], *[["-" if c is None else str(c) for c in row] for row in rows]]
-    widths = [
-        max(len(row[i].splitlines()[0] if row[i] else "") for row in cells) for i in range(len(headers) - 1)
-    ]
+    widths = [max(len(row[i].splitlines()[0] if row[i] else "") for row in cells) for i in range(len(headers) - 1)]
     lines = []
     for row in cells:
         first, *rest = row[-1].splitlines() or [""]

@@ -105,9 +105,7 @@ class ObjectStore:
             "identities": [
                 {
                     "name": s3.access_key,
-                    "credentials": [
-                        {"accessKey": s3.access_key, "secretKey": s3.secret_key.get_secret_value()}
-                    ],
+                    "credentials": [{"accessKey": s3.access_key, "secretKey": s3.secret_key.get_secret_value()}],
                     "actions": ["Admin", "Read", "Write", "List", "Tagging"],
                 }
             ]
@@ -156,10 +154,7 @@ class ObjectStore:
         except OSError as exc:
             return Health(False, f"cannot connect: {exc.strerror or exc}")
         try:
-            names = [
-                b.name
-                for b in s3_client(self._settings, endpoint=self.address(), timeout_s=1.0).list_buckets()
-            ]
+            names = [b.name for b in s3_client(self._settings, endpoint=self.address(), timeout_s=1.0).list_buckets()]
         except Exception as exc:  # noqa: BLE001 - any failure means "not healthy"
             return Health(False, f"S3 list_buckets failed: {type(exc).__name__}: {exc}")
         return Health(True, f"buckets: {', '.join(sorted(names)) or '(none)'}")

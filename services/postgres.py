@@ -214,9 +214,7 @@ class Postgres:
                 " using a private cluster that does"
             )
         else:
-            log.info(
-                "postgres: configured server does not answer (%s); using a private cluster", configured.detail
-            )
+            log.info("postgres: configured server does not answer (%s); using a private cluster", configured.detail)
         if bindir is None:
             problem = apt_install(APT_PACKAGES) if os.geteuid() == 0 else "not root"
             bindir = postgres_bindir()
@@ -303,9 +301,7 @@ class Postgres:
         if url != self.private_url():
             return
         dbname = urlsplit(url).path.lstrip("/")
-        with psycopg.connect(
-            make_conninfo(url, dbname="postgres", connect_timeout=5), autocommit=True
-        ) as conn:
+        with psycopg.connect(make_conninfo(url, dbname="postgres", connect_timeout=5), autocommit=True) as conn:
             exists = conn.execute("select 1 from pg_database where datname = %s", (dbname,)).fetchone()
             if not exists:
                 conn.execute(sql.SQL("create database {}").format(sql.Identifier(dbname)))

@@ -28,9 +28,7 @@ SCRAPE_INTERVAL_S = 15
 
 def prometheus_binary() -> Path | None:
     """``/usr/bin/prometheus`` or whatever ``prometheus`` is on PATH."""
-    found = shutil.which("prometheus") or (
-        "/usr/bin/prometheus" if Path("/usr/bin/prometheus").is_file() else None
-    )
+    found = shutil.which("prometheus") or ("/usr/bin/prometheus" if Path("/usr/bin/prometheus").is_file() else None)
     return Path(found) if found else None
 
 

@@ -54,9 +54,7 @@ LEVELS = frozenset(
     {"NONE", "BACKWARD", "BACKWARD_TRANSITIVE", "FORWARD", "FORWARD_TRANSITIVE", "FULL", "FULL_TRANSITIVE"}
 )
 MAX_VERSION = 2**31 - 1
-DEV_ONLY_WARNING = (
-    "DEV-ONLY schema registry (services.registry): not for production; use Confluent Schema Registry"
-)
+DEV_ONLY_WARNING = "DEV-ONLY schema registry (services.registry): not for production; use Confluent Schema Registry"
 
 
 class RegistryError(Exception):
@@ -174,9 +172,7 @@ class KafkaLog:
         from confluent_kafka.admin import AdminClient, NewTopic
 
         admin = AdminClient({"bootstrap.servers": self._bootstrap, "logger": log})
-        new = NewTopic(
-            self._topic, num_partitions=1, replication_factor=1, config={"cleanup.policy": "compact"}
-        )
+        new = NewTopic(self._topic, num_partitions=1, replication_factor=1, config={"cleanup.policy": "compact"})
         future = admin.create_topics([new], request_timeout=self._timeout_s)[self._topic]
         try:
             future.result(timeout=self._timeout_s)
@@ -219,9 +215,7 @@ class KafkaLog:
         try:
             while True:
                 if time.monotonic() > deadline:
-                    raise StoreError(
-                        f"replay of {self._topic} did not reach its marker in {self._timeout_s}s"
-                    )
+                    raise StoreError(f"replay of {self._topic} did not reach its marker in {self._timeout_s}s")
                 msg = consumer.poll(0.5)
                 if msg is None:
                     continue
@@ -279,13 +273,9 @@ def parse_schema_request(body: Any) -> tuple[str, str, avro.schema.Schema]:
         raise RegistryError(422, 42201, "Invalid schema: the body needs a 'schema' string.")
     schema_type = body.get("schemaType") or "AVRO"
     if schema_type != "AVRO":
-        raise RegistryError(
-            422, 42201, f"Invalid schema: schemaType {schema_type!r} is not supported (AVRO only)."
-        )
+        raise RegistryError(422, 42201, f"Invalid schema: schemaType {schema_type!r} is not supported (AVRO only).")
     if body.get("references"):
-        raise RegistryError(
-            422, 42201, "Invalid schema: schema references are not supported by the dev registry."
-        )
+        raise RegistryError(422, 42201, "Invalid schema: schema references are not supported by the dev registry.")
     try:
         obj = json.loads(body["schema"])
         parsed = avro.schema.parse(body["schema"])
@@ -538,9 +528,7 @@ class Registry:
                         f"Subject '{subject}' Version {entry.version} was not deleted first "
                         "before being permanently deleted",
                     )
-                self._write(
-                    {"keytype": "SCHEMA", "subject": subject, "version": entry.version, "magic": 1}, None
-                )
+                self._write({"keytype": "SCHEMA", "subject": subject, "version": entry.version, "magic": 1}, None)
             else:
                 self._write_version(Version(subject, entry.version, entry.schema_id, deleted=True))
             return entry.version
@@ -755,9 +743,7 @@ def make_server(
     ``"Bearer <token>"``) any request without exactly that header gets 401, as a secured
     registry answers (for trying clients' TLS and auth settings; still dev-only).
     """
-    handler = type(
-        "RegistryRequestHandler", (_RequestHandler,), {"registry": registry, "authorization": authorization}
-    )
+    handler = type("RegistryRequestHandler", (_RequestHandler,), {"registry": registry, "authorization": authorization})
     server = ThreadingHTTPServer((host, port), handler)
     server.daemon_threads = True
     if tls is not None:
@@ -775,22 +761,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m services.registry", description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=18081, help="listen port (default 18081)")
-    parser.add_argument(
-        "--bootstrap-servers", help="Kafka broker keeping the _schemas topic (omit: no persistence)"
-    )
+    parser.add_argument("--bootstrap-servers", help="Kafka broker keeping the _schemas topic (omit: no persistence)")
     parser.add_argument("--topic", default=SCHEMAS_TOPIC, help="compacted topic of the schema log")
-    parser.add_argument(
-        "--store-timeout", type=float, default=15.0, help="seconds to wait for the broker (default 15)"
-    )
+    parser.add_argument("--store-timeout", type=float, default=15.0, help="seconds to wait for the broker (default 15)")
     parser.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
     parser.add_argument("--tls-cert", help="PEM certificate (chain): serve https")
     parser.add_argument("--tls-key", help="PEM private key of --tls-cert")
     parser.add_argument("--basic-auth", metavar="USER:PASSWORD", help="require HTTP basic auth")
     parser.add_argument("--bearer-token", help="require Authorization: Bearer TOKEN")
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     log.warning(DEV_ONLY_WARNING)
 
     schema_log: SchemaLog

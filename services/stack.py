@@ -128,9 +128,7 @@ def _waves(services: dict[str, Service], names: Sequence[str]) -> list[list[str]
     return waves
 
 
-def up(
-    settings: Settings, only: Iterable[str] | None = None, *, die_with_parent: bool = False
-) -> list[StartReport]:
+def up(settings: Settings, only: Iterable[str] | None = None, *, die_with_parent: bool = False) -> list[StartReport]:
     """Start the selected services (and their dependencies); never raises for one service's failure.
 
     ``die_with_parent`` (tests) makes the kernel stop the services when this process dies.
@@ -164,9 +162,7 @@ def up(
                 service, files = services[name], ProcessFiles(root, name)
                 outcome = future.result()
                 if isinstance(outcome, StartReport | Skip):
-                    reports[name] = (
-                        outcome if isinstance(outcome, StartReport) else _skipped(service, outcome, started)
-                    )
+                    reports[name] = outcome if isinstance(outcome, StartReport) else _skipped(service, outcome, started)
                     continue
                 pid = read_pid(files, service.identity())
                 was_running = pid is not None
@@ -183,9 +179,7 @@ def up(
                     except ServiceError as exc:
                         reports[name] = StartReport(name, "failed", None, service.address(), 0.0, str(exc))
                         continue
-                waits[name] = pool.submit(
-                    _await_healthy, service, files, pid, started, timeout_s, was_running
-                )
+                waits[name] = pool.submit(_await_healthy, service, files, pid, started, timeout_s, was_running)
             for name, wait in waits.items():
                 reports[name] = wait.result()
     return [reports[n] for n in names]
@@ -202,9 +196,7 @@ def _prepare(service: Service) -> Launch | Skip | StartReport:
 def _spawn(service: Service, files: ProcessFiles, launch: Launch, die_with_parent: bool) -> int:
     busy = [p for p in service.ports() if port_in_use(p)]
     if busy:
-        raise ServiceError(
-            f"port(s) {', '.join(map(str, busy))} already in use by a process not managed here"
-        )
+        raise ServiceError(f"port(s) {', '.join(map(str, busy))} already in use by a process not managed here")
     return spawn(files, launch, die_with_parent=die_with_parent)
 
 
@@ -244,9 +236,7 @@ def _await_healthy(
     if not ok:
         detail = f"{detail}\n--- last lines of {files.log_file}:\n{files.log_tail()}"
         return StartReport(service.name, "failed", pid, service.address(), seconds, detail)
-    return StartReport(
-        service.name, "running" if was_running else "started", pid, service.address(), seconds, detail
-    )
+    return StartReport(service.name, "running" if was_running else "started", pid, service.address(), seconds, detail)
 
 
 def wait_until(probe: Callable[[], Health], *, timeout_s: float, pid: int | None = None) -> Health:
@@ -285,9 +275,7 @@ def _running_pid(service: Service, files: ProcessFiles) -> int | None:
     return read_pid(files, service.identity())
 
 
-def down(
-    settings: Settings, only: Iterable[str] | None = None, *, grace_s: float = STOP_GRACE_S
-) -> list[StopReport]:
+def down(settings: Settings, only: Iterable[str] | None = None, *, grace_s: float = STOP_GRACE_S) -> list[StopReport]:
     """Stop the selected services by PID, dependents first. Services not running are reported as such."""
     services = build_services(settings)
     names = list(only) if only else list(services)

@@ -24,11 +24,8 @@ def flush_audit(request: Request) -> None:
         raise HTTPException(503, "audit trail unavailable")
 
 
-
 @router.post("/erase", response_model=Erasure, summary="Erase a plate's reads, images and alerts")
-def erase(
-    request: Request, body: EraseIn, conn: Conn, key: Annotated[ApiKey, Depends(admin)]
-) -> dict[str, Any]:
+def erase(request: Request, body: EraseIn, conn: Conn, key: Annotated[ApiKey, Depends(admin)]) -> dict[str, Any]:
     """Remove every read, crop and alert of the plate; the erasure is recorded (plate as a digest)."""
     svc = services(request)
     flush_audit(request)  # queued search rows naming the plate are redacted with the rest

@@ -67,9 +67,7 @@ def redeliver(
     alert_id: uuid.UUID,
     conn: Conn,
     key: Annotated[ApiKey, Depends(admin)],
-    channel: Annotated[
-        str | None, Query(max_length=100, description="Only this channel (default: all).")
-    ] = None,
+    channel: Annotated[str | None, Query(max_length=100, description="Only this channel (default: all).")] = None,
 ) -> dict[str, Any]:
     """Set the alert's deliveries (or one channel's) back to pending; the flow's dispatcher re-sends them."""
     found, changed = alerts.redeliver(conn, alert_id, channel, actor=key.name)

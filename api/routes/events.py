@@ -34,9 +34,7 @@ def _hashed_forms(svc: Services, plate: str | None, match: str) -> tuple[str, ..
 async def search_events(
     request: Request,
     key: Annotated[ApiKey, Depends(reader)],
-    plate: Annotated[
-        str | None, Query(max_length=32, description="Plate text (normalised before matching).")
-    ] = None,
+    plate: Annotated[str | None, Query(max_length=32, description="Plate text (normalised before matching).")] = None,
     match: Annotated[
         Match,
         Query(description="exact | prefix | fuzzy (edit distance) | confusion (O/0, I/1 ... cost 0.5)."),
@@ -45,9 +43,7 @@ async def search_events(
     camera_id: Annotated[list[str], Query(max_length=50, description="One or more cameras.")] = [],  # noqa: B006
     site: Annotated[str | None, Query(max_length=200)] = None,
     region: Annotated[str | None, Query(max_length=50)] = None,
-    start: Annotated[
-        AwareDatetime | None, Query(description="first_seen >= start (ISO 8601 with zone).")
-    ] = None,
+    start: Annotated[AwareDatetime | None, Query(description="first_seen >= start (ISO 8601 with zone).")] = None,
     end: Annotated[AwareDatetime | None, Query(description="first_seen < end.")] = None,
     watchlist_hit: Annotated[
         bool | None, Query(description="Only events with (true) / without (false) an alert.")
@@ -60,19 +56,17 @@ async def search_events(
     ] = None,
     vehicle_colour: Annotated[
         str | None,
-        Query(max_length=32, description="Vehicle colour: black, blue, brown, green, grey, orange, purple, red, "
-              "white or yellow."),
+        Query(
+            max_length=32,
+            description="Vehicle colour: black, blue, brown, green, grey, orange, purple, red, white or yellow.",
+        ),
     ] = None,
     no_plate: Annotated[
         bool | None,
         Query(description="Only vehicles that passed with no plate seen (true) / only plate reads (false)."),
     ] = None,
-    cursor: Annotated[
-        str | None, Query(max_length=200, description="next_cursor of the previous page.")
-    ] = None,
-    limit: Annotated[
-        int | None, Query(ge=1, le=1000, description="Rows per page (<= api.max_page_size).")
-    ] = None,
+    cursor: Annotated[str | None, Query(max_length=200, description="next_cursor of the previous page.")] = None,
+    limit: Annotated[int | None, Query(ge=1, le=1000, description="Rows per page (<= api.max_page_size).")] = None,
 ) -> Response:
     """Search by plate (exact, prefix, fuzzy, confusion-aware), camera, site, region, time, watchlist hit,
     vehicle type and colour, and no-plate vehicles."""

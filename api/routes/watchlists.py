@@ -102,17 +102,13 @@ def add_entry(
 
 
 @router.delete("/{watchlist_id}/entries/{entry_id}", status_code=204, summary="Remove an entry")
-def remove_entry(
-    watchlist_id: int, entry_id: int, conn: Conn, key: Annotated[ApiKey, Depends(admin)]
-) -> Response:
+def remove_entry(watchlist_id: int, entry_id: int, conn: Conn, key: Annotated[ApiKey, Depends(admin)]) -> Response:
     """Delete one entry of the list."""
     _found(conn, watchlist_id)
     with conn.transaction():
         if not (1 <= entry_id < 2**63 and watchlists.remove(conn, watchlist_id, entry_id)):
             raise HTTPException(404, f"watchlist {watchlist_id} has no entry {entry_id}")
-        audit.record(
-            conn, key.name, "watchlist.entry.remove", {"watchlist_id": watchlist_id, "entry_id": entry_id}
-        )
+        audit.record(conn, key.name, "watchlist.entry.remove", {"watchlist_id": watchlist_id, "entry_id": entry_id})
     return Response(status_code=204)
 
 

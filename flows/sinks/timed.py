@@ -15,9 +15,7 @@ T = TypeVar("T")
 
 
 class _TimedPartition(StatelessSinkPartition[T]):
-    def __init__(
-        self, inner: StatelessSinkPartition[T], histogram: Histogram, frame_ts: Callable[[T], datetime]
-    ):
+    def __init__(self, inner: StatelessSinkPartition[T], histogram: Histogram, frame_ts: Callable[[T], datetime]):
         self._inner = inner
         self._histogram = histogram
         self._frame_ts = frame_ts
@@ -33,17 +31,13 @@ class _TimedPartition(StatelessSinkPartition[T]):
 class TimedSink(DynamicSink[T]):
     """Wraps a ``DynamicSink``: after each batch is written, observe frame-to-now per item."""
 
-    def __init__(
-        self, inner: DynamicSink[T], histogram: Histogram, frame_ts: Callable[[T], datetime]
-    ) -> None:
+    def __init__(self, inner: DynamicSink[T], histogram: Histogram, frame_ts: Callable[[T], datetime]) -> None:
         self._inner = inner
         self._histogram = histogram
         self._frame_ts = frame_ts
 
     def build(self, step_id: str, worker_index: int, worker_count: int) -> _TimedPartition[T]:
-        return _TimedPartition(
-            self._inner.build(step_id, worker_index, worker_count), self._histogram, self._frame_ts
-        )
+        return _TimedPartition(self._inner.build(step_id, worker_index, worker_count), self._histogram, self._frame_ts)
 
 
 def timed(sink: Sink[T], histogram: Histogram, frame_ts: Callable[[T], datetime]) -> Sink[T]:

@@ -88,17 +88,13 @@ class WindowState:
 class TrackWindow(StatefulBatchLogic[PlateCrop, ClosedTrack, WindowState]):
     """Window of one track; see the module docstring."""
 
-    def __init__(
-        self, config: WindowConfig, resume: WindowState | None = None, now: Clock = _system_utc
-    ) -> None:
+    def __init__(self, config: WindowConfig, resume: WindowState | None = None, now: Clock = _system_utc) -> None:
         self._config = config
         self._now = now
         self._state = resume
 
     @classmethod
-    def builder(
-        cls, config: WindowConfig, now: Clock = _system_utc
-    ) -> Callable[[WindowState | None], TrackWindow]:
+    def builder(cls, config: WindowConfig, now: Clock = _system_utc) -> Callable[[WindowState | None], TrackWindow]:
         """The ``op.stateful_batch`` builder."""
         return lambda resume: cls(config, resume, now)
 

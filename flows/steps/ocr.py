@@ -118,9 +118,7 @@ class CropReader:
         except OcrError:
             raise
         except Exception:
-            log.exception(
-                "ocr step: engine %s failed on a batch of %d crops; reading one by one", name, len(images)
-            )
+            log.exception("ocr step: engine %s failed on a batch of %d crops; reading one by one", name, len(images))
         results = []
         for image, crop in zip(images, crops, strict=True):
             try:

@@ -84,9 +84,7 @@ def test_slack_message_is_valid_block_kit_with_plate_camera_time_list_and_image(
 def test_receiver_rejects_malformed_slack_messages():
     assert rx.slack_problems({"blocks": []})
     assert rx.slack_problems({"text": "x", "blocks": [{"type": "section"}]})
-    assert rx.slack_problems(
-        {"text": "x", "blocks": [{"type": "image", "image_url": "ftp://x", "alt_text": ""}]}
-    )
+    assert rx.slack_problems({"text": "x", "blocks": [{"type": "image", "image_url": "ftp://x", "alt_text": ""}]})
 
 
 POLICY = AlertSettings(backoff_initial_s=0.5, backoff_max_s=10, backoff_jitter=0.25)
@@ -159,9 +157,7 @@ def _settings(receiver: rx.AlertReceiver, *, secret: str = SECRET, **policy) -> 
     }
     return AlertSettings(
         channels=[
-            AlertChannel(
-                name=f"hook-{tag}", type="webhook", url=receiver.url("webhook"), secret=secret, timeout_s=2
-            ),
+            AlertChannel(name=f"hook-{tag}", type="webhook", url=receiver.url("webhook"), secret=secret, timeout_s=2),
             AlertChannel(name=f"slack-{tag}", type="slack", url=receiver.url("slack"), timeout_s=2),
         ],
         **{**fast, **policy},
@@ -176,9 +172,7 @@ def _store(database_url: str, settings: AlertSettings, hits) -> None:
 def _hits(settings: AlertSettings, n: int):
     cam = unique_camera()
     names = tuple(c.name for c in settings.channels)
-    return [
-        make_hit(make_event(cam, f"run-{i}", first=i, plate=f"ABC{i:03d}"), channels=names) for i in range(n)
-    ]
+    return [make_hit(make_event(cam, f"run-{i}", first=i, plate=f"ABC{i:03d}"), channels=names) for i in range(n)]
 
 
 def _deliveries(database_url: str, settings: AlertSettings):
@@ -204,9 +198,7 @@ def test_webhook_and_slack_deliveries_arrive_once_signed_and_valid(database_url,
     expected = sorted(h.alert_id for h in hits)
     assert sorted(receiver.alert_ids("/webhook")) == expected
     assert sorted(receiver.alert_ids("/slack")) == expected
-    webhook = next(
-        d.payload for d in receiver.deliveries if d.path == "/webhook" and d.alert_id == hits[0].alert_id
-    )
+    webhook = next(d.payload for d in receiver.deliveries if d.path == "/webhook" and d.alert_id == hits[0].alert_id)
     assert webhook["plate"] == "ABC000" and webhook["watchlist_id"] == 1 and webhook["entry_id"] == 1
     rows = _deliveries(database_url, settings)
     assert {(r[2], r[3], r[5]) for r in rows} == {("delivered", 1, True)} and len(rows) == 6
@@ -223,9 +215,7 @@ def _outage(database_url: str, receiver: rx.AlertReceiver, settings: AlertSettin
         receiver.start()  # same port
         assert dispatcher.drain(outage_s + 30)
     counts = Counter(receiver.alert_ids())
-    assert sorted(counts) == sorted(h.alert_id for h in hits) and set(counts.values()) == {
-        2
-    }  # webhook + slack
+    assert sorted(counts) == sorted(h.alert_id for h in hits) and set(counts.values()) == {2}  # webhook + slack
     rows = _deliveries(database_url, settings)
     assert all(r[2] == "delivered" and r[3] > 1 for r in rows), rows
 
@@ -268,9 +258,7 @@ def test_failed_after_the_last_retry_marks_failed_and_dead_letters(database_url,
     assert [(r[2], r[3]) for r in rows] == [("failed", 3), ("failed", 3)]
     assert all("HTTP 503" in r[4] for r in rows)
     assert sorted(d.step.split(":")[0] for d in dead) == ["alert_delivery", "alert_delivery"]
-    assert {d.key for d in dead} == {hits[0].alert_id.encode()} and all(
-        "3 attempts" in d.reason for d in dead
-    )
+    assert {d.key for d in dead} == {hits[0].alert_id.encode()} and all("3 attempts" in d.reason for d in dead)
     assert json.loads(dead[0].value)["plate"] == "ABC000"
     assert receiver.requests == 6 and receiver.deliveries == []
 
@@ -342,9 +330,7 @@ def test_bytewax_alert_sink_stores_and_delivers_before_close_returns(database_ur
     settings = _settings(receiver)
     hits = _hits(settings, 5)
     flow = Dataflow("alert_sink_test")
-    op.output(
-        "alerts", op.input("in", flow, TestingSource(hits + hits[:2])), AlertSink(database_url, settings)
-    )
+    op.output("alerts", op.input("in", flow, TestingSource(hits + hits[:2])), AlertSink(database_url, settings))
     run_main(flow)
     counts = Counter(receiver.alert_ids())
     assert sorted(counts) == sorted(h.alert_id for h in hits) and set(counts.values()) == {2}

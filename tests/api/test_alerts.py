@@ -49,9 +49,7 @@ def test_alert_history_and_redeliver(db, reader, admin):
     only_failed = reader.get("/alerts", params={"watchlist_id": wl.id, "status": "failed"}).json()["items"]
     assert [a["alert_id"] for a in only_failed] == [str(failed)]
     page1 = reader.get("/alerts", params={"watchlist_id": wl.id, "limit": 1}).json()
-    page2 = reader.get(
-        "/alerts", params={"watchlist_id": wl.id, "limit": 1, "cursor": page1["next_cursor"]}
-    ).json()
+    page2 = reader.get("/alerts", params={"watchlist_id": wl.id, "limit": 1, "cursor": page1["next_cursor"]}).json()
     assert [a["alert_id"] for a in page1["items"] + page2["items"]] == [str(failed), str(delivered)]
     assert page2["next_cursor"] is None
 
@@ -61,9 +59,7 @@ def test_alert_history_and_redeliver(db, reader, admin):
     assert reader.post(f"/alerts/{failed}/redeliver").status_code == 403
     redone = admin.post(f"/alerts/{failed}/redeliver", params={"channel": "webhook"})
     assert redone.status_code == 200, redone.text
-    states = {
-        d["channel"]: (d["status"], d["attempts"], d["last_error"]) for d in redone.json()["deliveries"]
-    }
+    states = {d["channel"]: (d["status"], d["attempts"], d["last_error"]) for d in redone.json()["deliveries"]}
     assert states == {"webhook": ("pending", 0, None), "slack": ("delivered", 1, None)}
     assert admin.post(f"/alerts/{failed}/redeliver", params={"channel": "pager"}).status_code == 404
     assert admin.post(f"/alerts/{uuid.uuid4()}/redeliver").status_code == 404

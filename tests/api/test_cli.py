@@ -36,10 +36,7 @@ def test_keys_watchlists_and_search(tmp_path, api_settings, api_url, db):
     assert created.exit_code == 0, created.output
     token = created.stdout.strip()
     assert (
-        httpx.post(
-            api_url + "/admin/erase", json={"plate": "NONE1"}, headers={"X-API-Key": token}
-        ).status_code
-        == 200
+        httpx.post(api_url + "/admin/erase", json={"plate": "NONE1"}, headers={"X-API-Key": token}).status_code == 200
     )
     listed = runner.invoke(cli, ["api", "keys", "list", *cfg])
     assert name in listed.output and token not in listed.output

@@ -47,9 +47,7 @@ def test_plate_digest_is_keyed_when_a_secret_is_set():
 
 def _rows_naming(db, plate: str) -> dict[str, int]:
     return {
-        "plate_events": db.execute("SELECT count(*) FROM plate_events WHERE plate = %s", (plate,)).fetchone()[
-            0
-        ],
+        "plate_events": db.execute("SELECT count(*) FROM plate_events WHERE plate = %s", (plate,)).fetchone()[0],
         "rejected_reads": db.execute(
             "SELECT count(*) FROM rejected_reads WHERE plate_raw ILIKE %s", (f"%{plate[:2]}%{plate[-2:]}%",)
         ).fetchone()[0],
@@ -137,9 +135,7 @@ def private_store(make_database, api_settings):
 
     bucket = f"ret-{uuid.uuid4().hex[:10]}"
     images = CropImages(
-        S3Settings(
-            **{**api_settings.s3.model_dump(), "secret_key": api_settings.s3.secret_key, "bucket": bucket}
-        )
+        S3Settings(**{**api_settings.s3.model_dump(), "secret_key": api_settings.s3.secret_key, "bucket": bucket})
     )
     images.client.make_bucket(bucket)
     url = make_database()
@@ -155,12 +151,8 @@ def test_retention_per_class(private_store):
     old_key, new_key = (f"crops/ret/{cam}/{uuid.uuid4()}.jpg" for _ in range(2))
     put_crop(images, old_key)
     put_crop(images, new_key)
-    old = insert_event(
-        db, plate="RT111AA", camera_id=cam, first_seen=now - timedelta(days=10), crop_key=old_key
-    )
-    new = insert_event(
-        db, plate="RT222BB", camera_id=cam, first_seen=now - timedelta(hours=1), crop_key=new_key
-    )
+    old = insert_event(db, plate="RT111AA", camera_id=cam, first_seen=now - timedelta(days=10), crop_key=old_key)
+    new = insert_event(db, plate="RT222BB", camera_id=cam, first_seen=now - timedelta(hours=1), crop_key=new_key)
     wl = db.execute("INSERT INTO watchlists (name) VALUES (%s) RETURNING id", (cam,)).fetchone()[0]
     old_alert = insert_alert(
         db,
@@ -190,9 +182,7 @@ def test_retention_per_class(private_store):
 
     assert report.images >= 1 and report.alerts >= 1 and report.audit >= 1
     assert not images.exists(old_key) and images.exists(new_key)
-    crops = dict(
-        db.execute("SELECT event_id, crop_key FROM plate_events WHERE camera_id = %s", (cam,)).fetchall()
-    )
+    crops = dict(db.execute("SELECT event_id, crop_key FROM plate_events WHERE camera_id = %s", (cam,)).fetchall())
     assert crops == {old: None, new: new_key}  # the read stays (90 days), its image goes (7 days)
     alerts = {r[0] for r in db.execute("SELECT alert_id FROM alerts WHERE watchlist_id = %s", (wl,))}
     assert alerts == {new_alert} and old_alert not in alerts
@@ -219,9 +209,7 @@ def test_plates_without_a_hit_are_stored_as_keyed_hashes(private_store, api_sett
     hit = insert_event(db, plate="HS222BB", camera_id="h", first_seen=old)
     fresh = insert_event(db, plate="HS333CC", camera_id="h", first_seen=now)
     wl = db.execute("INSERT INTO watchlists (name) VALUES ('h') RETURNING id").fetchone()[0]
-    insert_alert(
-        db, event_id=hit, watchlist_id=wl, plate="HS222BB", camera_id="h", observed_at=old, channels={}
-    )
+    insert_alert(db, event_id=hit, watchlist_id=wl, plate="HS222BB", camera_id="h", observed_at=old, channels={})
     db.execute(
         "INSERT INTO rejected_reads (observed_at, site, camera_id, track_id, plate_raw, reason, confidence)"
         " VALUES (%s, 's', 'h', 't', 'hs-111 aa', 'low_confidence', 0.2)",

@@ -74,8 +74,7 @@ def seeded(db):
         )
     # Twelve events of one plate for pagination.
     ids["PAGE"] = [
-        insert_event(db, plate="PG100AA", camera_id=f"{cam}-1", first_seen=T0 + timedelta(seconds=s))
-        for s in range(12)
+        insert_event(db, plate="PG100AA", camera_id=f"{cam}-1", first_seen=T0 + timedelta(seconds=s)) for s in range(12)
     ]
     return cam, ids
 
@@ -125,7 +124,9 @@ def test_vehicle_filters_and_fields(reader, db):
     red_truck = insert_event(db, plate="VH200BB", camera_id=cam, first_seen=T0 + timedelta(seconds=1))
     unread = insert_event(db, plate="", camera_id=cam, first_seen=T0 + timedelta(seconds=2))
     for event_id, kind, colour, no_plate in (
-        (white_car, "car", "white", False), (red_truck, "truck", "red", False), (unread, "car", "white", True)
+        (white_car, "car", "white", False),
+        (red_truck, "truck", "red", False),
+        (unread, "car", "white", True),
     ):
         db.execute(
             "UPDATE plate_events SET vehicle_type = %s, vehicle_colour = %s, vehicle_bbox = %s, no_plate = %s"
@@ -222,10 +223,7 @@ def test_event_detail_has_a_working_presigned_crop_url(reader, db, api_settings)
     event_id = insert_event(db, plate="DT123AA", camera_id="detail-cam", first_seen=T0, crop_key=key)
     body = reader.get(f"/events/{event_id}").json()
     assert body["plate"] == "DT123AA" and body["alerts"] == []
-    assert (
-        "X-Amz-Signature" in body["crop_url"]
-        and body["crop_url_expires_s"] == api_settings.s3.presign_seconds
-    )
+    assert "X-Amz-Signature" in body["crop_url"] and body["crop_url_expires_s"] == api_settings.s3.presign_seconds
     assert httpx.get(body["crop_url"], timeout=10).content == payload
     assert reader.get(f"/events/{uuid.uuid4()}").status_code == 404
 

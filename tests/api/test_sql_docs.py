@@ -36,9 +36,7 @@ def seed(db) -> str:
     cam = f"doc-{uuid.uuid4().hex[:6]}"
     e = insert_event(db, plate="AB123CD", camera_id=cam, site="north", first_seen=now - timedelta(hours=3))
     insert_event(db, plate="AB123CD", camera_id=cam + "-s", site="south", first_seen=now - timedelta(hours=2))
-    insert_event(
-        db, plate="A8I23CD", camera_id=cam, site="north", first_seen=now - timedelta(hours=2), confidence=0.4
-    )
+    insert_event(db, plate="A8I23CD", camera_id=cam, site="north", first_seen=now - timedelta(hours=2), confidence=0.4)
     wl = db.execute("INSERT INTO watchlists (name) VALUES (%s) RETURNING id", (cam,)).fetchone()[0]
     insert_alert(
         db,

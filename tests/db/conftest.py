@@ -20,9 +20,7 @@ STORAGE_PATHS = ("plain", "timescaledb")
 
 
 @pytest.fixture(scope="session")
-def make_path_database(
-    request: pytest.FixtureRequest, database_server_url: str
-) -> Iterator[Callable[[str], str]]:
+def make_path_database(request: pytest.FixtureRequest, database_server_url: str) -> Iterator[Callable[[str], str]]:
     """Factory: ``make("plain" | "timescaledb")`` -> URL of a fresh database migrated on that path."""
     created: list[str] = []
 

@@ -44,8 +44,6 @@ def test_migrate_status_maintain(database_server_url):
 def test_bad_config_file_is_a_clear_error(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("database:\n  reads_retention_days: 0\n")
-    result = CliRunner().invoke(
-        cli, ["db", "migrate", "--config", str(bad), "--url", "postgresql://x@127.0.0.1:1/x"]
-    )
+    result = CliRunner().invoke(cli, ["db", "migrate", "--config", str(bad), "--url", "postgresql://x@127.0.0.1:1/x"])
     assert result.exit_code == 1
     assert "database.reads_retention_days" in result.output

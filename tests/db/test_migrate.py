@@ -116,8 +116,7 @@ def test_contract_tables_and_views_exist_with_comments(database_url):
             ).fetchall()
         )
         uncommented_relations = conn.execute(
-            "SELECT relname FROM pg_class"
-            " WHERE relname = ANY(%s) AND obj_description(oid, 'pg_class') IS NULL",
+            "SELECT relname FROM pg_class WHERE relname = ANY(%s) AND obj_description(oid, 'pg_class') IS NULL",
             (names,),
         ).fetchall()
         uncommented_columns = conn.execute(

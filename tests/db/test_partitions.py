@@ -67,9 +67,7 @@ def test_native_path_partitions_by_day_and_expires(make_database):
     today = _today()
     with psycopg.connect(url, autocommit=True) as conn:
         assert read_layout(conn).path == "native"  # type: ignore[union-attr]
-        recent = {
-            _insert_event(conn, today + k * DAY + timedelta(hours=k + 2)): today + k * DAY for k in (-1, 0, 1)
-        }
+        recent = {_insert_event(conn, today + k * DAY + timedelta(hours=k + 2)): today + k * DAY for k in (-1, 0, 1)}
         late = _insert_event(conn, today - 20 * DAY + timedelta(hours=5))  # no partition yet
         expired = _insert_event(conn, today - 200 * DAY)
         old_reject, new_reject = (
@@ -89,8 +87,7 @@ def test_native_path_partitions_by_day_and_expires(make_database):
     assert "deleted 1 expired plate events from plate_events_default" in actions
     assert any(a.startswith("deleted 1 rejected reads older than") for a in actions)
     assert any(
-        a.startswith(f"created partition {_day_name(today - 20 * DAY)}") and a.endswith("with 1 rows")
-        for a in actions
+        a.startswith(f"created partition {_day_name(today - 20 * DAY)}") and a.endswith("with 1 rows") for a in actions
     )
     assert maintain(url, retention_days=90, now=today + timedelta(hours=12)) == []  # idempotent
 
@@ -139,9 +136,7 @@ def test_partman_path_partitions_and_expires(make_database):
             "SELECT retention, retention_keep_table, infinite_time_partitions FROM partman.part_config"
             " WHERE parent_table = 'public.plate_events'"
         ).fetchone() == ("90 days", False, True)
-        recent = {
-            _insert_event(conn, today + k * DAY + timedelta(hours=3)): today + k * DAY for k in (-3, 0, 2)
-        }
+        recent = {_insert_event(conn, today + k * DAY + timedelta(hours=3)): today + k * DAY for k in (-3, 0, 2)}
         late = _insert_event(conn, today - 20 * DAY + timedelta(hours=5))
         expired = _insert_event(conn, today - 200 * DAY)
         where = _partition_of(conn)
@@ -201,8 +196,7 @@ def test_timescaledb_path(timescale_server_url):
             jobs = {r[0] for r in conn.execute("SELECT proc_name FROM timescaledb_information.jobs")}
             assert {"policy_retention", "policy_compression", "policy_refresh_continuous_aggregate"} <= jobs
             assert conn.execute(
-                "SELECT count(*) FROM timescaledb_information.continuous_aggregates"
-                " WHERE view_name = 'hourly_counts'"
+                "SELECT count(*) FROM timescaledb_information.continuous_aggregates WHERE view_name = 'hourly_counts'"
             ).fetchone() == (1,)
             today = _today()
             _insert_event(conn, today + timedelta(hours=1))

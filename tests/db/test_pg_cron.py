@@ -37,9 +37,7 @@ def test_cron_database_schedules_upkeep_and_the_jobs_run(cron_cluster):
     assert status.layout is not None and status.layout.scheduler == "pg_cron"
     with psycopg.connect(url, autocommit=True) as conn:
         jobs = dict(conn.execute("SELECT jobname, command FROM cron.job WHERE database = %s", (CRON_DB,)))
-        expected = {"alpr-maintain"} | (
-            {"alpr-partman-maintenance"} if status.layout.path == "partman" else set()
-        )
+        expected = {"alpr-maintain"} | ({"alpr-partman-maintenance"} if status.layout.path == "partman" else set())
         assert set(jobs) == expected
         for command in jobs.values():
             conn.execute(command)  # what pg_cron will run: must work outside a transaction

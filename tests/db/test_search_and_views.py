@@ -76,10 +76,7 @@ def test_trigram_operator_finds_near_plates_only(populated):
     url, _ = populated
     with psycopg.connect(url) as conn:
         conn.execute("SELECT set_limit(0.3)")
-        found = {
-            r[0]
-            for r in conn.execute("SELECT DISTINCT plate FROM plate_events WHERE plate %% %s", ("ABC1234",))
-        }
+        found = {r[0] for r in conn.execute("SELECT DISTINCT plate FROM plate_events WHERE plate %% %s", ("ABC1234",))}
         ranked = conn.execute(
             "SELECT plate, similarity(plate, %s) AS s FROM plate_events WHERE plate %% %s"
             " GROUP BY plate ORDER BY s DESC, plate LIMIT 2",
@@ -131,17 +128,13 @@ def test_hourly_counts_per_camera_and_hour(populated):
     url, sample = populated
     expected: dict[tuple, list[tuple]] = defaultdict(list)
     for _, camera, site, first_seen, sightings, confidence in sample:
-        expected[(first_seen.replace(minute=0, second=0, microsecond=0), site, camera)].append(
-            (sightings, confidence)
-        )
+        expected[(first_seen.replace(minute=0, second=0, microsecond=0), site, camera)].append((sightings, confidence))
     with psycopg.connect(url) as conn:
         rows = conn.execute(
             "SELECT hour, site, camera_id, events, sightings, avg_confidence FROM hourly_counts"
             " WHERE camera_id <> 'cam-f' ORDER BY 1, 2, 3"
         ).fetchall()
-        filler_total = conn.execute(
-            "SELECT sum(events) FROM hourly_counts WHERE camera_id = 'cam-f'"
-        ).fetchone()
+        filler_total = conn.execute("SELECT sum(events) FROM hourly_counts WHERE camera_id = 'cam-f'").fetchone()
     assert rows == [
         (
             key[0],

@@ -64,9 +64,7 @@ def _plan(url: str, query: EventQuery) -> tuple[PlanSummary, set[str]]:
 
 def _children(url: str) -> int:
     with psycopg.connect(url) as conn:
-        return conn.execute(
-            "SELECT count(*) FROM pg_inherits WHERE inhparent = 'plate_events'::regclass"
-        ).fetchone()[0]  # type: ignore[index]
+        return conn.execute("SELECT count(*) FROM pg_inherits WHERE inhparent = 'plate_events'::regclass").fetchone()[0]  # type: ignore[index]
 
 
 def test_upkeep_left_old_reads_where_searches_expect_them(scaled):
@@ -81,9 +79,7 @@ def test_upkeep_left_old_reads_where_searches_expect_them(scaled):
             assert state == (3, DAYS, True)
         else:  # every read is in its day's partition, none waits in the default one
             assert conn.execute("SELECT count(*) FROM plate_events_default").fetchone() == (0,)
-            days = conn.execute(
-                "SELECT count(DISTINCT tableoid) FROM plate_events"
-            ).fetchone()[0]  # type: ignore[index]
+            days = conn.execute("SELECT count(DISTINCT tableoid) FROM plate_events").fetchone()[0]  # type: ignore[index]
             assert days == DAYS
 
 
@@ -91,9 +87,7 @@ def test_exact_search_finds_every_read_through_plate_indexes(scaled):
     path, url, spec = scaled
     plate = plate_of(12_345, spec)
     with psycopg.connect(url, autocommit=True) as conn:
-        expected = conn.execute(
-            "SELECT count(*) FROM plate_events WHERE plate = %s", (plate,)
-        ).fetchone()[0]  # type: ignore[index]
+        expected = conn.execute("SELECT count(*) FROM plate_events WHERE plate = %s", (plate,)).fetchone()[0]  # type: ignore[index]
         page = run_search(conn, EventQuery(plate=plate, limit=100))
     assert expected >= 1 and len(page.rows) == expected
     assert {r["plate"] for r in page.rows} == {plate}

@@ -159,9 +159,9 @@ def test_a_plain_database_moves_onto_timescaledb(make_path_database, make_timesc
         assert {t: conn.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0] for t in tables} == counts  # type: ignore[index]
         assert [c for _, c in _chunks(conn)].count(True) == 8  # the compression policy ran once
         assert conn.execute("SELECT sum(events) FROM hourly_counts").fetchone() == (spec.rows,)
-        assert conn.execute(
-            "SELECT plate FROM plate_corrections WHERE event_id = %s", (event,)
-        ).fetchone() == ("AB12CDE",)
+        assert conn.execute("SELECT plate FROM plate_corrections WHERE event_id = %s", (event,)).fetchone() == (
+            "AB12CDE",
+        )
         # Sequences came along: new rows do not collide with moved ones.
         assert conn.execute("INSERT INTO watchlists (name) VALUES ('new') RETURNING id").fetchone()[0] > watchlist  # type: ignore[index]
         conn.execute(

@@ -118,9 +118,7 @@ def outage_seconds() -> float:
     return float(os.environ.get("ALPR_TEST_OUTAGE_S", "10"))
 
 
-def read_topic(
-    bootstrap: str, registry_url: str, topic: str, min_count: int, timeout_s: float = 30.0
-) -> list[dict]:
+def read_topic(bootstrap: str, registry_url: str, topic: str, min_count: int, timeout_s: float = 30.0) -> list[dict]:
     """Every message of ``topic`` (all partitions, from the start), decoded by confluent's AvroDeserializer.
 
     Returns once ``min_count`` messages arrived and the topic went quiet, or after ``timeout_s``.

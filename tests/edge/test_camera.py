@@ -113,9 +113,7 @@ def test_missing_and_corrupt_files_end_the_camera_cleanly(tmp_path: Path) -> Non
     junk.write_bytes(np.random.default_rng(1).bytes(5000))
     for url in (str(tmp_path / "missing.mp4"), str(junk)):
         statuses: list[CameraStatus] = []
-        reader = CameraReader(
-            CameraSettings(id="c", url=url), on_status=lambda *a, s=statuses: s.append(a[1])
-        )
+        reader = CameraReader(CameraSettings(id="c", url=url), on_status=lambda *a, s=statuses: s.append(a[1]))
         assert _collect(reader, 10) == []
         assert statuses[-1] == CameraStatus.ENDED
 

@@ -52,9 +52,7 @@ def test_encode_jpeg_roundtrip() -> None:
 
 
 def _cand(track: str, index: int, ts: float, q: float) -> CropCandidate:
-    return CropCandidate(
-        track, index, ts, (0, 0, 10, 5), 0.9, q, 1.0, 100, 100, np.zeros((5, 10, 3), np.uint8)
-    )
+    return CropCandidate(track, index, ts, (0, 0, 10, 5), 0.9, q, 1.0, 100, 100, np.zeros((5, 10, 3), np.uint8))
 
 
 def test_selector_releases_best_per_slice_then_the_rest_on_close() -> None:

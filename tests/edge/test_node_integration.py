@@ -48,9 +48,7 @@ def _edge_settings(stack: Settings, tmp_path: Path, camera: CameraSettings) -> S
         update={"crops": f"edge-crops-{suffix}", "detections": f"edge-detections-{suffix}"}
     )
     kafka = stack.kafka.model_copy(update={"topics": topics})
-    edge = stack.edge.model_copy(
-        update={"cameras": (camera,), "spool": SpoolSettings(dir=tmp_path / "spool")}
-    )
+    edge = stack.edge.model_copy(update={"cameras": (camera,), "spool": SpoolSettings(dir=tmp_path / "spool")})
     return stack.model_copy(update={"kafka": kafka, "edge": edge, "site": "test-site"})
 
 
@@ -77,9 +75,7 @@ def test_sample_clip_gives_one_track_and_decodable_crops(
     crops = _read(settings, settings.kafka.topics.crops, 2)
     assert len(crops) >= 2 and len(crops) == events[1]["crops_published"]
     for crop in crops:
-        assert (
-            crop["track_id"] == track_id and crop["camera_id"] == "sample-1" and crop["site"] == "test-site"
-        )
+        assert crop["track_id"] == track_id and crop["camera_id"] == "sample-1" and crop["site"] == "test-site"
         assert crop["crop_id"] == f"sample-1:{track_id}:{crop['frame_index']}"
         assert (crop["frame_width"], crop["frame_height"]) == (1920, 1080)
         image = cv2.imdecode(np.frombuffer(crop["image"], np.uint8), cv2.IMREAD_COLOR)
@@ -101,13 +97,14 @@ def test_two_cameras_share_batched_inference(stack_settings: Settings, sample_cl
     assert batcher.frames >= 2 * 225 and batcher.batches < batcher.frames, "frames of both cameras shared calls"
     events = _read(settings, settings.kafka.topics.detections, 4)
     assert sorted((e["camera_id"], e["kind"]) for e in events) == [
-        ("cam-0", "END"), ("cam-0", "START"), ("cam-1", "END"), ("cam-1", "START")
+        ("cam-0", "END"),
+        ("cam-0", "START"),
+        ("cam-1", "END"),
+        ("cam-1", "START"),
     ], "one track per camera, as without batching"
 
 
-def test_cli_runs_and_stops_cleanly_on_sigterm(
-    stack_settings: Settings, sample_clip: Path, tmp_path: Path
-) -> None:
+def test_cli_runs_and_stops_cleanly_on_sigterm(stack_settings: Settings, sample_clip: Path, tmp_path: Path) -> None:
     """`alpr edge --config` with a looping camera and a dead one: status records in its (non-terminal)
     log every edge.status_log_s, SIGTERM flushes, exit 0."""
     config = {

@@ -70,9 +70,7 @@ def test_start_then_best_crops_per_slice_then_end() -> None:
 
 def test_roi_excludes_plates_outside_the_polygon() -> None:
     left_half = ((0, 0), (300, 0), (300, 480), (0, 480))
-    out = _run(
-        CameraSettings(id="cam", url="x.mp4", fps_cap=10, roi=left_half), ScriptedDetector(range(5, 35))
-    )
+    out = _run(CameraSettings(id="cam", url="x.mp4", fps_cap=10, roi=left_half), ScriptedDetector(range(5, 35)))
     # Box centres are at x = 245 + 10 i: inside the ROI for frames 5 (x=295) only, too short for a track.
     assert out == []
     out_all = _run(
@@ -92,9 +90,7 @@ def test_in_polygon(point, inside) -> None:
 
 
 def test_in_polygon_concave() -> None:
-    u_shape = np.array(
-        [[0, 0], [30, 0], [30, 30], [20, 30], [20, 10], [10, 10], [10, 30], [0, 30]], np.float32
-    )
+    u_shape = np.array([[0, 0], [30, 0], [30, 30], [20, 30], [20, 10], [10, 10], [10, 30], [0, 30]], np.float32)
     pts = np.array([[5, 20], [15, 20], [25, 20], [15, 5]], np.float32)
     assert in_polygon(pts, u_shape).tolist() == [True, False, True, True]
 

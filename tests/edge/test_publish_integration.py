@@ -105,9 +105,7 @@ def test_outage_spools_and_replays_in_order(
         deadline = time.monotonic() + 60
         while publisher.spool.depth and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert publisher.spool.depth == 0, (
-            f"spool drained after the broker returned ({publisher.spool.depth} left)"
-        )
+        assert publisher.spool.depth == 0, f"spool drained after the broker returned ({publisher.spool.depth} left)"
     finally:
         publisher.close(10)
 
@@ -118,7 +116,5 @@ def test_outage_spools_and_replays_in_order(
     assert first is not None, f"the first crop of the outage never arrived: {frames[:10]}"
     after = frames[first:]
     deduped = [f for i, f in enumerate(after) if i == 0 or f != after[i - 1]]
-    assert deduped == list(range(5, index)), (
-        "every crop, in order (at-least-once: only adjacent repeats allowed)"
-    )
+    assert deduped == list(range(5, index)), "every crop, in order (at-least-once: only adjacent repeats allowed)"
     assert all(r["camera_id"] == "cam-a" and r["image"] == image for r in received)

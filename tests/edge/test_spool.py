@@ -23,11 +23,7 @@ def test_fifo_commit_and_rewind(tmp_path: Path) -> None:
         assert spool.append("t", b"k", b"v%d" % i)
     assert spool.depth == 10
     first = [spool.read_next() for _ in range(4)]
-    assert (
-        [r.value for r in first] == [b"v0", b"v1", b"v2", b"v3"]
-        and first[0].topic == "t"
-        and first[0].key == b"k"
-    )
+    assert [r.value for r in first] == [b"v0", b"v1", b"v2", b"v3"] and first[0].topic == "t" and first[0].key == b"k"
     spool.commit(first[1].end, 2)
     spool.rewind()
     assert _drain(spool) == [b"v%d" % i for i in range(2, 10)], "replay starts after the committed ones"

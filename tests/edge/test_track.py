@@ -52,4 +52,3 @@ def test_time_going_backwards_does_not_break_tracking() -> None:
     for ts in (10.0, 10.1, 10.2, 10.15, 10.3):
         update = tracker.update(_dets((10, 10, 60, 30)), ts)
     assert len(update.boxes) == 1
-

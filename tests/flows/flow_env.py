@@ -37,9 +37,7 @@ def recent() -> datetime:
     return datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
 
 
-def flow_settings(
-    base: Settings, receiver_url: str | None = None, *, partitions: int = 2, **flow: Any
-) -> Settings:
+def flow_settings(base: Settings, receiver_url: str | None = None, *, partitions: int = 2, **flow: Any) -> Settings:
     """``base`` with fresh topics, metrics off, a webhook + Slack channel, and ``flow`` overrides."""
     tag = secrets.token_hex(4)
     topics = TopicSettings(
@@ -145,14 +143,10 @@ def read_topic(settings: Settings, topic: str, expect: int, timeout_s: float = 3
         while len(out) < expect and time.monotonic() < deadline:
             for msg in consumer.consume(100, 0.5):
                 if msg.error() is None:
-                    out.append(
-                        {"key": msg.key(), "headers": dict(msg.headers() or ()), **decoder.decode(msg.value())}
-                    )
+                    out.append({"key": msg.key(), "headers": dict(msg.headers() or ()), **decoder.decode(msg.value())})
     finally:
         consumer.close()
     return out
-
-
 
 
 def start_flow(

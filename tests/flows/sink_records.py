@@ -101,9 +101,7 @@ def make_track_read(
     )
 
 
-def make_plate_read(
-    camera_id: str, track_id: str = "run-1", plate: str = "ABC123", **kw: object
-) -> PlateRead:
+def make_plate_read(camera_id: str, track_id: str = "run-1", plate: str = "ABC123", **kw: object) -> PlateRead:
     """A validated read of ``plate``."""
     return PlateRead(
         read=make_track_read(camera_id, track_id, plate, **kw),
@@ -114,9 +112,7 @@ def make_plate_read(
     )
 
 
-def make_rejected(
-    camera_id: str, track_id: str = "run-1", text: str = "A1", reason: str = "too_short"
-) -> RejectedRead:
+def make_rejected(camera_id: str, track_id: str = "run-1", text: str = "A1", reason: str = "too_short") -> RejectedRead:
     """A rejected read."""
     return RejectedRead(read=make_track_read(camera_id, track_id, text), reason=reason, detail="2 characters")
 

@@ -107,9 +107,7 @@ def track_messages(registry, plate_index: int, *, camera="cam-1", track="t1", n=
             quality=0.5 + 0.1 * i,
         )
         msgs.append(
-            KafkaSourceMessage(
-                camera.encode(), enc.encode(crop.to_avro()), topic=TOPIC, partition=0, offset=offset + i
-            )
+            KafkaSourceMessage(camera.encode(), enc.encode(crop.to_avro()), topic=TOPIC, partition=0, offset=offset + i)
         )
     return msgs
 
@@ -154,9 +152,7 @@ def test_tracks_become_events_bad_messages_dead_letters_and_hits_alerts(registry
 def test_unreadable_track_is_rejected_not_dropped(registry, reader):
     enc = AvroEncoder(registry, "plate_crop", TOPIC)
     msgs = [
-        KafkaSourceMessage(
-            b"cam-1", enc.encode(make_crop(b"\xff\xd8 broken jpeg", index=i).to_avro()), topic=TOPIC
-        )
+        KafkaSourceMessage(b"cam-1", enc.encode(make_crop(b"\xff\xd8 broken jpeg", index=i).to_avro()), topic=TOPIC)
         for i in range(2)
     ]
     out = run_flow(registry, reader, msgs)

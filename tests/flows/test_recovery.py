@@ -51,9 +51,7 @@ def test_kill_9_mid_stream_then_restart_stores_every_event_once_and_alerts_once(
                         "alerts": s.flow.alerts.model_copy(
                             update={"channels": s.flow.alerts.channels[:1]}
                         ),  # webhook only
-                        "input": s.flow.input.model_copy(
-                            update={"stop_at_end": False}
-                        ),  # run 1 tails the topic
+                        "input": s.flow.input.model_copy(update={"stop_at_end": False}),  # run 1 tails the topic
                         "track_idle_s": 0.5,
                     }
                 )

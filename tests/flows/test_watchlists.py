@@ -86,9 +86,7 @@ def test_refresh_reloads_only_on_change_and_sees_inserts_updates_deletes_and_exp
     assert remove_entry(conn, first) and not remove_entry(conn, first)
     assert store.refresh() is True and [e.entry_id for e in store.entries] == [second]
 
-    conn.execute(
-        "UPDATE watchlist_entries SET expires_at = now() + interval '1 second' WHERE id = %s", (second,)
-    )
+    conn.execute("UPDATE watchlist_entries SET expires_at = now() + interval '1 second' WHERE id = %s", (second,))
     assert store.refresh() is True and len(store.entries) == 1
     time.sleep(1.1)
     assert store.refresh() is True and store.entries == ()  # expired since the last poll

@@ -40,14 +40,11 @@ def main() -> None:
     for c in crops[:5]:
         state = add(state, c, keep=5)
     stream = iter(crops * 10_000)
-    results["best_shot.add (keep=5, full buffer)"] = per_call_us(
-        lambda: add(state, next(stream), keep=5), 20_000
-    )
+    results["best_shot.add (keep=5, full buffer)"] = per_call_us(lambda: add(state, next(stream), keep=5), 20_000)
 
     five = crops[:5]
     reads = [
-        make_read(c, t, 0.9)
-        for c, t in zip(five, ["ABC123", "ABC123", "A8C123", "ABC1234", "ABC123"], strict=True)
+        make_read(c, t, 0.9) for c, t in zip(five, ["ABC123", "ABC123", "A8C123", "ABC1234", "ABC123"], strict=True)
     ]
     results["best_shot.vote (5 reads)"] = per_call_us(lambda: vote(reads, five), 5_000)
 
@@ -59,21 +56,15 @@ def main() -> None:
             lambda v=v, c=known: v.validate(next(c)), 5000
         )
         fresh = iter([make_track_read(plate()) for _ in range(30_000)])
-        results[f"normalise+validate {name}, new plates"] = per_call_us(
-            lambda v=v, c=fresh: v.validate(next(c)), 5000
-        )
+        results[f"normalise+validate {name}, new plates"] = per_call_us(lambda v=v, c=fresh: v.validate(next(c)), 5000)
 
     rules = DedupRules(window_s=300, max_distance=1.0)
     dstate = None
     for i in range(400):
         p = plate()
-        read = PlateRead(
-            make_track_read(p, first=i * 0.7, last=i * 0.7 + 1, track_id=f"t{i}"), p, p, "US", "US"
-        )
+        read = PlateRead(make_track_read(p, first=i * 0.7, last=i * 0.7 + 1, track_id=f"t{i}"), p, p, "US", "US")
         dstate, last = dedup(dstate, PlateEvent.from_read(read), rules)
-    probe = PlateEvent(
-        **{**last.to_avro(), "track_id": "probe", "event_id": PlateEvent.make_id("c", "probe", T0)}
-    )
+    probe = PlateEvent(**{**last.to_avro(), "track_id": "probe", "event_id": PlateEvent.make_id("c", "probe", T0)})
     results[f"dedup ({len(dstate)} recent events)"] = per_call_us(lambda: dedup(dstate, probe, rules), 2_000)
 
     entries = []

@@ -30,9 +30,7 @@ def event(
     provisional: bool = False,
 ) -> PlateEvent:
     read = make_track_read(plate, confidence=conf, first=t, last=t + span, track_id=track, camera_id=camera)
-    ev = PlateEvent.from_read(
-        PlateRead(read, plate, plate.lower(), "US", "US"), crop_key=f"crops/{track}.jpg"
-    )
+    ev = PlateEvent.from_read(PlateRead(read, plate, plate.lower(), "US", "US"), crop_key=f"crops/{track}.jpg")
     return replace(ev, sightings=sightings, provisional=provisional)
 
 
@@ -129,9 +127,7 @@ def test_state_is_bounded_by_window_and_size():
 def test_keys_and_rules_from_settings():
     ev = event("ABC123", 0)
     assert (dedup_key(ev), dedup_key(ev, "site")) == ("cam-1", "lot-a")
-    rules = DedupRules.from_settings(
-        FlowSettings(dedup_window_s=60, dedup={"max_distance": 0.5, "by": "site"})
-    )
+    rules = DedupRules.from_settings(FlowSettings(dedup_window_s=60, dedup={"max_distance": 0.5, "by": "site"}))
     assert (rules.window_s, rules.max_distance, rules.by, rules.confusion_cost) == (60, 0.5, "site", 0.5)
     with pytest.raises(ValueError, match="DedupRules"):
         DedupRules(max_events=0)
@@ -149,9 +145,7 @@ def test_keys_and_rules_from_settings():
     )
 )
 def test_sightings_are_conserved_and_ids_stable(reads):
-    events = [
-        event(p, t, track=f"t{i}", conf=c) for i, (p, t, c) in enumerate(sorted(reads, key=lambda r: r[1]))
-    ]
+    events = [event(p, t, track=f"t{i}", conf=c) for i, (p, t, c) in enumerate(sorted(reads, key=lambda r: r[1]))]
     _, out = run(events)
     final: dict[str, PlateEvent] = {}
     for ev in out:

@@ -35,10 +35,6 @@ def test_module_is_pure(path):
             for name in names:
                 top = name.split(".")[0]
                 assert top not in FORBIDDEN_STDLIB, f"{path.name} imports {name}"
-                assert top in stdlib or top == "__future__" or top in ALLOWED_THIRD_PARTY, (
-                    f"{path.name} imports {name}"
-                )
+                assert top in stdlib or top == "__future__" or top in ALLOWED_THIRD_PARTY, f"{path.name} imports {name}"
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
-            assert node.func.attr not in CLOCK_CALLS, (
-                f"{path.name}:{node.lineno} reads the clock ({node.func.attr})"
-            )
+            assert node.func.attr not in CLOCK_CALLS, f"{path.name}:{node.lineno} reads the clock ({node.func.attr})"

@@ -223,25 +223,17 @@ def test_watchlist_entry_validates_regex_and_expiry():
 
 def test_watchlist_hit_alert_id_and_avro():
     ev = _event(frame_ts=T0 + timedelta(milliseconds=500))
-    entry = WatchlistEntry(
-        7, 1, "stolen", "AB12", "fuzzy", max_distance=1, severity="high", channels=("slack",)
-    )
+    entry = WatchlistEntry(7, 1, "stolen", "AB12", "fuzzy", max_distance=1, severity="high", channels=("slack",))
     hit = WatchlistHit(ev, entry, 1)
     assert hit.alert_id == WatchlistHit(replace(ev, sightings=3), entry, 1).alert_id
     assert hit.alert_id != WatchlistHit(ev, replace(entry, entry_id=8), 1).alert_id
     d = hit.to_avro()
-    assert (
-        d["match_type"] == "FUZZY"
-        and d["entry_id"] == 7
-        and d["observed_at"] == T0 + timedelta(milliseconds=500)
-    )
+    assert d["match_type"] == "FUZZY" and d["entry_id"] == 7 and d["observed_at"] == T0 + timedelta(milliseconds=500)
     assert d["channels"] == ["slack"] and d["crop_url"] == "http://s3/k" and d["event_id"] == ev.event_id
 
 
 def test_dead_letter_round_trip():
-    dl = DeadLetter(
-        "alpr.edge.crops", 0, 42, None, bytearray(b"\x00bad"), "decode", "bad magic", "SerdeError", T0
-    )
+    dl = DeadLetter("alpr.edge.crops", 0, 42, None, bytearray(b"\x00bad"), "decode", "bad magic", "SerdeError", T0)
     assert dl.value == b"\x00bad"
     assert DeadLetter.from_avro(dl.to_avro()) == dl
 

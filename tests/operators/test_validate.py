@@ -233,12 +233,8 @@ def test_bad_custom_regex_in_a_config_file_names_the_key(tmp_path):
     from config.load import ConfigError, load_settings
 
     path = tmp_path / "c.yaml"
-    path.write_text(
-        'flow:\n  plates:\n    custom_formats:\n      - {name: x, regex: "[AB"}\n', encoding="utf-8"
-    )
-    with pytest.raises(
-        ConfigError, match=r"flow\.plates\.custom_formats\.0: .*regex '\[AB' does not compile"
-    ):
+    path.write_text('flow:\n  plates:\n    custom_formats:\n      - {name: x, regex: "[AB"}\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"flow\.plates\.custom_formats\.0: .*regex '\[AB' does not compile"):
         load_settings(path)
 
 

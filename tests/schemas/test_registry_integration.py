@@ -178,14 +178,10 @@ def test_ids_versions_and_config_survive_a_registry_restart(stack_settings: Sett
         assert sorted(fresh.get_subjects()) == ["x.alerts-value", "x.crops-value"]
         assert fresh.get_versions("x.alerts-value") == [1, 2]
         assert fresh.get_latest_version("x.alerts-value").schema_id == evolved
-        assert (
-            fresh.lookup_schema("x.crops-value", Schema(load_schema("plate_crop"), "AVRO")).schema_id == crops
-        )
+        assert fresh.lookup_schema("x.crops-value", Schema(load_schema("plate_crop"), "AVRO")).schema_id == crops
         assert fresh.get_compatibility("x.crops-value") == "FULL"
         assert AvroDecoder(fresh).decode(data) == SAMPLES["plate_crop"]
         # Same schema -> same id after the restart; a new one gets the next id.
-        assert (
-            fresh.register_schema("x.alerts-value", Schema(load_schema("watchlist_alert"), "AVRO")) == alerts
-        )
+        assert fresh.register_schema("x.alerts-value", Schema(load_schema("watchlist_alert"), "AVRO")) == alerts
         new = fresh.register_schema("x.dead-value", Schema(load_schema("dead_letter"), "AVRO"))
         assert new == max(crops, alerts, evolved) + 1

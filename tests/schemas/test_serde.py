@@ -80,10 +80,7 @@ def test_without_auto_register_the_schema_must_exist(registry_url: str) -> None:
     registered = AvroEncoder(_client(registry_url), "dead_letter", "serde.strict").schema_id
     strict = AvroEncoder(_client(registry_url), "dead_letter", "serde.strict", auto_register=False)
     assert strict.schema_id == registered
-    assert (
-        AvroDecoder(_client(registry_url)).decode(strict.encode(SAMPLES["dead_letter"]))
-        == SAMPLES["dead_letter"]
-    )
+    assert AvroDecoder(_client(registry_url)).decode(strict.encode(SAMPLES["dead_letter"])) == SAMPLES["dead_letter"]
 
 
 def test_record_not_matching_its_schema_is_an_encode_error(registry_url: str) -> None:
@@ -123,9 +120,7 @@ def test_non_bytes_input_is_a_decode_error(registry_url: str) -> None:
 
 @settings(max_examples=300, deadline=None)
 @given(body=st.binary(max_size=200), keep=st.integers(0, 64))
-def test_corrupt_bodies_decode_or_raise_decode_error(
-    decoder: AvroDecoder, crop_bytes: bytes, body, keep
-) -> None:
+def test_corrupt_bodies_decode_or_raise_decode_error(decoder: AvroDecoder, crop_bytes: bytes, body, keep) -> None:
     # A valid header followed by a damaged body: never a library exception, never a hang.
     data = crop_bytes[: 5 + keep] + body
     try:

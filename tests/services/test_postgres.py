@@ -90,9 +90,7 @@ def test_missing_binaries_name_the_apt_command(tmp_path, monkeypatch):
     monkeypatch.setattr(pg, "timescaledb_bindir", lambda: None)
     monkeypatch.setattr(os, "geteuid", lambda: 1000)
     (dead_port,) = free_ports(1)
-    settings = _with_database_url(
-        make_stack_settings(tmp_path / "run"), f"postgresql://x@127.0.0.1:{dead_port}/a"
-    )
+    settings = _with_database_url(make_stack_settings(tmp_path / "run"), f"postgresql://x@127.0.0.1:{dead_port}/a")
     (report,) = stack.up(settings, only=["postgres"])
     assert report.state == "failed"
     assert "apt-get install -y postgresql-15 postgresql-15-partman postgresql-15-cron" in report.detail
@@ -111,7 +109,9 @@ def test_private_timescaledb_cluster_when_configured_server_does_not_preload_it(
         (report,) = stack.up(settings, only=["postgres"], die_with_parent=True)
         assert report.state == "started", report.detail
         url = (stack.run_dir(settings) / "database_url").read_text().strip()
-        assert url != configured and url.startswith(f"postgresql://postgres@127.0.0.1:{settings.services.ports.postgres}/")
+        assert url != configured and url.startswith(
+            f"postgresql://postgres@127.0.0.1:{settings.services.ports.postgres}/"
+        )
         assert "timescaledb" in (server_preloads(url) or ())
     finally:
         stack.down(settings, only=["postgres"], grace_s=10)

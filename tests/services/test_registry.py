@@ -191,9 +191,7 @@ def test_errors_carry_confluent_codes(api, method: str, path: str, body: Any, st
 
 def test_malformed_request_body_is_400(api) -> None:
     client, _ = api
-    answer = client.post(
-        "/subjects/a-value/versions", content=b"{oops", headers={"Content-Type": CONTENT_TYPE}
-    )
+    answer = client.post("/subjects/a-value/versions", content=b"{oops", headers={"Content-Type": CONTENT_TYPE})
     assert answer.status_code == 400
 
 
@@ -216,17 +214,11 @@ def test_config_levels_global_and_per_subject(api) -> None:
 def test_compatibility_endpoint_answers_without_registering(api) -> None:
     client, _ = api
     _register(client, "a-value", record(ID))
-    ok = client.post(
-        "/compatibility/subjects/a-value/versions/latest", json={"schema": record(ID, NOTE_OPTIONAL)}
-    )
+    ok = client.post("/compatibility/subjects/a-value/versions/latest", json={"schema": record(ID, NOTE_OPTIONAL)})
     assert ok.json() == {"is_compatible": True, "messages": []}
-    bad = client.post(
-        "/compatibility/subjects/a-value/versions/1", json={"schema": record(ID, NOTE_REQUIRED)}
-    )
+    bad = client.post("/compatibility/subjects/a-value/versions/1", json={"schema": record(ID, NOTE_REQUIRED)})
     assert bad.json()["is_compatible"] is False and bad.json()["messages"]
-    every = client.post(
-        "/compatibility/subjects/a-value/versions", json={"schema": record(ID, NOTE_REQUIRED)}
-    )
+    every = client.post("/compatibility/subjects/a-value/versions", json={"schema": record(ID, NOTE_REQUIRED)})
     assert every.json()["is_compatible"] is False
     assert client.get("/subjects/a-value/versions").json() == [1]
 

@@ -119,9 +119,7 @@ def test_unreachable_s3_dead_letters_the_crop_and_the_event_goes_on():
     assert out == event and out.crop_key is None
     assert waits == [0.2, 0.4]
     [letter] = dead
-    assert (
-        letter.step == "s3:crops" and letter.value == b"crop-bytes" and letter.key == event.event_id.encode()
-    )
+    assert letter.step == "s3:crops" and letter.value == b"crop-bytes" and letter.key == event.event_id.encode()
     assert "after 3 attempts" in letter.reason
     with pytest.raises(CropStoreError):
         CropStore(S3Settings(endpoint=f"127.0.0.1:{port}"), attempts=1).store(event, b"x")
