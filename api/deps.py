@@ -64,6 +64,33 @@ def connection(request: Request) -> Iterator[psycopg.Connection[Any]]:
         yield conn
 
 
+async def authenticate(request: Request, token: str | None, role: Role) -> ApiKey:
+    """The caller's key for a route of ``role``: 401 without a valid, unrevoked key, 403 for a read key
+    on an admin route, 429 over the key's rate (with Retry-After); the key's name becomes the
+    request's ``actor`` (access log). async: a cached key costs no thread hop; a lookup runs in the
+    thread pool."""
+    if not token:
+        raise HTTPException(401, f"missing API key ({API_KEY_HEADER} header)", {"WWW-Authenticate": "ApiKey"})
+    svc = services(request)
+    found, key = svc.keys.cached(token)
+    if not found:
+        key = await run_in_threadpool(svc.keys.get, token)
+    if key is None or not key.active:
+        raise HTTPException(401, "invalid or revoked API key", {"WWW-Authenticate": "ApiKey"})
+    if role == "admin" and key.role != "admin":
+        raise HTTPException(403, f"key {key.name!r} has role {key.role!r}; this needs 'admin'")
+    wait = svc.limiter.allow(key.name)
+    if wait > 0:
+        raise HTTPException(429, "rate limit exceeded", {"Retry-After": str(max(1, math.ceil(wait)))})
+    request.state.actor = key.name
+    return key
+
+
+#: The role each key-check dependency made by :func:`require` asks for (api/routes/lean.py serves
+#: routes under these without FastAPI's dependency solving).
+ROLE_OF_CHECK: dict[Callable[..., Awaitable[ApiKey]], Role] = {}
+
+
 def require(role: Role) -> Callable[..., Awaitable[ApiKey]]:
     """Dependency: a valid, unrevoked key of ``role`` (admin passes every role).
 
@@ -72,23 +99,9 @@ def require(role: Role) -> Callable[..., Awaitable[ApiKey]]:
     """
 
     async def caller(request: Request, token: str | None = Security(_HEADERS[role])) -> ApiKey:
-        # async: a cached key costs no thread hop; a lookup runs in the thread pool.
-        if not token:
-            raise HTTPException(401, f"missing API key ({API_KEY_HEADER} header)", {"WWW-Authenticate": "ApiKey"})
-        svc = services(request)
-        found, key = svc.keys.cached(token)
-        if not found:
-            key = await run_in_threadpool(svc.keys.get, token)
-        if key is None or not key.active:
-            raise HTTPException(401, "invalid or revoked API key", {"WWW-Authenticate": "ApiKey"})
-        if role == "admin" and key.role != "admin":
-            raise HTTPException(403, f"key {key.name!r} has role {key.role!r}; this needs 'admin'")
-        wait = svc.limiter.allow(key.name)
-        if wait > 0:
-            raise HTTPException(429, "rate limit exceeded", {"Retry-After": str(max(1, math.ceil(wait)))})
-        request.state.actor = key.name
-        return key
+        return await authenticate(request, token, role)
 
+    ROLE_OF_CHECK[caller] = role
     return caller
 
 

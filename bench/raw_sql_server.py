@@ -4,7 +4,8 @@
 pooled connection made by :func:`api.app.make_pool` (same driver, pool and connection options
 as the API), in the same thread pool hop the API uses, and answers the rows as JSON. No key,
 no audit row, no metrics, no response model: what is left is uvicorn + the SQL.
-It runs under the same uvicorn settings as `alpr api serve` (:func:`api.cli.uvicorn_options`).
+It runs under the same uvicorn settings as `alpr api serve` (:func:`api.cli.uvicorn_options`), with
+the startup heap frozen as there (:func:`api.cli.freeze_heap`).
 
     python bench/raw_sql_server.py PORT        (database: $ALPR_DATABASE__URL)
 """
@@ -75,10 +76,12 @@ def make_app(settings: Any) -> Any:
 def main() -> None:
     import uvicorn
 
-    from api.cli import uvicorn_options
+    from api.cli import freeze_heap, uvicorn_options
 
     settings = load_settings()
-    uvicorn.run(make_app(settings), **uvicorn_options(settings, host="127.0.0.1", port=int(sys.argv[1])))
+    app = make_app(settings)
+    freeze_heap()  # as `alpr api serve`: the same process settings for both
+    uvicorn.run(app, **uvicorn_options(settings, host="127.0.0.1", port=int(sys.argv[1])))
 
 
 if __name__ == "__main__":
