@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 _MODELS = Path(__file__).resolve().parents[1] / "models"
 #: The plate detector shipped in ``models/`` (see ``models/manifest.json``): float32, for GPUs.
@@ -119,6 +119,21 @@ class DetectorSettings(_Strict):
     batch_wait_ms: float = Field(
         2.0, ge=0, le=1000, description="How long a frame may wait for others to fill its batch."
     )
+    retry_size: int | None = Field(
+        None,
+        ge=64,
+        le=4096,
+        multiple_of=32,
+        description="When a frame yields no box, detect again at this larger input size (small, distant "
+        "plates); None: off. The second pass costs about (retry_size / input_size)^2 passes and is paid "
+        "only on frames where the first found nothing: on video that is most frames, so off by default.",
+    )
+
+    @model_validator(mode="after")
+    def _retry_is_larger(self) -> DetectorSettings:
+        if self.retry_size is not None and self.retry_size <= self.input_size:
+            raise ValueError(f"retry_size {self.retry_size} must be larger than input_size {self.input_size}")
+        return self
 
 
 class TrackerSettings(_Strict):

@@ -157,6 +157,16 @@ def _default_to_letter() -> dict[str, str]:
     return {p[0]: p[1] for p in pairs}
 
 
+class PlateScope(_Strict):
+    """The plate formats of one site or camera: the presets of the countries it sees."""
+
+    presets: tuple[str, ...] = Field(
+        min_length=1,
+        description="Plate format presets for this site's or camera's crops, instead of flow.plates.presets "
+        "(custom_formats still apply), e.g. [US] or [DE, NL].",
+    )
+
+
 class PlateRulesSettings(_Strict):
     """Normalising and validating voted reads (operators.normalise, operators.validate)."""
 
@@ -164,6 +174,15 @@ class PlateRulesSettings(_Strict):
         ("US", "EU", "BR", "PK"),
         description="Plate format presets: 'US' (states + generic), 'US-CA'..., 'EU' (every European "
         "preset), 'DE', 'FR', 'ES', 'IT', 'NL', 'GB', 'PL', 'BE', 'PT', 'AT', 'CH', 'SE', 'BR', 'PK'.",
+    )
+    sites: dict[str, PlateScope] = Field(
+        default_factory=dict,
+        description="Per site (the edge's `site`, stamped on each crop): the presets its crops are decoded "
+        "and validated under, instead of `presets`. One flow can serve sites in several countries.",
+    )
+    cameras: dict[str, PlateScope] = Field(
+        default_factory=dict,
+        description="Per camera id: the presets of that camera's crops; a camera's entry wins over its site's.",
     )
     custom_formats: tuple[PlateFormat, ...] = Field((), description="Site formats; they win over presets.")
     default_region: str | None = Field(

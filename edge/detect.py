@@ -42,6 +42,7 @@ __all__ = [
     "DetectorError",
     "OnnxDetector",
     "UltralyticsDetector",
+    "SecondLook",
     "YoloxDetector",
     "letterbox",
     "load_detector",
@@ -358,8 +359,40 @@ DETECTORS: dict[str, Callable[[DetectorSettings], Detector]] = {
 }
 
 
+class SecondLook:
+    """A detector that looks again, with a second detector (a larger input), at frames where the
+    first finds nothing (``detector.retry_size``).
+
+    Small, distant plates fall under the first pass's input resolution; a larger input finds
+    more of them at (larger / first)^2 the cost, paid only on frames with no box. Frames where the
+    first pass found anything keep exactly its boxes.
+    """
+
+    def __init__(self, first: Detector, second: Detector) -> None:
+        self.first = first
+        self.second = second
+
+    def detect(self, frame_bgr: np.ndarray) -> Detections:
+        """The first detector's boxes, or the second's when the first found none."""
+        found = self.first.detect(frame_bgr)
+        return found if len(found) else self.second.detect(frame_bgr)
+
+    def detect_batch(self, frames_bgr: Sequence[np.ndarray]) -> list[Detections]:
+        """:meth:`detect` on each frame; batched where both detectors batch."""
+        first, second = self.first, self.second
+        if not (hasattr(first, "detect_batch") and hasattr(second, "detect_batch")):
+            return [self.detect(f) for f in frames_bgr]
+        found = first.detect_batch(frames_bgr)
+        empty = [i for i, d in enumerate(found) if not len(d)]
+        if empty:
+            for i, d in zip(empty, second.detect_batch([frames_bgr[i] for i in empty]), strict=True):
+                found[i] = d
+        return found
+
+
 def load_detector(settings: DetectorSettings | Settings) -> Detector:
-    """Build the detector named by ``type`` (:class:`DetectorSettings`, or the root settings' plate detector).
+    """Build the detector named by ``type`` (:class:`DetectorSettings`, or the root settings' plate detector),
+    with a :class:`SecondLook` at ``retry_size`` when that is set.
 
     Raises :class:`DetectorError` for unknown types or unloadable models.
     """
@@ -368,4 +401,7 @@ def load_detector(settings: DetectorSettings | Settings) -> Detector:
     factory = DETECTORS.get(settings.type)
     if factory is None:
         raise DetectorError(f"detector.type {settings.type!r} unknown; known: {', '.join(sorted(DETECTORS))}")
-    return factory(settings)
+    if settings.retry_size is None:
+        return factory(settings)
+    larger = settings.model_copy(update={"input_size": settings.retry_size, "retry_size": None})
+    return SecondLook(factory(settings), factory(larger))

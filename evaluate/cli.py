@@ -37,14 +37,28 @@ _formats = click.option(
     "(raw reads); default: flow.plates.presets from the settings.",
 )
 
+_site = click.option(
+    "--site",
+    help="Read as crops of this site: the presets flow.plates.sites names for it (else the global ones).",
+)
+_camera = click.option(
+    "--camera",
+    help="Read as crops of this camera: the presets flow.plates.cameras names for it (it wins over --site).",
+)
 
-def _settings(config_paths: tuple[str, ...], formats: str | None):
+
+def _settings(config_paths: tuple[str, ...], formats: str | None, site: str | None = None, camera: str | None = None):
     from config.load import ConfigError, load_settings
+    from operators.plate_scopes import presets_of
 
     try:
         settings = load_settings(*config_paths)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
+    if formats is not None and (site is not None or camera is not None):
+        raise click.UsageError("give --formats or --site/--camera, not both")
+    if site is not None or camera is not None:  # the scope's presets, as the flow picks them per crop
+        formats = ",".join(presets_of(settings.flow.plates, site, camera))
     if formats is None:
         return settings, True
     if formats.lower() == "none":  # no format decoding and no fixes: the engine's raw reads
@@ -82,9 +96,11 @@ def eval_() -> None:
 @_out
 @_limit
 @_formats
+@_site
+@_camera
 @_config
 def images(folder: Path, as_json: bool, out: Path | None, limit: int | None, formats: str | None,
-           config_paths: tuple[str, ...]) -> None:  # fmt: skip
+           site: str | None, camera: str | None, config_paths: tuple[str, ...]) -> None:  # fmt: skip
     """Detector -> crop -> OCR -> normalise on FOLDER's images, scored against labels.csv.
 
     Reports n, detection_recall (a detection with IoU > 0.4 to the labelled box),
@@ -96,7 +112,7 @@ def images(folder: Path, as_json: bool, out: Path | None, limit: int | None, for
     from evaluate.run import Progress, eval_images
     from ocr.base import OcrError
 
-    settings, fix = _settings(config_paths, formats)
+    settings, fix = _settings(config_paths, formats, site, camera)
     try:
         rows = read_labels(folder)[:limit]
         reader = ImageReader.from_settings(settings, fix_formats=fix)
@@ -119,9 +135,12 @@ def images(folder: Path, as_json: bool, out: Path | None, limit: int | None, for
 @_out
 @_limit
 @_formats
+@_site
+@_camera
 @_config
 def crops(folder: Path, split: str | None, skip: tuple[str, ...], as_json: bool, out: Path | None,
-          limit: int | None, formats: str | None, config_paths: tuple[str, ...]) -> None:  # fmt: skip
+          limit: int | None, formats: str | None, site: str | None, camera: str | None,
+          config_paths: tuple[str, ...]) -> None:  # fmt: skip
     """OCR -> normalise on FOLDER's labelled regions (the box is the region to read).
 
     A '?' in a label is a masked character: it matches any one character or none.
@@ -131,7 +150,7 @@ def crops(folder: Path, split: str | None, skip: tuple[str, ...], as_json: bool,
     from ocr.base import OcrError
     from ocr.syntax import load_reader
 
-    settings, fix = _settings(config_paths, formats)
+    settings, fix = _settings(config_paths, formats, site, camera)
     try:
         rows = read_labels(folder, split=split, skip_plates=frozenset(skip))[:limit]
         reader = CropReader(load_reader(settings), Normaliser.from_settings(settings, fix))

@@ -29,7 +29,7 @@ from flows.steps.watchlist import Match, WatchlistMatcher, hits_only
 from operators.dedup import DedupRules
 from operators.erasure import ErasedPlates
 from operators.records import DeadLetter, PlateEvent, RejectedRead, WatchlistHit
-from operators.validate import PlateValidator
+from operators.validate import ScopedValidator
 from operators.watchlist import Watchlist
 
 T = TypeVar("T")
@@ -101,7 +101,7 @@ class FlowSteps:
             best_shot=WindowConfig.from_settings(flow),
             ocr=OcrStep(reader),
             vote=Vote(
-                PlateValidator.from_settings(flow.plates, decoded=decoded).validate,
+                ScopedValidator(flow.plates, decoded=decoded).validate,
                 align=flow.best_shot.align_off_by_one,
                 keep=hits_only(match) if flow.provisional.publish == "hits" else None,
             ),

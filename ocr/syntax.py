@@ -38,7 +38,7 @@ Parameters were chosen on val splits and our us-plates-ocr train split (docs/acc
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -49,6 +49,7 @@ from ocr.base import OcrEngine, OcrResult
 from ocr.lattice import BLANK, CHARS, Lattice
 from operators.normalise import CLASS_CHARS, compact
 from operators.plate_formats import FormatSpec, expand_template, preset_formats
+from operators.plate_scopes import Scoped
 
 if TYPE_CHECKING:
     from config.settings import Settings
@@ -424,20 +425,41 @@ def chosen_layouts(lattices: Sequence[Lattice]) -> list[Lattice]:
 
 
 class SyntaxReader:
-    """An engine whose reads are decoded under plate formats (:class:`SyntaxDecoder`)."""
+    """An engine whose reads are decoded under plate formats (:class:`SyntaxDecoder`).
 
-    def __init__(self, engine: OcrEngine, decoder: SyntaxDecoder) -> None:
+    ``by_scope`` gives the decoder of a crop's site and camera (``flow.plates.sites``,
+    ``flow.plates.cameras``; :meth:`read_at`); :meth:`read` decodes every crop with ``decoder``.
+    """
+
+    def __init__(
+        self,
+        engine: OcrEngine,
+        decoder: SyntaxDecoder,
+        by_scope: Callable[[str | None, str | None], SyntaxDecoder] | None = None,
+    ) -> None:
         self._engine = engine
         self._decoder = decoder
+        self._by_scope = by_scope
 
     def read(self, images: Sequence[np.ndarray]) -> list[OcrResult]:
         """One result per crop, in order."""
         return [self._decoder.decode(r) for r in self._engine.read(images)]
 
+    def read_at(self, images: Sequence[np.ndarray], scopes: Sequence[tuple[str | None, str | None]]) -> list[OcrResult]:
+        """One result per crop, in order, each decoded under the formats of its ``(site, camera)``."""
+        if len(scopes) != len(images):
+            raise ValueError(f"SyntaxReader.read_at: {len(scopes)} scopes for {len(images)} crops")
+        if self._by_scope is None:
+            return self.read(images)
+        by_scope = self._by_scope
+        results = self._engine.read(images)
+        return [by_scope(site, camera).decode(r) for r, (site, camera) in zip(results, scopes, strict=True)]
+
 
 def load_reader(settings: Settings) -> OcrEngine:
     """The configured engine (``ocr``), its reads decoded under the enabled plate formats
-    (``flow.plates.presets`` and template ``custom_formats``) unless ``ocr.syntax.enabled`` is off."""
+    (``flow.plates.presets``, a site's or camera's own presets, and template ``custom_formats``)
+    unless ``ocr.syntax.enabled`` is off."""
     from ocr.registry import load_engine
 
     engine = load_engine(settings.ocr)
@@ -448,4 +470,5 @@ def load_reader(settings: Settings) -> OcrEngine:
     custom = [FormatSpec(f.name, f.region, (f.template,)) for f in rules.custom_formats if f.template is not None]
     weights = syntax.model_dump(exclude={"enabled", "member_scales"})
     params = SyntaxParams(**weights, member_scales=tuple(sorted(syntax.member_scales.items())))
-    return SyntaxReader(engine, SyntaxDecoder(preset_formats(rules.presets), params, custom=custom))
+    decoders = Scoped(rules, lambda presets: SyntaxDecoder(preset_formats(presets), params, custom=custom))
+    return SyntaxReader(engine, decoders.default, None if decoders.uniform else decoders.of)

@@ -34,12 +34,13 @@ from typing import TYPE_CHECKING
 
 from operators.normalise import Confusions, compact
 from operators.plate_formats import FormatSpec, expand_template, preset_formats
+from operators.plate_scopes import Scoped
 from operators.records import PlateRead, RejectedRead, RejectReason, TrackRead
 
 if TYPE_CHECKING:
     from config.flow import PlateRulesSettings
 
-__all__ = ["PlateMatch", "PlateValidator"]
+__all__ = ["PlateMatch", "PlateValidator", "ScopedValidator"]
 
 _CLASS_WEIGHT = {"L": 1.0, "N": 1.0, "C": 1.25, "A": 0.0}
 _FIX_PENALTY = 2.0
@@ -149,14 +150,17 @@ class PlateValidator:
         self._match_cached = lru_cache(maxsize=16384)(self._match)
 
     @classmethod
-    def from_settings(cls, rules: PlateRulesSettings, decoded: bool = False) -> PlateValidator:
+    def from_settings(
+        cls, rules: PlateRulesSettings, decoded: bool = False, presets: tuple[str, ...] | None = None
+    ) -> PlateValidator:
         """Build from the ``flow.plates`` settings; unknown presets raise ``ValueError``.
 
         ``decoded``: the reads were decoded under these formats already (``ocr.syntax``), which
         weighed the recogniser's evidence for each character: no confusion is fixed after the
-        fact (on val, fixing after decoding lost 6 of 906 reads)."""
+        fact (on val, fixing after decoding lost 6 of 906 reads). ``presets``: instead of
+        ``rules.presets`` (a site's or camera's own, :mod:`operators.plate_scopes`)."""
         return cls(
-            preset_formats(rules.presets),
+            preset_formats(rules.presets if presets is None else presets),
             Confusions(rules.to_digit, rules.to_letter),
             regexes=[(f.name, f.region, f.regex) for f in rules.custom_formats if f.regex is not None],
             custom_formats=[
@@ -279,3 +283,26 @@ class PlateValidator:
                 return PlateRead(read, m.plate, read.text, m.region, m.format_name)
             reason, detail = "no_format_match", f"{plate!r} fits no enabled format"
         return RejectedRead(read, reason, detail)
+
+
+class ScopedValidator:
+    """A :class:`PlateValidator` per site and camera (``flow.plates.sites``, ``flow.plates.cameras``):
+    each read is validated under the presets of the crop's camera, else its site, else the global ones.
+
+    A read that fits none of its scope's formats is rejected as ``no_format_match`` (filed in
+    ``rejected_reads``, never dropped) with no region, also where the scope names one country: the
+    site's country is where the camera stands, not the plate's (a visiting car, a misread, a sign).
+    """
+
+    __slots__ = ("_validators",)
+
+    def __init__(self, rules: PlateRulesSettings, decoded: bool = False) -> None:
+        self._validators = Scoped(rules, lambda presets: PlateValidator.from_settings(rules, decoded, presets))
+
+    def validator(self, site: str | None, camera: str | None) -> PlateValidator:
+        """The validator of a crop from ``camera`` at ``site``."""
+        return self._validators.of(site, camera)
+
+    def validate(self, read: TrackRead) -> PlateRead | RejectedRead:
+        """:meth:`PlateValidator.validate` under the read's own site's or camera's formats."""
+        return self._validators.of(read.site, read.camera_id).validate(read)

@@ -24,6 +24,7 @@ import numpy as np
 from flows import metrics
 from flows.steps.best_shot import ClosedTrack
 from ocr.base import OcrEngine, OcrError, OcrResult
+from ocr.syntax import SyntaxReader
 from operators.records import OcrRead, PlateCrop
 
 log = logging.getLogger(__name__)
@@ -105,13 +106,21 @@ class CropReader:
                 reads.append(to_read(crop, result))
         return reads
 
+    def _read(self, images: list[np.ndarray], crops: list[PlateCrop]) -> list[OcrResult]:
+        """The engine's results, each decoded under its crop's site's or camera's formats when the
+        engine decodes under plate formats (``flow.plates.sites``, ``flow.plates.cameras``)."""
+        engine = self.engine
+        if isinstance(engine, SyntaxReader):
+            return engine.read_at(images, [(c.site, c.camera_id) for c in crops])
+        return engine.read(images)
+
     def _read_images(self, images: list[np.ndarray], crops: list[PlateCrop]) -> list[OcrResult]:
         """The engine's results; a batch the engine fails on is read crop by crop, and a crop it
         still fails on reads as empty (logged), so one bad crop never stops the flow. Setup
         problems (:class:`~ocr.base.OcrError`) are raised."""
         name = type(self.engine).__name__
         try:
-            out = self.engine.read(images)
+            out = self._read(images, crops)
             if len(out) == len(images):
                 return out
             log.error("ocr step: engine %s returned %d results for %d crops", name, len(out), len(images))
@@ -122,7 +131,7 @@ class CropReader:
         results = []
         for image, crop in zip(images, crops, strict=True):
             try:
-                one = self.engine.read([image])
+                one = self._read([image], [crop])
                 results.append(one[0] if len(one) == 1 else OcrResult.empty())
             except OcrError:
                 raise

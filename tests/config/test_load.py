@@ -36,8 +36,12 @@ def test_cameras_yaml_loads() -> None:
         ("s3:\n  bucket: ab\n", "s3.bucket", "at least 3 characters"),
         ("services:\n  broker_storage: disk\n", "services.broker_storage", "'memory' or 's3'"),
         ("nonsense: 1\n", "nonsense", "Extra inputs are not permitted"),
+        ("flow:\n  plates:\n    sites:\n      lot-7: {formats: [US]}\n", "flow.plates.sites.lot-7.formats",
+         "Extra inputs are not permitted"),
+        ("flow:\n  plates:\n    cameras:\n      gate-3: {presets: []}\n", "flow.plates.cameras.gate-3.presets",
+         "at least 1 item"),
     ],
-)
+)  # fmt: skip
 def test_bad_values_name_file_key_and_reason(tmp_path: Path, text: str, key: str, reason: str) -> None:
     path = write(tmp_path, text)
     with pytest.raises(ConfigError) as info:
@@ -97,3 +101,13 @@ def test_written_settings_load_back_equal_with_secrets(tmp_path: Path) -> None:
     path = write_settings(settings, tmp_path / "child.yaml")
     assert "s3cr3t" in path.read_text()  # a child process needs the secret itself, not its mask
     assert load_settings(path) == settings
+
+
+def test_sites_and_cameras_name_their_own_presets(tmp_path: Path) -> None:
+    text = (
+        "flow:\n  plates:\n    sites:\n      lot-7: {presets: [US]}\n    cameras:\n      gate-3: {presets: [DE, NL]}\n"
+    )
+    plates = load_settings(write(tmp_path, text)).flow.plates
+    assert plates.presets == ("US", "EU", "BR", "PK")
+    assert plates.sites["lot-7"].presets == ("US",)
+    assert plates.cameras["gate-3"].presets == ("DE", "NL")

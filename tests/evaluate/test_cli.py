@@ -139,3 +139,28 @@ def test_out_adds_error_classes_and_formats_and_a_region_column_gives_region_acc
     assert summary["region_accuracy"] == (1.0 if rows[0]["region"] == "ES" else 0.0)
     assert all(r["error"] == ("" if r["exact"] == "True" else r["error"]) for r in rows)
     assert sum(summary["errors"].values()) == sum(r["exact"] == "False" for r in rows)
+
+
+def test_site_and_camera_read_under_the_presets_the_config_names_for_them(tmp_path: Path):
+    folder = tmp_path / "spain"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "a.png"), plate(["1234 BCD"]))
+    (folder / "labels.csv").write_text("image,x,y,w,h,plate,region\na.png,0,0,320,90,1234BCD,ES\n", encoding="utf-8")
+    config = tmp_path / "sites.yaml"
+    config.write_text(
+        "flow:\n  plates:\n    presets: [US]\n    sites:\n      madrid: {presets: [ES]}\n"
+        "    cameras:\n      gate-3: {presets: [DE]}\n",
+        encoding="utf-8",
+    )
+    runner = CliRunner()
+
+    def region_accuracy(*args: str) -> float:
+        result = runner.invoke(eval_, ["crops", str(folder), "--json", "-c", str(config), *args])
+        assert result.exit_code == 0, result.output
+        return json.loads(result.output.splitlines()[-1])["region_accuracy"]
+
+    assert region_accuracy("--site", "madrid") == 1.0  # ES formats: the read is Spanish
+    assert region_accuracy() == 0.0  # the global presets (US): a US string, region US
+    assert region_accuracy("--site", "madrid", "--camera", "gate-3") == 0.0  # the camera's DE wins
+    both = runner.invoke(eval_, ["crops", str(folder), "-c", str(config), "--site", "madrid", "--formats", "ES"])
+    assert both.exit_code != 0 and "not both" in both.output

@@ -225,3 +225,39 @@ def test_the_decoder_defaults_are_the_settings_defaults():
 
     weights = SyntaxSettings().model_dump(exclude={"enabled", "member_scales"})
     assert SyntaxParams(**weights) == SyntaxParams()
+
+
+class LookAlike:
+    """An engine that reads every crop as ``12348CD``, the fifth glyph an 8 or (a little less likely) a B."""
+
+    def read(self, images):
+        look = {"8": 0.6, "B": 0.39}
+        a = Lattice("band", (frames("1", "2", "3", "4", look, "C", "D"),), source="a")
+        b = Lattice("band", (frames("1", "2", "3", "4", look, "C", "D"),), source="b")
+        return [OcrResult("12348CD", 0.8, (0.8,) * 7, (a, b)) for _ in images]
+
+
+def test_read_at_decodes_each_crop_under_its_site_or_cameras_formats():
+    spain, us = decoder("ES"), decoder("US")
+    scopes = {"madrid": spain, "lot-7": us}
+    reader = SyntaxReader(LookAlike(), us, lambda site, camera: scopes.get(camera or "", scopes.get(site or "", us)))
+    crop = np.zeros((20, 60, 3), np.uint8)
+    texts = [r.text for r in reader.read_at([crop] * 3, [("madrid", "c1"), ("lot-7", "c2"), ("lot-7", "madrid")])]
+    assert texts == ["1234BCD", "12348CD", "1234BCD"]  # Spanish where Spain's formats apply, else as read
+    assert [r.text for r in reader.read([crop])] == ["12348CD"]  # no scope: the default decoder
+    with pytest.raises(ValueError, match="1 scopes for 2 crops"):
+        reader.read_at([crop, crop], [("madrid", "c1")])
+
+
+def test_load_reader_builds_the_decoders_of_the_sites_and_cameras(monkeypatch):
+    import ocr.registry
+
+    monkeypatch.setattr(ocr.registry, "load_engine", lambda settings: LookAlike())
+    crop = np.zeros((20, 60, 3), np.uint8)
+    plates = {"presets": ["US"], "sites": {"madrid": {"presets": ["ES"]}}, "cameras": {"gate-3": {"presets": ["US"]}}}
+    reader = load_reader(Settings(flow={"plates": plates}))
+    assert isinstance(reader, SyntaxReader)
+    scopes = [("madrid", "c1"), ("lot-7", "c2"), ("madrid", "gate-3")]
+    assert [r.text for r in reader.read_at([crop] * 3, scopes)] == ["1234BCD", "12348CD", "12348CD"]
+    uniform = load_reader(Settings(flow={"plates": {"presets": ["ES"]}}))
+    assert [r.text for r in uniform.read_at([crop], [("madrid", "c1")])] == ["1234BCD"]  # type: ignore[attr-defined]

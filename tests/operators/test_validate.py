@@ -13,7 +13,7 @@ from config.flow import PlateFormat, PlateRulesSettings
 from operators.normalise import CLASS_CHARS
 from operators.plate_formats import PRESETS, expand_template, preset_formats
 from operators.records import PlateRead, RejectedRead
-from operators.validate import PlateValidator
+from operators.validate import PlateValidator, ScopedValidator
 from tests.operators.builders import make_track_read
 from tests.shared_data import require_data
 
@@ -278,3 +278,31 @@ def test_spanish_labels_fit_the_es_preset():
     rows = list(csv.DictReader(labels.open()))
     assert len(rows) > 2000
     assert sum(fits(r["plate"]) for r in rows) >= 0.99 * len(rows)
+
+
+SCOPED_RULES = PlateRulesSettings(sites={"lot-7": {"presets": ["US"]}}, cameras={"gate-3": {"presets": ["ES"]}})
+
+
+@pytest.mark.parametrize(
+    ("site", "camera", "text", "plate", "region"),
+    [
+        ("lot-a", "cam-1", "ABC1234", "ABC1234", None),  # US, EU, BR, PK: also an old Brazilian plate
+        ("lot-7", "cam-1", "ABC1234", "ABC1234", "US"),  # the site names the US: a US series
+        ("lot-7", "cam-1", "7ABC123", "7ABC123", "US-CA"),
+        ("lot-7", "gate-3", "1234BCD", "1234BCD", "ES"),  # the camera's own presets win over its site's
+    ],
+)
+def test_scoped_validator_reads_under_the_crops_site_or_camera(site, camera, text, plate, region):
+    out = ScopedValidator(SCOPED_RULES, decoded=True).validate(make_track_read(text, site=site, camera_id=camera))
+    assert isinstance(out, PlateRead)
+    assert (out.plate, out.region) == (plate, region)
+
+
+def test_scoped_validator_files_a_read_of_none_of_the_sites_formats_with_no_region():
+    # Spanish at a US-only site: kept as a rejected read (rejected_reads), never dropped, and never
+    # given the site's country (a visiting car, a misread or a sign: the site is where the camera is).
+    scoped = ScopedValidator(SCOPED_RULES, decoded=True)
+    out = scoped.validate(make_track_read("ABCDEFGHI", site="lot-7"))
+    assert isinstance(out, RejectedRead) and out.reason == "no_format_match"
+    assert scoped.validator("lot-7", None).match("ABCDEFGHI") is None
+    assert scoped.validator("lot-7", "gate-3").match("ABC1234") is None  # not Spanish

@@ -96,3 +96,14 @@ def test_engine_setup_errors_are_raised():
 
     with pytest.raises(OcrError, match="model file missing"):
         CropReader(Broken, batch_size=4).read([make_crop(_png(30))])
+
+
+def test_crops_are_decoded_under_their_site_or_cameras_formats():
+    from ocr.syntax import SyntaxReader
+    from tests.ocr.test_syntax import LookAlike, decoder
+
+    spain, us = decoder("ES"), decoder("US")
+    by_site = {"madrid": spain}
+    reader = CropReader(lambda: SyntaxReader(LookAlike(), us, lambda site, camera: by_site.get(site or "", us)), 8)
+    crops = [make_crop(_png(40), index=0, site="madrid"), make_crop(_png(40), index=1, site="lot-7")]
+    assert [r.text for r in reader.read(crops)] == ["1234BCD", "12348CD"]

@@ -1,0 +1,55 @@
+"""Per-site and per-camera plate formats: which presets a crop is read under."""
+
+from __future__ import annotations
+
+import pytest
+
+from config.flow import PlateRulesSettings
+from operators.plate_formats import preset_formats
+from operators.plate_scopes import Scoped, presets_of
+
+RULES = PlateRulesSettings(
+    presets=("US", "EU"),
+    sites={"lot-7": {"presets": ["US"]}, "madrid": {"presets": ["ES"]}},
+    cameras={"gate-3": {"presets": ["DE"]}, "gate-4": {"presets": ["US"]}},
+)
+
+
+@pytest.mark.parametrize(
+    ("site", "camera", "presets"),
+    [
+        (None, None, ("US", "EU")),  # neither named: the global presets
+        ("elsewhere", "cam-9", ("US", "EU")),
+        ("lot-7", None, ("US",)),
+        ("lot-7", "cam-9", ("US",)),  # a camera of no entry: its site's
+        ("madrid", "gate-3", ("DE",)),  # the camera wins over its site
+        (None, "gate-3", ("DE",)),
+        ("lot-7", "gate-3", ("DE",)),
+    ],
+)
+def test_the_camera_wins_over_the_site_over_the_global_presets(site, camera, presets):
+    assert presets_of(RULES, site, camera) == presets
+
+
+def test_one_object_per_distinct_preset_list_built_at_construction():
+    built: list[tuple[str, ...]] = []
+
+    def build(presets: tuple[str, ...]) -> object:
+        built.append(presets)
+        return object()
+
+    scoped = Scoped(RULES, build)
+    assert sorted(built) == sorted([("US", "EU"), ("US",), ("ES",), ("DE",)])  # gate-4 shares lot-7's
+    assert scoped.of("lot-7", None) is scoped.of(None, "gate-4")
+    assert scoped.of(None, None) is scoped.default
+    assert not scoped.uniform
+    assert Scoped(PlateRulesSettings(), build).uniform
+
+
+def test_an_unknown_preset_fails_at_start_naming_the_setting():
+    rules = PlateRulesSettings(sites={"lot-7": {"presets": ["US", "XX"]}})
+    with pytest.raises(ValueError, match=r"flow.plates.sites\[lot-7\]: .*unknown preset 'XX'"):
+        Scoped(rules, preset_formats)
+    rules = PlateRulesSettings(cameras={"gate-3": {"presets": ["ZZ"]}})
+    with pytest.raises(ValueError, match=r"flow.plates.cameras\[gate-3\]: .*unknown preset 'ZZ'"):
+        Scoped(rules, preset_formats)
