@@ -83,7 +83,17 @@ def test_upkeep_left_old_reads_where_searches_expect_them(scaled):
             assert days == DAYS
 
 
-def test_exact_search_finds_every_read_through_plate_indexes(scaled):
+def _days_of(url: str, plates: list[str]) -> tuple[int, int]:
+    """(days with reads of ``plates``, those of them older than 7 days: compressed on TimescaleDB)."""
+    with psycopg.connect(url) as conn:
+        return conn.execute(
+            "SELECT count(DISTINCT d), count(DISTINCT d) FILTER (WHERE d < (now() - interval '7 days')::date)"
+            " FROM (SELECT (first_seen AT TIME ZONE 'UTC')::date AS d FROM plate_events WHERE plate = ANY(%s)) AS r",
+            (plates,),
+        ).fetchone()  # type: ignore[return-value]
+
+
+def test_exact_search_reads_only_the_plates_days_through_the_dictionary(scaled):
     path, url, spec = scaled
     plate = plate_of(12_345, spec)
     with psycopg.connect(url, autocommit=True) as conn:
@@ -92,10 +102,35 @@ def test_exact_search_finds_every_read_through_plate_indexes(scaled):
     assert expected >= 1 and len(page.rows) == expected
     assert {r["plate"] for r in page.rows} == {plate}
     plan, indexes = _plan(url, EventQuery(plate=plate))
+    days, old = _days_of(url, [plate])
+    assert days < DAYS, days  # else "only its days" proves nothing
     assert plan.seq_scanned == 0, plan
-    assert "plate_events_plate_time_idx" in indexes, plan
+    assert {"plate_dictionary_pkey", "plate_events_plate_time_idx"} <= indexes, plan
+    assert plan.relations_scanned == days, plan  # one chunk / partition per day of the plate, no other
     if path == "timescaledb":  # compressed chunks: only batches whose bloom filter may hold the plate
-        assert plan.compressed_scanned == 3 and plan.bloom_filtered == 3, plan
+        assert old >= 1 and plan.compressed_scanned == old and plan.bloom_filtered == old, plan
+
+
+@pytest.mark.parametrize("match", ["prefix", "fuzzy", "confusion"])
+def test_plate_searches_over_every_day_take_candidates_from_the_dictionary(scaled, match):
+    path, url, spec = scaled
+    plate = plate_of(4_321, spec)
+    text = {"prefix": plate[:4], "fuzzy": plate[:-1] + ("A" if plate[-1] != "A" else "B"), "confusion": plate}[match]
+    query = EventQuery(plate=text, match=match, limit=100)  # type: ignore[arg-type]
+    with psycopg.connect(url, autocommit=True) as conn:
+        page = run_search(conn, query)
+        found = sorted({r["plate"] for r in page.rows})
+    assert plate in found
+    plan, indexes = _plan(url, query)
+    dictionary_index = "plate_dictionary_pkey" if match == "prefix" else "plate_dictionary_plate_trgm_idx"
+    if match == "confusion":
+        dictionary_index = "plate_dictionary_fold_trgm_idx"
+    assert dictionary_index in indexes, plan
+    assert "plate_events_plate_time_idx" in indexes, plan  # reads by exact candidate plate
+    days, old = _days_of(url, found)
+    assert plan.relations_scanned == days and plan.seq_scanned == 0, plan
+    if path == "timescaledb":  # nothing decompressed beyond the bloom-filtered batches
+        assert plan.compressed_scanned == old == plan.bloom_filtered, plan
 
 
 def test_camera_day_search_reads_one_partition_through_the_camera_index(scaled):
