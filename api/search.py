@@ -316,8 +316,6 @@ def corrected_events(conn: psycopg.Connection[Any], query: EventQuery) -> list[u
 
 #: More candidate plates than this (a short prefix, a loose wildcard): the direct query instead.
 DICTIONARY_MAX_CANDIDATES = 2000
-#: Days read by the first fetch; each next fetch reads twice as many (newest first).
-FIRST_DAYS = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -435,14 +433,28 @@ def search_rows(
             f" WHERE {' AND '.join(['e.event_id = ANY(%(corrected)s)', *where])}{_ORDER}"
         )
         rows = _fetch(conn, (by_correction, params), ran)
-    days, found, step = list(candidates.by_day), 0, FIRST_DAYS
+    days, found, factor = list(candidates.by_day), 0, 1
     while days and found < want:
-        batch, days = days[:step], days[step:]
+        batch, days = next_days(days, (want - found) * factor)
         fetched = _fetch(conn, fetch_sql(query, batch, want - found), ran)
         found += len(fetched)
         rows += fetched
-        step *= 2
+        factor *= 4  # other filters left fewer rows than (plate, day) pairs: reach further
     return _newest(rows, want), "dictionary"
+
+
+def next_days(
+    days: Sequence[tuple[date, tuple[str, ...]]], rows: int
+) -> tuple[list[tuple[date, tuple[str, ...]]], list[tuple[date, tuple[str, ...]]]]:
+    """Split ``days`` (newest first) into the fewest first days holding ``rows`` (plate, day) pairs
+    (at least one day), and the rest. Each pair is at least one read, so without other filters one
+    fetch of those days finds the page."""
+    pairs = 0
+    for i, (_, plates) in enumerate(days):
+        pairs += len(plates)
+        if pairs >= rows:
+            return list(days[: i + 1]), list(days[i + 1 :])
+    return list(days), []
 
 
 @dataclass(frozen=True, slots=True)
