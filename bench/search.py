@@ -129,7 +129,8 @@ def compress(url: str, workers: int) -> tuple[float, int]:
 
 
 def sizes(conn: psycopg.Connection[Any], path: str, rows: int) -> dict[str, Any]:
-    """Disk of plate_events (heap + indexes + TOAST), per million reads, and compression figures."""
+    """Disk of plate_events (heap + indexes + TOAST), per million reads, compression figures, and the
+    plate dictionary (migration 0008: heap + primary key + two trigram indexes)."""
     if path == "timescaledb":
         total = conn.execute("SELECT hypertable_size('plate_events')").fetchone()[0]  # type: ignore[index]
         before, after, chunks = conn.execute(
@@ -143,7 +144,12 @@ def sizes(conn: psycopg.Connection[Any], path: str, rows: int) -> dict[str, Any]
         before = after = None
         chunks = 0
     total, before, after = (float(v) if v is not None else None for v in (total, before, after))
+    plates, dictionary = conn.execute(
+        "SELECT count(*), pg_total_relation_size('plate_dictionary') FROM plate_dictionary"
+    ).fetchone() or (0, 0)
     return {
+        "dictionary_plates": plates,
+        "dictionary_mb": round(dictionary / 2**20, 1),
         "total_mb": round(total / 2**20, 1),
         "mb_per_million_reads": round(total / 2**20 / (rows / 1e6), 1),
         "compressed_chunks": int(chunks or 0),
