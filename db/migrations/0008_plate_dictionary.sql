@@ -29,25 +29,6 @@ RETURN (first_seen AT TIME ZONE 'UTC')::date;
 
 COMMENT ON FUNCTION alpr_read_day(timestamptz) IS 'UTC day of a read (plate_dictionary.days).';
 
--- Add (plate, day); writes nothing when the dictionary has it already (the common case: a
--- plate seen again on the same day costs one primary-key probe).
-CREATE FUNCTION alpr_plate_dictionary_add(p_plate text, p_day date) RETURNS void
-LANGUAGE plpgsql
-SET search_path FROM CURRENT
-AS $fn$
-BEGIN
-    IF p_plate = '' OR EXISTS (SELECT 1 FROM plate_dictionary WHERE plate = p_plate AND days @> ARRAY[p_day]) THEN
-        RETURN;
-    END IF;
-    INSERT INTO plate_dictionary AS d (plate, days) VALUES (p_plate, ARRAY[p_day])
-    ON CONFLICT (plate) DO UPDATE
-       SET days = ARRAY(SELECT DISTINCT x FROM unnest(d.days || EXCLUDED.days) AS x ORDER BY 1)
-     WHERE NOT d.days @> EXCLUDED.days;
-END
-$fn$;
-
-COMMENT ON FUNCTION alpr_plate_dictionary_add(text, date) IS 'Record that plate_events holds a read of the plate on the day (no write when known).';
-
 -- Remove (plate, day) unless plate_events still holds a read of the plate on that day; the
 -- plate goes when it has no day left.
 CREATE FUNCTION alpr_plate_dictionary_forget(p_plate text, p_day date) RETURNS void
@@ -69,17 +50,29 @@ $fn$;
 
 COMMENT ON FUNCTION alpr_plate_dictionary_forget(text, date) IS 'Drop the plate''s day (and the plate with no day left) unless plate_events still holds a read of it that day.';
 
+-- Inserts: add (plate, day), writing nothing when the dictionary has it already (the common
+-- case: a plate seen again the same day costs one primary-key probe). Inline, not a function
+-- call: this runs for every row the sink writes. A new day is usually the newest: appended.
+-- Updates add the new pair and forget the old one; deletes forget theirs.
 CREATE FUNCTION alpr_plate_dictionary_track() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path FROM CURRENT
 AS $fn$
+DECLARE
+    day date;
 BEGIN
-    IF TG_OP = 'INSERT' THEN
-        PERFORM alpr_plate_dictionary_add(NEW.plate, alpr_read_day(NEW.first_seen));
-    ELSIF TG_OP = 'DELETE' THEN
-        PERFORM alpr_plate_dictionary_forget(OLD.plate, alpr_read_day(OLD.first_seen));
-    ELSIF (NEW.plate, alpr_read_day(NEW.first_seen)) IS DISTINCT FROM (OLD.plate, alpr_read_day(OLD.first_seen)) THEN
-        PERFORM alpr_plate_dictionary_add(NEW.plate, alpr_read_day(NEW.first_seen));
+    IF TG_OP <> 'DELETE' AND NEW.plate <> '' THEN
+        day := (NEW.first_seen AT TIME ZONE 'UTC')::date;
+        PERFORM FROM plate_dictionary WHERE plate = NEW.plate AND days @> ARRAY[day];
+        IF NOT FOUND THEN
+            INSERT INTO plate_dictionary AS d (plate, days) VALUES (NEW.plate, ARRAY[day])
+            ON CONFLICT (plate) DO UPDATE
+               SET days = CASE WHEN d.days[cardinality(d.days)] < EXCLUDED.days[1] THEN d.days || EXCLUDED.days
+                               ELSE ARRAY(SELECT DISTINCT x FROM unnest(d.days || EXCLUDED.days) AS x ORDER BY 1) END
+             WHERE NOT d.days @> EXCLUDED.days;
+        END IF;
+    END IF;
+    IF TG_OP <> 'INSERT' THEN
         PERFORM alpr_plate_dictionary_forget(OLD.plate, alpr_read_day(OLD.first_seen));
     END IF;
     RETURN NULL;
