@@ -97,9 +97,12 @@ SELECT plate, array_agg(day ORDER BY day)
  GROUP BY plate;
 
 -- Candidates of fuzzy (plate % text), wildcard (LIKE) and confusion search (folded trigrams);
--- prefix LIKE uses the primary key (C collation).
-CREATE INDEX plate_dictionary_plate_trgm_idx ON plate_dictionary USING gin (plate gin_trgm_ops);
-CREATE INDEX plate_dictionary_fold_trgm_idx ON plate_dictionary USING gin (alpr_fold_plate(plate) gin_trgm_ops);
+-- prefix LIKE uses the primary key (C collation). No pending list (fastupdate): each search
+-- would scan it whole until vacuum flushes it; only a new plate writes to these indexes.
+CREATE INDEX plate_dictionary_plate_trgm_idx ON plate_dictionary USING gin (plate gin_trgm_ops)
+    WITH (fastupdate = off);
+CREATE INDEX plate_dictionary_fold_trgm_idx ON plate_dictionary USING gin (alpr_fold_plate(plate) gin_trgm_ops)
+    WITH (fastupdate = off);
 
 -- ---------------------------------------------------------------------------------------
 -- Retention: days with no read left (chunks / partitions dropped) leave the dictionary.
