@@ -321,26 +321,31 @@ DICTIONARY_MAX_CANDIDATES = 2000
 @dataclass(frozen=True, slots=True)
 class Candidates:
     """Plates of the dictionary matching a query, by UTC day (only days the query can reach), newest
-    day first. ``overflow``: more plates than :data:`DICTIONARY_MAX_CANDIDATES` matched."""
+    day first, and the cameras each was read by (a superset). ``overflow``: more plates than
+    :data:`DICTIONARY_MAX_CANDIDATES` matched."""
 
     by_day: tuple[tuple[date, tuple[str, ...]], ...]
+    cameras: dict[str, tuple[str, ...]] = field(default_factory=dict)
     overflow: bool = False
 
 
 def dictionary_sql(query: EventQuery) -> tuple[str, dict[str, Any]]:
-    """SQL of the plates of the dictionary matching ``query``'s plate and their days (``plate``,
-    ``days``), at most :data:`DICTIONARY_MAX_CANDIDATES` + 1 rows. Same match as the reads': fuzzy
-    and confusion with the trigram threshold of :func:`similarity_threshold` set on the session."""
+    """SQL of the plates of the dictionary matching ``query``'s plate, their days and cameras
+    (``plate``, ``days``, ``cameras``), at most :data:`DICTIONARY_MAX_CANDIDATES` + 1 rows. Same
+    match as the reads': fuzzy and confusion with the trigram threshold of
+    :func:`similarity_threshold` set on the session."""
     params: dict[str, Any] = {"max": DICTIONARY_MAX_CANDIDATES + 1}
     match = _plate_match(query, "d.plate", params)
-    return f"SELECT d.plate, d.days FROM plate_dictionary d WHERE {match} LIMIT %(max)s", params
+    return f"SELECT d.plate, d.days, d.cameras FROM plate_dictionary d WHERE {match} LIMIT %(max)s", params
 
 
-def candidates_by_day(query: EventQuery, rows: Sequence[tuple[str, Sequence[date]]]) -> Candidates:
-    """Group dictionary ``rows`` (plate, days) by day, newest first, keeping the days that hold reads
-    the query can return: within ``start``/``end`` and not after the cursor (days are UTC)."""
+def candidates_by_day(query: EventQuery, rows: Sequence[tuple[str, Sequence[date], Sequence[str]]]) -> Candidates:
+    """Group dictionary ``rows`` (plate, days, cameras) by day, newest first, keeping the days that
+    hold reads the query can return: within ``start``/``end`` and not after the cursor (days are
+    UTC), and the plates read by one of the query's cameras, if it names some."""
     if len(rows) > DICTIONARY_MAX_CANDIDATES:
         return Candidates((), overflow=True)
+    wanted = set(query.camera_ids)
     first = query.start.astimezone(UTC).date() if query.start else date.min
     last = date.max
     if query.end is not None:
@@ -348,24 +353,36 @@ def candidates_by_day(query: EventQuery, rows: Sequence[tuple[str, Sequence[date
     if query.cursor is not None:
         last = min(last, query.cursor.first_seen.astimezone(UTC).date())
     by_day: dict[date, list[str]] = {}
-    for plate, days in rows:
+    cameras: dict[str, tuple[str, ...]] = {}
+    for plate, days, seen_by in rows:
+        if wanted and wanted.isdisjoint(seen_by):
+            continue
+        cameras[plate] = tuple(seen_by)
         for day in days:
             if first <= day <= last:
                 by_day.setdefault(day, []).append(plate)
-    return Candidates(tuple((d, tuple(sorted(by_day[d]))) for d in sorted(by_day, reverse=True)))
+    return Candidates(tuple((d, tuple(sorted(by_day[d]))) for d in sorted(by_day, reverse=True)), cameras)
 
 
 def _day_start(day: date) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
-def fetch_sql(query: EventQuery, days: Sequence[tuple[date, Sequence[str]]], limit: int) -> tuple[str, dict[str, Any]]:
+def fetch_sql(
+    query: EventQuery,
+    days: Sequence[tuple[date, Sequence[str]]],
+    limit: int,
+    cameras: dict[str, tuple[str, ...]],
+) -> tuple[str, dict[str, Any]]:
     """SQL of the reads of ``days`` (each with its candidate plates), newest first, at most ``limit``.
 
     One branch per day, each with the day's bounds as its own parameters: planned with their
     values (``prepare=False``), each branch reads the one chunk or partition of its day (plan-time
-    exclusion), by exact plate (the plate index, bloom filters on compressed chunks). Every other
-    condition of :func:`search_sql` applies as it is, so the rows are those the direct query finds.
+    exclusion), by exact plate (the plate index; on compressed chunks the segment-by index picks
+    the batches of the plates' ``cameras``, and their bloom filters the plate). Every other
+    condition of :func:`search_sql` applies as it is, so the rows are those the direct query finds:
+    ``cameras`` (each candidate plate's, a superset) only leave out reads of other cameras, which
+    carry none of these plates.
     """
     where, params = _filters(query)
     params |= {"limit": limit, "plate": query.normalised, "d": query.max_distance}
@@ -375,7 +392,14 @@ def fetch_sql(query: EventQuery, days: Sequence[tuple[date, Sequence[str]]], lim
         params[f"p{i}"] = list(plates)
         params[f"lo{i}"] = _day_start(day)
         params[f"hi{i}"] = _day_start(day + timedelta(days=1))
-        conditions = [f"e.plate = ANY(%(p{i})s)", f"e.first_seen >= %(lo{i})s", f"e.first_seen < %(hi{i})s", *where]
+        params[f"c{i}"] = sorted({c for p in plates for c in cameras[p]})
+        conditions = [
+            f"e.plate = ANY(%(p{i})s)",
+            f"e.camera_id = ANY(%(c{i})s)",
+            f"e.first_seen >= %(lo{i})s",
+            f"e.first_seen < %(hi{i})s",
+            *where,
+        ]
         branches.append(
             f"(SELECT {_SELECT}, {distance} AS distance FROM plate_events e WHERE {' AND '.join(conditions)})"
         )
@@ -436,7 +460,7 @@ def search_rows(
     days, found, factor = list(candidates.by_day), 0, 1
     while days and found < want:
         batch, days = next_days(days, (want - found) * factor)
-        fetched = _fetch(conn, fetch_sql(query, batch, want - found), ran)
+        fetched = _fetch(conn, fetch_sql(query, batch, want - found, candidates.cameras), ran)
         found += len(fetched)
         rows += fetched
         factor *= 4  # other filters left fewer rows than (plate, day) pairs: reach further

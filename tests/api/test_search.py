@@ -286,13 +286,21 @@ def test_candidates_by_day_keeps_the_days_a_query_can_reach_newest_first():
 
     from api.search import candidates_by_day
 
-    rows = [("AB1", [date(2026, 11, 1), date(2026, 11, 3)]), ("AB2", [date(2026, 11, 2), date(2026, 11, 3)])]
+    rows = [
+        ("AB1", [date(2026, 11, 1), date(2026, 11, 3)], ["c1", "c2"]),
+        ("AB2", [date(2026, 11, 2), date(2026, 11, 3)], ["c3"]),
+    ]
     everything = candidates_by_day(EventQuery(plate="AB", match="prefix"), rows)
     assert everything.by_day == (
         (date(2026, 11, 3), ("AB1", "AB2")),
         (date(2026, 11, 2), ("AB2",)),
         (date(2026, 11, 1), ("AB1",)),
     )
+    assert everything.cameras == {"AB1": ("c1", "c2"), "AB2": ("c3",)}
+    # A plate no camera of the query has read is no candidate.
+    by_camera = candidates_by_day(EventQuery(plate="AB", match="prefix", camera_ids=("c2", "c9")), rows)
+    assert by_camera.by_day == ((date(2026, 11, 3), ("AB1",)), (date(2026, 11, 1), ("AB1",)))
+    assert by_camera.cameras == {"AB1": ("c1", "c2")}
     # end is exclusive: a query ending at midnight does not reach that day; start at 23:00 reaches its day.
     window = EventQuery(
         plate="AB", match="prefix", start=datetime(2026, 11, 1, 23, tzinfo=UTC), end=datetime(2026, 11, 3, tzinfo=UTC)

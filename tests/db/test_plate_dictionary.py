@@ -81,12 +81,33 @@ def _dictionary(conn: psycopg.Connection[Any]) -> dict[str, list[date]]:
     return {p: list(days) for p, days in conn.execute("SELECT plate, days FROM plate_dictionary").fetchall()}
 
 
+def _read_cameras(conn: psycopg.Connection[Any]) -> dict[str, set[str]]:
+    rows = conn.execute(
+        "SELECT plate, array_agg(DISTINCT camera_id) FROM plate_events WHERE plate <> '' GROUP BY plate"
+    )
+    return {p: set(cameras) for p, cameras in rows.fetchall()}
+
+
+def _cameras(conn: psycopg.Connection[Any]) -> dict[str, list[str]]:
+    return {p: list(c) for p, c in conn.execute("SELECT plate, cameras FROM plate_dictionary").fetchall()}
+
+
+def _assert_cameras_cover_the_reads(conn: psycopg.Connection[Any], *, exact: bool) -> None:
+    """Each plate's cameras: no duplicates, every camera of its reads (``exact``: no other)."""
+    listed, read = _cameras(conn), _read_cameras(conn)
+    assert listed.keys() == read.keys()
+    for plate, cameras in listed.items():
+        assert len(cameras) == len(set(cameras)), plate
+        assert set(cameras) == read[plate] if exact else set(cameras) >= read[plate], plate
+
+
 def test_dictionary_holds_every_plate_and_day_of_the_reads(loaded):
     path, url, _ = loaded
     with psycopg.connect(url) as conn:
         expected = _expected_dictionary(conn)
         assert len(expected) > 1_000
         assert _dictionary(conn) == expected
+        _assert_cameras_cover_the_reads(conn, exact=True)  # nothing deleted yet: exact
         if path == "timescaledb":
             compressed = conn.execute(
                 "SELECT count(*) FROM timescaledb_information.chunks"
@@ -112,6 +133,16 @@ def test_triggers_follow_inserts_updates_and_deletes(loaded):
             conn.execute("SELECT xmin::text FROM plate_dictionary WHERE plate = %s", (plate_of(5, spec),)).fetchone()
             == xmin
         )
+        # A known (plate, day) read by a new camera: the camera joins the plate's.
+        conn.execute(
+            "INSERT INTO plate_events (event_id, first_seen, last_seen, frame_ts, site, camera_id, track_id,"
+            " plate, plate_raw, confidence) SELECT gen_random_uuid(), first_seen, last_seen, frame_ts, site,"
+            " 'cam-new', 'again', plate, plate_raw, confidence FROM plate_events WHERE plate = %s LIMIT 1",
+            (plate_of(5, spec),),
+        )
+        assert "cam-new" in _cameras(conn)[plate_of(5, spec)]
+        conn.execute("UPDATE plate_events SET camera_id = 'cam-moved' WHERE plate = %s", (plate_of(15, spec),))
+        assert "cam-moved" in _cameras(conn)[plate_of(15, spec)]
         conn.execute(
             "INSERT INTO plate_events (event_id, first_seen, last_seen, frame_ts, site, camera_id, track_id,"
             " plate, plate_raw, confidence) VALUES (%s, %s, %s, %s, 's', 'c', 't', 'NEW1', 'NEW1', 0.9),"
@@ -131,6 +162,8 @@ def test_triggers_follow_inserts_updates_and_deletes(loaded):
         conn.execute("DELETE FROM plate_events WHERE plate = %s AND first_seen < %s", (plate_of(11, spec), old))
         conn.execute("DELETE FROM plate_events WHERE plate = ANY(%s)", ([plate_of(13, spec), "NEW1"],))
         assert _dictionary(conn) == _expected_dictionary(conn)
+        _assert_cameras_cover_the_reads(conn, exact=False)  # deletes leave cameras: a superset
+        assert set(_cameras(conn)["NEW2"]) == _read_cameras(conn)["NEW2"]  # the updated reads' cameras
         conn.rollback()
 
 
@@ -141,6 +174,7 @@ def test_upkeep_removes_expired_days_and_plates(loaded):
         assert any("dropped" in line for line in lines), lines
         assert any(line.startswith("plate dictionary") for line in lines), lines
         assert _dictionary(conn) == _expected_dictionary(conn)
+        _assert_cameras_cover_the_reads(conn, exact=False)  # retention leaves cameras: a superset
         conn.execute("DELETE FROM plate_events")
         conn.execute("SELECT count(*) FROM alpr_plate_dictionary_expire()")
         assert _dictionary(conn) == {}
@@ -177,6 +211,9 @@ def _random_queries(spec: ReadSpec, rng: random.Random, hashed: list[str], n: in
             extra = {"camera_ids": (f"cam-{rng.randrange(20):03d}",)}
         elif roll < 0.45:
             extra = {"site": f"site-{rng.randrange(4):02d}"}
+        elif roll < 0.55:  # several cameras and a site: the plates' cameras narrow the days further
+            cameras = tuple(f"cam-{c:03d}" for c in rng.sample(range(20), 3))
+            extra = {"camera_ids": cameras, "site": f"site-{rng.randrange(4):02d}"}
         limit = rng.choice([1, 3, 10, 50])
         out += [
             EventQuery(plate=plate, limit=limit, **extra),
@@ -187,6 +224,10 @@ def _random_queries(spec: ReadSpec, rng: random.Random, hashed: list[str], n: in
         ]
     out += [EventQuery(plate=f"CR{n:02d}ABC", match=m, limit=5) for n in (1, 7) for m in ("exact", "fuzzy")]
     out += [EventQuery(plate=plate_of(3, spec), aliases=(h,), limit=20) for h in hashed[:3]]
+    out += [
+        EventQuery(plate=plate_of(3, spec), aliases=(h,), camera_ids=(f"cam-{n:03d}",)) for n, h in enumerate(hashed)
+    ]
+    out += [EventQuery(plate=f"CR{n:02d}ABC", camera_ids=(f"cam-{n:03d}", "cam-001"), limit=5) for n in (1, 7)]
     out += [EventQuery(plate="A", match="prefix", limit=10), EventQuery(plate="*1*", match="wildcard", limit=10)]
     out += [EventQuery(plate=plate_of(8, spec), match="fuzzy", end=spec.end - timedelta(days=DAYS + 1))]
     return out

@@ -111,6 +111,50 @@ def test_exact_search_reads_only_the_plates_days_through_the_dictionary(scaled):
         assert old >= 1 and plan.compressed_scanned == old and plan.bloom_filtered == old, plan
 
 
+def _compressed_scans(url: str, query: EventQuery) -> list[tuple[str, str, int]]:
+    """(node type, index, batches read) of each scan of a compressed chunk's batches (``compress_hyper``
+    tables: one row per camera and up to 1 000 reads; a bitmap scan's index is its child's), seq
+    scans off as in :func:`_plan`."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("SET enable_seqscan = off")
+        explained = explain_search(conn, query)
+    found: list[tuple[str, str, int]] = []
+    nodes = [explained[0]["Plan"]]
+    while nodes:
+        node = nodes.pop()
+        nodes += node.get("Plans", [])
+        if node.get("Relation Name", "").startswith("compress_") and node.get("Actual Loops", 0) > 0:
+            batches = node.get("Actual Rows", 0) + node.get("Rows Removed by Filter", 0)
+            index = node.get("Index Name") or " ".join(c.get("Index Name", "") for c in node.get("Plans", []))
+            found.append((node["Node Type"], index, batches))
+    return found
+
+
+def test_dictionary_search_reads_only_the_batches_of_the_plates_cameras(scaled):
+    """On compressed chunks (segmented by camera) the plate's cameras, from the dictionary, select
+    their batches through the segment-by index: no bloom filter of another camera's batch is read."""
+    path, url, spec = scaled
+    if path != "timescaledb":
+        pytest.skip("compressed chunks are TimescaleDB's")
+    with psycopg.connect(url) as conn:
+        old = "(first_seen AT TIME ZONE 'UTC')::date < (now() - interval '7 days')::date"
+        plate, cameras = conn.execute(
+            f"SELECT plate, count(DISTINCT camera_id) FROM plate_events WHERE {old}"
+            " GROUP BY plate HAVING count(*) >= 2 ORDER BY plate LIMIT 1"
+        ).fetchone()  # type: ignore[misc]
+        listed = conn.execute("SELECT cardinality(cameras) FROM plate_dictionary WHERE plate = %s", (plate,)).fetchone()
+    assert listed is not None and listed[0] < spec.cameras  # else "only its cameras" proves nothing
+    scans = _compressed_scans(url, EventQuery(plate=plate, limit=100))
+    assert scans, "no compressed chunk read"
+    for node, index, batches in scans:
+        assert node in ("Index Scan", "Bitmap Heap Scan") and "camera_id" in index, scans  # segment-by index
+        assert 1 <= batches <= listed[0], scans  # one batch per camera of the plate at most, not 20
+    assert sum(b for *_, b in scans) >= cameras >= 1
+    # A prefix: the union of its candidates' cameras, still not every camera's batches.
+    prefix = EventQuery(plate=plate[:5], match="prefix", limit=100)
+    assert all("camera_id" in i and b < spec.cameras for _, i, b in _compressed_scans(url, prefix))
+
+
 @pytest.mark.parametrize("match", ["prefix", "fuzzy", "confusion"])
 def test_plate_searches_over_every_day_take_candidates_from_the_dictionary(scaled, match):
     path, url, spec = scaled
