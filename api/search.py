@@ -26,7 +26,7 @@ import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
 import psycopg
@@ -216,17 +216,10 @@ def corrections_sql(query: EventQuery) -> tuple[str, dict[str, Any]] | None:
     return f"SELECT coalesce(array_agg(DISTINCT c.event_id), '{{}}') FROM plate_corrections c WHERE {match}", params
 
 
-def search_sql(query: EventQuery, corrected: Sequence[uuid.UUID] = ()) -> tuple[str, dict[str, Any]]:
-    """SQL and parameters of ``query``: rows of :data:`EVENT_COLUMNS` plus ``distance``.
-
-    ``corrected`` are the ids of events whose corrections match (from :func:`corrections_sql`).
-    The events whose read matches come from one ordered, limited branch served per chunk or
-    partition by the plate indexes (and on compressed TimescaleDB chunks by their bloom filters);
-    corrected events, when there are any, from a second branch by event id. One ``OR`` of both
-    conditions would keep the indexes from serving the first.
-    """
+def _filters(query: EventQuery) -> tuple[list[str], dict[str, Any]]:
+    """The conditions of ``query`` other than its plate, and their parameters."""
     where: list[str] = []
-    params: dict[str, Any] = {"limit": query.limit + 1}  # one more: is there a next page?
+    params: dict[str, Any] = {}
     if query.camera_ids:
         params["cameras"] = list(query.camera_ids)
         where.append("e.camera_id = ANY(%(cameras)s)")
@@ -258,30 +251,54 @@ def search_sql(query: EventQuery, corrected: Sequence[uuid.UUID] = ()) -> tuple[
         params["c_time"] = query.cursor.first_seen
         params["c_id"] = query.cursor.event_id
         where.append("(e.first_seen, e.event_id) < (%(c_time)s, %(c_id)s)")
-    order = " ORDER BY e.first_seen DESC, e.event_id DESC LIMIT %(limit)s"
-    if query.normalised is None:
-        return (
-            f"SELECT {_SELECT}, NULL::real AS distance FROM plate_events e"
-            + (" WHERE " + " AND ".join(where) if where else "")
-            + order
-        ), params
+    return where, params
 
+
+_ORDER = " ORDER BY e.first_seen DESC, e.event_id DESC LIMIT %(limit)s"
+
+
+def _read_distance(query: EventQuery) -> str:
+    """The ``distance`` column of a read: to its plate, or (fuzzy, confusion) to the closest of its
+    plate and its corrections. Uses the ``plate`` and ``d`` parameters."""
     distance = _distance(query, "e.plate")
     if query.match in ("fuzzy", "confusion"):
         closest = _distance(query, "c.plate")
         distance = f"LEAST({distance}, (SELECT min({closest}) FROM plate_corrections c WHERE c.event_id = e.event_id))"
+    return distance
+
+
+def search_sql(query: EventQuery, corrected: Sequence[uuid.UUID] = ()) -> tuple[str, dict[str, Any]]:
+    """SQL and parameters of ``query`` as one direct query: rows of :data:`EVENT_COLUMNS` plus ``distance``.
+
+    ``corrected`` are the ids of events whose corrections match (from :func:`corrections_sql`).
+    The events whose read matches come from one ordered, limited branch served per chunk or
+    partition by the plate indexes (and on compressed TimescaleDB chunks by their bloom filters);
+    corrected events, when there are any, from a second branch by event id. One ``OR`` of both
+    conditions would keep the indexes from serving the first. Plate searches use it when the
+    dictionary holds too many candidates (:func:`search_rows`); it gives the same rows.
+    """
+    where, params = _filters(query)
+    params["limit"] = query.limit + 1  # one more: is there a next page?
+    if query.normalised is None:
+        return (
+            f"SELECT {_SELECT}, NULL::real AS distance FROM plate_events e"
+            + (" WHERE " + " AND ".join(where) if where else "")
+            + _ORDER
+        ), params
+
+    distance = _read_distance(query)
     read = (
         f"SELECT {_SELECT}, {distance} AS distance FROM plate_events e"
-        f" WHERE {' AND '.join([_plate_match(query, 'e.plate', params), *where])}{order}"
+        f" WHERE {' AND '.join([_plate_match(query, 'e.plate', params), *where])}{_ORDER}"
     )
     if not corrected:
         return read, params
     params["corrected"] = list(corrected)
     by_correction = (
         f"SELECT {_SELECT}, {distance} AS distance FROM plate_events e"
-        f" WHERE {' AND '.join(['e.event_id = ANY(%(corrected)s)', *where])}{order}"
+        f" WHERE {' AND '.join(['e.event_id = ANY(%(corrected)s)', *where])}{_ORDER}"
     )
-    return f"SELECT * FROM (({read}) UNION ({by_correction})) AS e{order}", params
+    return f"SELECT * FROM (({read}) UNION ({by_correction})) AS e{_ORDER}", params
 
 
 def corrected_events(conn: psycopg.Connection[Any], query: EventQuery) -> list[uuid.UUID]:
@@ -291,6 +308,177 @@ def corrected_events(conn: psycopg.Connection[Any], query: EventQuery) -> list[u
         return []
     row = conn.execute(*lookup).fetchone()
     return list(row[0]) if row and row[0] else []
+
+
+# ---------------------------------------------------------------------------------------------
+# The plate dictionary (migration 0008): candidate plates and their days first, then their reads
+# by exact plate in the chunks / partitions of those days only.
+
+#: More candidate plates than this (a short prefix, a loose wildcard): the direct query instead.
+DICTIONARY_MAX_CANDIDATES = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class Candidates:
+    """Plates of the dictionary matching a query, by UTC day (only days the query can reach), newest
+    day first, and the cameras each was read by (a superset). ``overflow``: more plates than
+    :data:`DICTIONARY_MAX_CANDIDATES` matched."""
+
+    by_day: tuple[tuple[date, tuple[str, ...]], ...]
+    cameras: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    overflow: bool = False
+
+
+def dictionary_sql(query: EventQuery) -> tuple[str, dict[str, Any]]:
+    """SQL of the plates of the dictionary matching ``query``'s plate, their days and cameras
+    (``plate``, ``days``, ``cameras``), at most :data:`DICTIONARY_MAX_CANDIDATES` + 1 rows. Same
+    match as the reads': fuzzy and confusion with the trigram threshold of
+    :func:`similarity_threshold` set on the session."""
+    params: dict[str, Any] = {"max": DICTIONARY_MAX_CANDIDATES + 1}
+    match = _plate_match(query, "d.plate", params)
+    return f"SELECT d.plate, d.days, d.cameras FROM plate_dictionary d WHERE {match} LIMIT %(max)s", params
+
+
+def candidates_by_day(query: EventQuery, rows: Sequence[tuple[str, Sequence[date], Sequence[str]]]) -> Candidates:
+    """Group dictionary ``rows`` (plate, days, cameras) by day, newest first, keeping the days that
+    hold reads the query can return: within ``start``/``end`` and not after the cursor (days are
+    UTC), and the plates read by one of the query's cameras, if it names some."""
+    if len(rows) > DICTIONARY_MAX_CANDIDATES:
+        return Candidates((), overflow=True)
+    wanted = set(query.camera_ids)
+    first = query.start.astimezone(UTC).date() if query.start else date.min
+    last = date.max
+    if query.end is not None:
+        last = (query.end - timedelta(microseconds=1)).astimezone(UTC).date()
+    if query.cursor is not None:
+        last = min(last, query.cursor.first_seen.astimezone(UTC).date())
+    by_day: dict[date, list[str]] = {}
+    cameras: dict[str, tuple[str, ...]] = {}
+    for plate, days, seen_by in rows:
+        if wanted and wanted.isdisjoint(seen_by):
+            continue
+        cameras[plate] = tuple(seen_by)
+        for day in days:
+            if first <= day <= last:
+                by_day.setdefault(day, []).append(plate)
+    return Candidates(tuple((d, tuple(sorted(by_day[d]))) for d in sorted(by_day, reverse=True)), cameras)
+
+
+def _day_start(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+def fetch_sql(
+    query: EventQuery,
+    days: Sequence[tuple[date, Sequence[str]]],
+    limit: int,
+    cameras: dict[str, tuple[str, ...]],
+) -> tuple[str, dict[str, Any]]:
+    """SQL of the reads of ``days`` (each with its candidate plates), newest first, at most ``limit``.
+
+    One branch per day, each with the day's bounds as its own parameters: planned with their
+    values (``prepare=False``), each branch reads the one chunk or partition of its day (plan-time
+    exclusion), by exact plate (the plate index; on compressed chunks the segment-by index picks
+    the batches of the plates' ``cameras``, and their bloom filters the plate). Every other
+    condition of :func:`search_sql` applies as it is, so the rows are those the direct query finds:
+    ``cameras`` (each candidate plate's, a superset) only leave out reads of other cameras, which
+    carry none of these plates.
+    """
+    where, params = _filters(query)
+    params |= {"limit": limit, "plate": query.normalised, "d": query.max_distance}
+    distance = _read_distance(query)
+    branches = []
+    for i, (day, plates) in enumerate(days):
+        params[f"p{i}"] = list(plates)
+        params[f"lo{i}"] = _day_start(day)
+        params[f"hi{i}"] = _day_start(day + timedelta(days=1))
+        params[f"c{i}"] = sorted({c for p in plates for c in cameras[p]})
+        conditions = [
+            f"e.plate = ANY(%(p{i})s)",
+            f"e.camera_id = ANY(%(c{i})s)",
+            f"e.first_seen >= %(lo{i})s",
+            f"e.first_seen < %(hi{i})s",
+            *where,
+        ]
+        branches.append(
+            f"(SELECT {_SELECT}, {distance} AS distance FROM plate_events e WHERE {' AND '.join(conditions)})"
+        )
+    return f"SELECT * FROM ({' UNION ALL '.join(branches)}) AS e{_ORDER}", params
+
+
+Statement = tuple[str, dict[str, Any]]
+
+
+def _fetch(conn: psycopg.Connection[Any], statement: Statement, ran: list[Statement] | None) -> list[dict[str, Any]]:
+    if ran is not None:
+        ran.append(statement)
+    # prepare=False: never a generic plan, so day bounds exclude chunks / partitions at plan time.
+    cur = conn.execute(*statement, prepare=False)
+    fetched = cur.fetchall()
+    names = [d.name for d in cur.description or ()]
+    return [dict(zip(names, r, strict=True)) for r in fetched]
+
+
+def _newest(rows: list[dict[str, Any]], limit: int) -> list[dict[str, Any]]:
+    """The ``limit`` newest of ``rows`` (each event once), in the search's order."""
+    unique = {(r["first_seen"], r["event_id"]): r for r in rows}
+    return [unique[k] for k in sorted(unique, reverse=True)[:limit]]
+
+
+def search_rows(
+    conn: psycopg.Connection[Any], query: EventQuery, *, ran: list[Statement] | None = None
+) -> tuple[list[dict[str, Any]], str]:
+    """The rows of ``query`` (at most ``limit`` + 1, newest first) and how they were found:
+    ``dictionary`` (candidates from the plate dictionary, then their days' reads, newest days
+    first until ``limit`` + 1 rows are found), or ``direct`` (:func:`search_sql`: no plate, or more
+    candidates than :data:`DICTIONARY_MAX_CANDIDATES`). Both give the same rows.
+
+    Runs in the caller's transaction, which must carry the similarity threshold of fuzzy searches
+    (:func:`run_search` sets it). In a pipeline the corrections and the dictionary lookup share
+    one round trip. ``ran`` collects the statements that read plate_events (for EXPLAIN).
+    """
+    if query.normalised is None:
+        return _fetch(conn, search_sql(query), ran), "direct"
+    lookup = corrections_sql(query)
+    corrections = conn.execute(*lookup) if lookup else None
+    plates = conn.execute(*dictionary_sql(query))
+    row = corrections.fetchone() if corrections else None
+    corrected = list(row[0]) if row and row[0] else []
+    candidates = candidates_by_day(query, plates.fetchall())
+    if candidates.overflow:
+        return _fetch(conn, search_sql(query, corrected), ran), "direct"
+    want = query.limit + 1
+    rows: list[dict[str, Any]] = []
+    if corrected:  # events found by a correction: the direct query's second branch, on its own
+        where, params = _filters(query)
+        params |= {"limit": want, "corrected": corrected, "plate": query.normalised, "d": query.max_distance}
+        by_correction = (
+            f"SELECT {_SELECT}, {_read_distance(query)} AS distance FROM plate_events e"
+            f" WHERE {' AND '.join(['e.event_id = ANY(%(corrected)s)', *where])}{_ORDER}"
+        )
+        rows = _fetch(conn, (by_correction, params), ran)
+    days, found, factor = list(candidates.by_day), 0, 1
+    while days and found < want:
+        batch, days = next_days(days, (want - found) * factor)
+        fetched = _fetch(conn, fetch_sql(query, batch, want - found, candidates.cameras), ran)
+        found += len(fetched)
+        rows += fetched
+        factor *= 4  # other filters left fewer rows than (plate, day) pairs: reach further
+    return _newest(rows, want), "dictionary"
+
+
+def next_days(
+    days: Sequence[tuple[date, tuple[str, ...]]], rows: int
+) -> tuple[list[tuple[date, tuple[str, ...]]], list[tuple[date, tuple[str, ...]]]]:
+    """Split ``days`` (newest first) into the fewest first days holding ``rows`` (plate, day) pairs
+    (at least one day), and the rest. Each pair is at least one read, so without other filters one
+    fetch of those days finds the page."""
+    pairs = 0
+    for i, (_, plates) in enumerate(days):
+        pairs += len(plates)
+        if pairs >= rows:
+            return list(days[: i + 1]), list(days[i + 1 :])
+    return list(days), []
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,13 +496,14 @@ def run_search(
     audit_as: str | None = None,
     durable_audit: bool = True,
 ) -> Page:
-    """Run ``query`` on an autocommit ``conn`` in one transaction, pipelined: one round trip, two
-    for a plate search (the ids of events with matching corrections come first, see :func:`search_sql`).
+    """Run ``query`` on an autocommit ``conn`` in one transaction (:func:`search_rows`).
 
     With ``audit_as``, an ``events.search`` audit row naming that actor is written in the same
     transaction, so no search goes unrecorded. ``durable_audit=False`` commits it without
     waiting for the WAL flush (``synchronous_commit = off`` for this transaction only): a
     server crash may lose the last fraction of a second of audit rows, each search saves an fsync.
+    Statements are pipelined: the audit row, the threshold, the corrections and the dictionary
+    lookup go in one round trip; each fetch of days is one more.
     """
     with conn.pipeline(), conn.transaction():
         if audit_as is not None:
@@ -324,32 +513,49 @@ def run_search(
                 "INSERT INTO audit_log (actor, action, details) VALUES (%s, 'events.search', %s)",
                 (audit_as, Jsonb(query.to_audit())),
             )
-        if query.match in ("fuzzy", "confusion") and query.normalised is not None:
-            conn.execute(
-                "SELECT set_config('pg_trgm.similarity_threshold', %s, true)",
-                (str(similarity_threshold(query)),),
-            )
-        sql, params = search_sql(query, corrected_events(conn, query))
-        cur = conn.execute(sql, params)
-        fetched = cur.fetchall()  # syncs the pipeline; description is known from here on
-        names = [d.name for d in cur.description or ()]
-        rows = [dict(zip(names, r, strict=True)) for r in fetched]
+        _set_threshold(conn, query)
+        rows, _ = search_rows(conn, query)
     more = len(rows) > query.limit
     rows = rows[: query.limit]
     cursor = Cursor(rows[-1]["first_seen"], rows[-1]["event_id"]).encode() if more and rows else None
     return Page(rows, cursor)
 
 
+def _set_threshold(conn: psycopg.Connection[Any], query: EventQuery) -> None:
+    """Transaction settings of a search: no JIT (a plan over many chunks is costed high enough to
+    be compiled, which took seconds for a query that runs in milliseconds), no parallel workers
+    for plate searches, and the trigram threshold of fuzzy and confusion searches
+    (:func:`similarity_threshold`)."""
+    conn.execute("SELECT set_config('jit', 'off', true)")
+    if query.normalised is not None:  # reads by exact plate, a few per day: workers cost more than they save
+        conn.execute("SELECT set_config('max_parallel_workers_per_gather', '0', true)")
+    if query.match in ("fuzzy", "confusion") and query.normalised is not None:
+        conn.execute(
+            "SELECT set_config('pg_trgm.similarity_threshold', %s, true)",
+            (str(similarity_threshold(query)),),
+        )
+
+
 def explain_search(conn: psycopg.Connection[Any], query: EventQuery, *, analyze: bool = True) -> list[Any]:
-    """The JSON plan of ``query`` as :func:`run_search` runs it (``EXPLAIN (ANALYZE, FORMAT JSON)``)."""
+    """The JSON plan of ``query`` as :func:`run_search` runs it (``EXPLAIN (ANALYZE, FORMAT JSON)``).
+
+    A dictionary search runs several statements: the plan is then one ``Dictionary Search`` node
+    over the plans of the dictionary lookup and of each statement that read plate_events.
+    """
     with conn.transaction():
-        if query.match in ("fuzzy", "confusion") and query.normalised is not None:
-            conn.execute(
-                "SELECT set_config('pg_trgm.similarity_threshold', %s, true)",
-                (str(similarity_threshold(query)),),
-            )
-        sql, params = search_sql(query, corrected_events(conn, query))
-        row = conn.execute(f"EXPLAIN ({'ANALYZE, ' if analyze else ''}FORMAT JSON) {sql}", params).fetchone()
-    if row is None:  # EXPLAIN always returns its plan
-        raise RuntimeError("EXPLAIN returned no plan")
-    return row[0]
+        _set_threshold(conn, query)
+        ran: list[Statement] = []
+        _, how = search_rows(conn, query, ran=ran)
+        if how == "dictionary":
+            ran.insert(0, dictionary_sql(query))
+        plans = []
+        for sql, params in ran:
+            row = conn.execute(
+                f"EXPLAIN ({'ANALYZE, ' if analyze else ''}FORMAT JSON) {sql}", params, prepare=False
+            ).fetchone()
+            if row is None:  # EXPLAIN always returns its plan
+                raise RuntimeError("EXPLAIN returned no plan")
+            plans.append(row[0][0])
+    if how == "direct":
+        return plans
+    return [{"Plan": {"Node Type": "Dictionary Search", "Plans": [p["Plan"] for p in plans]}}]

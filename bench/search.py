@@ -78,7 +78,16 @@ def load(url: str, spec: ReadSpec, workers: int) -> float:
             with psycopg.connect(url, autocommit=True) as conn:
                 step = 100_000  # short transactions: chunk creation locks the hypertable until commit
                 for start in range(lo, hi, step):
-                    insert_reads(conn, spec, start, min(start + step, hi) - 1)
+                    for attempt in range(5):
+                        try:
+                            insert_reads(conn, spec, start, min(start + step, hi) - 1)
+                            break
+                        except psycopg.errors.DeadlockDetected:
+                            # Both slices add new (plate, day) pairs to plate_dictionary in their
+                            # own order: one is aborted and inserted again, as the flow's sink
+                            # retries (flows/sinks/postgres.py).
+                            if attempt == 4:
+                                raise
         except BaseException as exc:  # noqa: BLE001 - re-raised below
             errors.append(exc)
 
@@ -92,6 +101,7 @@ def load(url: str, spec: ReadSpec, workers: int) -> float:
         raise RuntimeError(f"load failed: {errors[0]}") from errors[0]
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE plate_events")
+        conn.execute("VACUUM ANALYZE plate_dictionary")  # filled by the trigger during the load
     return time.perf_counter() - started
 
 
@@ -129,7 +139,8 @@ def compress(url: str, workers: int) -> tuple[float, int]:
 
 
 def sizes(conn: psycopg.Connection[Any], path: str, rows: int) -> dict[str, Any]:
-    """Disk of plate_events (heap + indexes + TOAST), per million reads, and compression figures."""
+    """Disk of plate_events (heap + indexes + TOAST), per million reads, compression figures, and the
+    plate dictionary (migration 0008: heap + primary key + two trigram indexes)."""
     if path == "timescaledb":
         total = conn.execute("SELECT hypertable_size('plate_events')").fetchone()[0]  # type: ignore[index]
         before, after, chunks = conn.execute(
@@ -143,7 +154,12 @@ def sizes(conn: psycopg.Connection[Any], path: str, rows: int) -> dict[str, Any]
         before = after = None
         chunks = 0
     total, before, after = (float(v) if v is not None else None for v in (total, before, after))
+    plates, dictionary = conn.execute(
+        "SELECT count(*), pg_total_relation_size('plate_dictionary') FROM plate_dictionary"
+    ).fetchone() or (0, 0)
     return {
+        "dictionary_plates": plates,
+        "dictionary_mb": round(dictionary / 2**20, 1),
         "total_mb": round(total / 2**20, 1),
         "mb_per_million_reads": round(total / 2**20 / (rows / 1e6), 1),
         "compressed_chunks": int(chunks or 0),

@@ -9,7 +9,8 @@
 # Rows of every table move with pg_dump --data-only; plate_events is dumped through its root
 # (--load-via-partition-root), so each day's partition lands in the hypertable's chunks. Not
 # copied: schema_migrations and storage_layout (the target has its own), pg_partman's and
-# pg_cron's schemas. Then the continuous aggregate is refreshed over all the data, and the
+# pg_cron's schemas, and plate_dictionary's rows (the target's triggers rebuild it from the
+# plate_events rows as they are copied). Then the continuous aggregate is refreshed over all the data, and the
 # compression policy runs once (chunks older than 7 days get compressed now, not at its next run).
 # Stop the writers (flow, API) first, and point them at the target afterwards.
 set -euo pipefail
@@ -40,7 +41,7 @@ fi
 
 start=$(date +%s)
 "$BIN/pg_dump" --data-only --load-via-partition-root --no-owner --no-privileges \
-    --exclude-table=schema_migrations --exclude-table=storage_layout \
+    --exclude-table=schema_migrations --exclude-table=storage_layout --exclude-table-data=plate_dictionary \
     --exclude-schema=partman --exclude-schema=cron "$SOURCE" \
     | "$BIN/psql" -X -q -v ON_ERROR_STOP=1 --single-transaction -o /dev/null "$TARGET"
 

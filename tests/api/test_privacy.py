@@ -52,6 +52,9 @@ def _rows_naming(db, plate: str) -> dict[str, int]:
             "SELECT count(*) FROM rejected_reads WHERE plate_raw ILIKE %s", (f"%{plate[:2]}%{plate[-2:]}%",)
         ).fetchone()[0],
         "alerts": db.execute("SELECT count(*) FROM alerts WHERE plate = %s", (plate,)).fetchone()[0],
+        "plate_dictionary": db.execute("SELECT count(*) FROM plate_dictionary WHERE plate = %s", (plate,)).fetchone()[
+            0
+        ],
         "audit_log": db.execute(
             "SELECT count(*) FROM audit_log WHERE details::text LIKE %s", (f"%{plate}%",)
         ).fetchone()[0],
@@ -87,7 +90,8 @@ def test_alpr_erase_leaves_no_row_and_no_object(tmp_path, db, reader, api_settin
     )
     assert reader.get("/events", params={"plate": plate}).status_code == 200  # an audited search naming it
     wait_until(lambda: _rows_naming(db, plate)["audit_log"] == 1, "the search's audit row")
-    assert _rows_naming(db, plate) == {"plate_events": 2, "rejected_reads": 1, "alerts": 1, "audit_log": 1}
+    before = {"plate_events": 2, "rejected_reads": 1, "alerts": 1, "plate_dictionary": 1, "audit_log": 1}
+    assert _rows_naming(db, plate) == before
 
     result = CliRunner().invoke(
         cli,
@@ -95,9 +99,13 @@ def test_alpr_erase_leaves_no_row_and_no_object(tmp_path, db, reader, api_settin
     )
     assert result.exit_code == 0, result.output
 
-    assert _rows_naming(db, plate) == {"plate_events": 0, "rejected_reads": 0, "alerts": 0, "audit_log": 0}
+    after = {"plate_events": 0, "rejected_reads": 0, "alerts": 0, "plate_dictionary": 0, "audit_log": 0}
+    assert _rows_naming(db, plate) == after
     assert [k for k in keys if images.exists(k)] == []
     assert db.execute("SELECT count(*) FROM plate_events WHERE event_id = %s", (other,)).fetchone()[0] == 1
+    assert db.execute("SELECT days FROM plate_dictionary WHERE plate = %s", ("KEEP" + plate[2:],)).fetchone() == (
+        [t.date()],
+    )
     digest = plate_digest(plate, None)
     record = db.execute(
         "SELECT actor, events, rejected_reads, alerts, objects, audit_redacted, reason"
@@ -228,6 +236,10 @@ def test_plates_without_a_hit_are_stored_as_keyed_hashes(private_store, api_sett
         == 0
     )
     assert db.execute("SELECT plate_raw FROM rejected_reads").fetchone()[0] == hashed_plate("HS111AA", secret)
+    dictionary = {
+        r[0] for r in db.execute("SELECT plate FROM plate_dictionary WHERE plate LIKE 'HS%%' OR plate LIKE '#%%'")
+    }
+    assert dictionary == {hashed_plate("HS111AA", secret), "HS222BB", "HS333CC"}  # the plain plate left it
     again = apply_retention(db, images, RetentionSettings(), reads_days=90, now=now, privacy=privacy)
     assert (again.hashed_events, again.hashed_rejected) == (0, 0)
 
@@ -240,6 +252,9 @@ def test_plates_without_a_hit_are_stored_as_keyed_hashes(private_store, api_sett
 
     report = erase_plate(db, images, "HS111AA", actor="test", secret=secret)
     assert (report.events, report.rejected_reads) == (1, 1)
+    assert db.execute(
+        "SELECT count(*) FROM plate_dictionary WHERE plate = ANY(%s)", (["HS111AA", hashed_plate("HS111AA", secret)],)
+    ).fetchone() == (0,)
 
 
 @pytest.mark.integration
@@ -275,6 +290,10 @@ def test_erase_finds_every_object_of_the_plate_by_prefix_and_metadata(db, api_se
     assert not images.exists(second.crop_key)
     assert images.exists(other.crop_key)  # another plate's crop on the same camera and day stays
     assert db.execute("SELECT count(*) FROM crop_retries WHERE plate = %s", (plate,)).fetchone() == (0,)
+    assert db.execute("SELECT count(*) FROM plate_dictionary WHERE plate = %s", (plate,)).fetchone() == (0,)
+    assert db.execute("SELECT count(*) FROM plate_dictionary WHERE plate = %s", ("KEEP" + plate[2:],)).fetchone() == (
+        1,
+    )
     assert report.objects >= 3
     store.close()
 

@@ -279,3 +279,45 @@ def test_similarity_threshold_keeps_every_plate_within_the_distance(plate, edits
 def test_similarity_threshold_is_tight_for_long_plates():
     assert similarity_threshold(EventQuery(plate="AB12CDE", match="fuzzy", max_distance=1)) > 0.4
     assert similarity_threshold(EventQuery(plate="AB12CDE", match="fuzzy", max_distance=3)) == 0.0
+
+
+def test_candidates_by_day_keeps_the_days_a_query_can_reach_newest_first():
+    from datetime import date
+
+    from api.search import candidates_by_day
+
+    rows = [
+        ("AB1", [date(2026, 11, 1), date(2026, 11, 3)], ["c1", "c2"]),
+        ("AB2", [date(2026, 11, 2), date(2026, 11, 3)], ["c3"]),
+    ]
+    everything = candidates_by_day(EventQuery(plate="AB", match="prefix"), rows)
+    assert everything.by_day == (
+        (date(2026, 11, 3), ("AB1", "AB2")),
+        (date(2026, 11, 2), ("AB2",)),
+        (date(2026, 11, 1), ("AB1",)),
+    )
+    assert everything.cameras == {"AB1": ("c1", "c2"), "AB2": ("c3",)}
+    # A plate no camera of the query has read is no candidate.
+    by_camera = candidates_by_day(EventQuery(plate="AB", match="prefix", camera_ids=("c2", "c9")), rows)
+    assert by_camera.by_day == ((date(2026, 11, 3), ("AB1",)), (date(2026, 11, 1), ("AB1",)))
+    assert by_camera.cameras == {"AB1": ("c1", "c2")}
+    # end is exclusive: a query ending at midnight does not reach that day; start at 23:00 reaches its day.
+    window = EventQuery(
+        plate="AB", match="prefix", start=datetime(2026, 11, 1, 23, tzinfo=UTC), end=datetime(2026, 11, 3, tzinfo=UTC)
+    )
+    assert [d for d, _ in candidates_by_day(window, rows).by_day] == [date(2026, 11, 2), date(2026, 11, 1)]
+    cursor = Cursor(datetime(2026, 11, 2, 5, tzinfo=UTC), uuid.uuid4())
+    paged = candidates_by_day(EventQuery(plate="AB", match="prefix", cursor=cursor), rows)
+    assert [d for d, _ in paged.by_day] == [date(2026, 11, 2), date(2026, 11, 1)]
+
+
+def test_next_days_takes_the_fewest_days_holding_enough_plate_days():
+    from datetime import date
+
+    from api.search import next_days
+
+    days = [(date(2026, 11, 30 - i), ("A", "B") if i % 2 else ("A",)) for i in range(6)]
+    assert [len(p) for _, p in next_days(days, 1)[0]] == [1]
+    batch, rest = next_days(days, 4)
+    assert len(batch) == 3 and batch + rest == days
+    assert next_days(days, 100) == (days, [])

@@ -83,7 +83,17 @@ def test_upkeep_left_old_reads_where_searches_expect_them(scaled):
             assert days == DAYS
 
 
-def test_exact_search_finds_every_read_through_plate_indexes(scaled):
+def _days_of(url: str, plates: list[str]) -> tuple[int, int]:
+    """(days with reads of ``plates``, those of them older than 7 days: compressed on TimescaleDB)."""
+    with psycopg.connect(url) as conn:
+        return conn.execute(
+            "SELECT count(DISTINCT d), count(DISTINCT d) FILTER (WHERE d < (now() - interval '7 days')::date)"
+            " FROM (SELECT (first_seen AT TIME ZONE 'UTC')::date AS d FROM plate_events WHERE plate = ANY(%s)) AS r",
+            (plates,),
+        ).fetchone()  # type: ignore[return-value]
+
+
+def test_exact_search_reads_only_the_plates_days_through_the_dictionary(scaled):
     path, url, spec = scaled
     plate = plate_of(12_345, spec)
     with psycopg.connect(url, autocommit=True) as conn:
@@ -92,10 +102,79 @@ def test_exact_search_finds_every_read_through_plate_indexes(scaled):
     assert expected >= 1 and len(page.rows) == expected
     assert {r["plate"] for r in page.rows} == {plate}
     plan, indexes = _plan(url, EventQuery(plate=plate))
+    days, old = _days_of(url, [plate])
+    assert days < DAYS, days  # else "only its days" proves nothing
     assert plan.seq_scanned == 0, plan
-    assert "plate_events_plate_time_idx" in indexes, plan
+    assert {"plate_dictionary_pkey", "plate_events_plate_time_idx"} <= indexes, plan
+    assert plan.relations_scanned == days, plan  # one chunk / partition per day of the plate, no other
     if path == "timescaledb":  # compressed chunks: only batches whose bloom filter may hold the plate
-        assert plan.compressed_scanned == 3 and plan.bloom_filtered == 3, plan
+        assert old >= 1 and plan.compressed_scanned == old and plan.bloom_filtered == old, plan
+
+
+def _compressed_scans(url: str, query: EventQuery) -> list[tuple[str, str, int]]:
+    """(node type, index, batches read) of each scan of a compressed chunk's batches (``compress_hyper``
+    tables: one row per camera and up to 1 000 reads; a bitmap scan's index is its child's), seq
+    scans off as in :func:`_plan`."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("SET enable_seqscan = off")
+        explained = explain_search(conn, query)
+    found: list[tuple[str, str, int]] = []
+    nodes = [explained[0]["Plan"]]
+    while nodes:
+        node = nodes.pop()
+        nodes += node.get("Plans", [])
+        if node.get("Relation Name", "").startswith("compress_") and node.get("Actual Loops", 0) > 0:
+            batches = node.get("Actual Rows", 0) + node.get("Rows Removed by Filter", 0)
+            index = node.get("Index Name") or " ".join(c.get("Index Name", "") for c in node.get("Plans", []))
+            found.append((node["Node Type"], index, batches))
+    return found
+
+
+def test_dictionary_search_reads_only_the_batches_of_the_plates_cameras(scaled):
+    """On compressed chunks (segmented by camera) the plate's cameras, from the dictionary, select
+    their batches through the segment-by index: no bloom filter of another camera's batch is read."""
+    path, url, spec = scaled
+    if path != "timescaledb":
+        pytest.skip("compressed chunks are TimescaleDB's")
+    with psycopg.connect(url) as conn:
+        old = "(first_seen AT TIME ZONE 'UTC')::date < (now() - interval '7 days')::date"
+        plate, cameras = conn.execute(
+            f"SELECT plate, count(DISTINCT camera_id) FROM plate_events WHERE {old}"
+            " GROUP BY plate HAVING count(*) >= 2 ORDER BY plate LIMIT 1"
+        ).fetchone()  # type: ignore[misc]
+        listed = conn.execute("SELECT cardinality(cameras) FROM plate_dictionary WHERE plate = %s", (plate,)).fetchone()
+    assert listed is not None and listed[0] < spec.cameras  # else "only its cameras" proves nothing
+    scans = _compressed_scans(url, EventQuery(plate=plate, limit=100))
+    assert scans, "no compressed chunk read"
+    for node, index, batches in scans:
+        assert node in ("Index Scan", "Bitmap Heap Scan") and "camera_id" in index, scans  # segment-by index
+        assert 1 <= batches <= listed[0], scans  # one batch per camera of the plate at most, not 20
+    assert sum(b for *_, b in scans) >= cameras >= 1
+    # A prefix: the union of its candidates' cameras, still not every camera's batches.
+    prefix = EventQuery(plate=plate[:5], match="prefix", limit=100)
+    assert all("camera_id" in i and b < spec.cameras for _, i, b in _compressed_scans(url, prefix))
+
+
+@pytest.mark.parametrize("match", ["prefix", "fuzzy", "confusion"])
+def test_plate_searches_over_every_day_take_candidates_from_the_dictionary(scaled, match):
+    path, url, spec = scaled
+    plate = plate_of(4_321, spec)
+    text = {"prefix": plate[:4], "fuzzy": plate[:-1] + ("A" if plate[-1] != "A" else "B"), "confusion": plate}[match]
+    query = EventQuery(plate=text, match=match, limit=100)  # type: ignore[arg-type]
+    with psycopg.connect(url, autocommit=True) as conn:
+        page = run_search(conn, query)
+        found = sorted({r["plate"] for r in page.rows})
+    assert plate in found
+    plan, indexes = _plan(url, query)
+    dictionary_index = "plate_dictionary_pkey" if match == "prefix" else "plate_dictionary_plate_trgm_idx"
+    if match == "confusion":
+        dictionary_index = "plate_dictionary_fold_trgm_idx"
+    assert dictionary_index in indexes, plan
+    assert "plate_events_plate_time_idx" in indexes, plan  # reads by exact candidate plate
+    days, old = _days_of(url, found)
+    assert plan.relations_scanned == days and plan.seq_scanned == 0, plan
+    if path == "timescaledb":  # nothing decompressed beyond the bloom-filtered batches
+        assert plan.compressed_scanned == old == plan.bloom_filtered, plan
 
 
 def test_camera_day_search_reads_one_partition_through_the_camera_index(scaled):

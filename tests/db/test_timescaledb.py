@@ -128,6 +128,14 @@ def test_auto_takes_the_plain_path_where_timescaledb_is_not_preloaded():
             drop_test_database(url)
 
 
+_DICTIONARY = "SELECT plate, days, ARRAY(SELECT unnest(cameras) ORDER BY 1) FROM plate_dictionary ORDER BY plate"
+_READ_DICTIONARY = (
+    "SELECT plate, array_agg(DISTINCT alpr_read_day(first_seen) ORDER BY alpr_read_day(first_seen)),"
+    " array_agg(DISTINCT camera_id ORDER BY camera_id)"
+    " FROM plate_events WHERE plate <> '' GROUP BY plate ORDER BY plate"
+)
+
+
 def test_a_plain_database_moves_onto_timescaledb(make_path_database, make_timescale_database):
     source = make_path_database("plain")
     spec = ReadSpec(rows=5_000, end=_today() - timedelta(microseconds=1), span=15 * DAY, cameras=8, sites=2)
@@ -146,6 +154,8 @@ def test_a_plain_database_moves_onto_timescaledb(make_path_database, make_timesc
             " AND c.relname NOT IN ('schema_migrations', 'storage_layout') ORDER BY 1"
         )]  # fmt: skip
         counts = {t: conn.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0] for t in tables}  # type: ignore[index]
+        dictionary = conn.execute(_DICTIONARY).fetchall()
+        assert len(dictionary) > 100 and dictionary == conn.execute(_READ_DICTIONARY).fetchall()
 
     target = make_timescale_database()
     moved = subprocess.run(
@@ -162,6 +172,9 @@ def test_a_plain_database_moves_onto_timescaledb(make_path_database, make_timesc
         assert conn.execute("SELECT plate FROM plate_corrections WHERE event_id = %s", (event,)).fetchone() == (
             "AB12CDE",
         )
+        # The dictionary, rebuilt by the target's triggers (its rows are not copied): the reads'.
+        assert conn.execute(_DICTIONARY).fetchall() == dictionary
+        assert conn.execute(_READ_DICTIONARY).fetchall() == dictionary
         # Sequences came along: new rows do not collide with moved ones.
         assert conn.execute("INSERT INTO watchlists (name) VALUES ('new') RETURNING id").fetchone()[0] > watchlist  # type: ignore[index]
         conn.execute(
