@@ -526,9 +526,10 @@ def _set_threshold(conn: psycopg.Connection[Any], query: EventQuery) -> None:
     be compiled, which took seconds for a query that runs in milliseconds), no parallel workers
     for plate searches, and the trigram threshold of fuzzy and confusion searches
     (:func:`similarity_threshold`)."""
-    conn.execute("SELECT set_config('jit', 'off', true)")
-    if query.normalised is not None:  # reads by exact plate, a few per day: workers cost more than they save
-        conn.execute("SELECT set_config('max_parallel_workers_per_gather', '0', true)")
+    if query.normalised is None:
+        conn.execute("SELECT set_config('jit', 'off', true)")
+    else:  # reads by exact plate, a few per day: workers cost more than they save
+        conn.execute("SELECT set_config('jit', 'off', true), set_config('max_parallel_workers_per_gather', '0', true)")
     if query.match in ("fuzzy", "confusion") and query.normalised is not None:
         conn.execute(
             "SELECT set_config('pg_trgm.similarity_threshold', %s, true)",

@@ -1,6 +1,8 @@
 """The raw-SQL baseline of bench/api.py: the plate search's SQL behind the thinnest HTTP server.
 
-``GET /events?plate=P&limit=N`` runs :func:`api.search.search_sql` of an exact search on a
+``GET /events?plate=P&limit=N`` runs an exact search with :func:`api.search.run_search`, the
+function the API's route calls (the same statements: corrections and plate-dictionary lookups,
+then the reads of the plate's days; the API writes its audit rows in batches outside it), on a
 pooled connection made by :func:`api.app.make_pool` (same driver, pool and connection options
 as the API), in the same thread pool hop the API uses, and answers the rows as JSON. No key,
 no audit row, no metrics, no response model: what is left is uvicorn + the SQL.
@@ -25,7 +27,7 @@ from starlette.concurrency import run_in_threadpool  # noqa: E402
 from starlette.types import Receive, Scope, Send  # noqa: E402
 
 from api.app import make_pool  # noqa: E402
-from api.search import EventQuery, search_sql  # noqa: E402
+from api.search import EventQuery, run_search  # noqa: E402
 from config.load import load_settings  # noqa: E402
 
 
@@ -34,13 +36,9 @@ def make_app(settings: Any) -> Any:
     pool = make_pool(settings)
 
     def query(plate: str, limit: int) -> bytes:
-        sql, params = search_sql(EventQuery(plate=plate, limit=limit))
         with pool.connection() as conn:
-            cur = conn.execute(sql, params)
-            fetched = cur.fetchall()
-            names = [d.name for d in cur.description or ()]
-        rows = [dict(zip(names, r, strict=True)) for r in fetched[:limit]]
-        return to_json({"items": rows, "next_cursor": None})
+            page = run_search(conn, EventQuery(plate=plate, limit=limit))
+        return to_json({"items": page.rows, "next_cursor": page.next_cursor})
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
