@@ -4,12 +4,12 @@ Loads ``--rows`` plate reads (1 million by default; ``--quick``: 100 000) with C
 database, starts `alpr api serve` as production runs it (metrics, access log, auth, audit on; the
 bench key's rate limit raised so that it does not cap the run; docs/deploy.md, "Serving the API")
 and ``bench/raw_sql_server.py`` (the search's SQL: ``api.search.run_search``, the statements the
-API's route runs, on the same pool and driver, under the same uvicorn settings, no key/audit/metrics).
-Both must answer the same events for a few plates. Then wrk (a compiled load generator;
-``apt-get install wrk``) sends exact plate searches (``GET /events?plate=...&limit=50``, random plates that exist, the key header) with N open
-connections for ``--seconds`` per level, alternating API and raw SQL at each level so that both see
-the same machine, ``--rounds`` times (the median round is kept). Reports per level requests/s and
-latency percentiles (wrk's), the best
+API's route runs, on the same pool and driver, under the same uvicorn settings, no
+key/audit/metrics). Both must answer the same events for a few plates. Then wrk (a compiled load
+generator; ``apt-get install wrk``) sends exact plate searches (``GET /events?plate=...&limit=50``,
+random plates that exist, the key header) with N open connections for ``--seconds`` per level,
+alternating API and raw SQL at each level so that both see the same machine, ``--rounds`` times (the
+median round is kept). Reports per level requests/s and latency percentiles (wrk's), the best
 requests/s whose p99 stays under 100 ms for each, and their ratio. After the API's clean shutdown
 its audit rows are counted: at least one per search answered, or the run fails.
 
