@@ -5,7 +5,9 @@ it to an idempotent confluent-kafka producer (``acks=all``, lz4/zstd), committin
 only when the delivery callback confirms it. When deliveries fail (broker unreachable past
 ``message_timeout_s``) the sender waits for the in-flight messages to settle, rewinds to the first
 unacknowledged message and resends from there with backoff: nothing is lost up to the spool size
-and order is kept. Beyond the spool size new messages are dropped, counted and logged.
+and order is kept. Beyond the spool size new messages are dropped, counted and logged. A producer
+that goes two resend rounds in a row without delivering anything is replaced by a new one:
+librdkafka can loop forever on its own stale idempotence state (see :meth:`Publisher._run`).
 """
 
 from __future__ import annotations
@@ -30,6 +32,11 @@ from schemas.serde import AvroEncoder, RegistryUnavailableError, SerdeError
 log = logging.getLogger(__name__)
 
 __all__ = ["PublishCounters", "Publisher", "PublisherError"]
+
+# Consecutive failed resend rounds, none of which committed anything, after which the producer is
+# replaced. Not 1: a new producer spends its first round connecting and getting a producer id,
+# which on a loaded machine can outlast ``message_timeout_s``; replacing it then would start over.
+_STALL_ROUNDS = 2
 
 
 class PublisherError(RuntimeError):
@@ -81,6 +88,7 @@ class Publisher:
         self._inflight: deque[_InFlight] = deque()
         self._failed = False
         self._fatal = False
+        self._stalled_rounds = 0
         self._stop = threading.Event()
         self._drain_deadline: float | None = None
         self._wake = threading.Event()
@@ -135,6 +143,7 @@ class Publisher:
             entry.done = True
         self._producer = self._new_producer()
         self._fatal = False
+        self._stalled_rounds = 0
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -232,6 +241,20 @@ class Publisher:
                 self._inflight.clear()
                 self.spool.rewind()
                 self._failed = False
+                self._stalled_rounds += 1
+                if self._stalled_rounds >= _STALL_ROUNDS:
+                    # A message that times out once its partition has a leader (in flight, or still
+                    # queued when the returning broker's metadata arrives) makes librdkafka bump its
+                    # producer epoch and restart the sequence at 0. A broker that lost its producer
+                    # state (restarted without it, like Tansu's memory storage) answers
+                    # UNKNOWN_PRODUCER_ID; at sequence 0 librdkafka takes that as safe to retry, bumps
+                    # the epoch again and retries without end, logging only at debug level, while
+                    # every message times out. Only a new producer (a new producer id) gets out.
+                    log.warning(
+                        "publisher: %s resend rounds without a delivery; recreating the producer",
+                        self._stalled_rounds,
+                    )
+                    self._replace_producer()
                 log.warning(
                     "publisher: delivery failed; resending %s spooled messages in %.1fs",
                     self.spool.depth,
@@ -298,5 +321,6 @@ class Publisher:
             count += 1
         if end is not None:
             self.spool.commit(end, count)
+            self._stalled_rounds = 0
             return True
         return False

@@ -87,6 +87,13 @@ class TansuBroker:
             time.sleep(0.1)
         raise RuntimeError(f"tansu did not listen on {self.port} (exit {self.proc.poll()}); see {self.log_path}")
 
+    def hang(self) -> None:
+        """Freeze the broker (SIGSTOP): connections stay open and requests get no answer, as from a
+        broker stalled under load; ``stop()`` still kills it."""
+        if self.proc is None or self.proc.poll() is not None:
+            raise RuntimeError(f"tansu on {self.port}: hang() needs a running broker")
+        self.proc.send_signal(signal.SIGSTOP)
+
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGKILL)

@@ -15,6 +15,7 @@ from edge.crops import encode_jpeg
 from edge.publish import Publisher
 from edge.records import Box, PlateCrop, plate_crop
 from tests.edge.conftest import TansuBroker, outage_seconds, read_topic
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -109,12 +110,46 @@ def test_outage_spools_and_replays_in_order(
     finally:
         publisher.close(10)
 
-    received = read_topic(tansu.bootstrap, settings.kafka.schema_registry_url, topic, index - 5, 60)
+    _assert_arrived_in_order(tansu, settings, topic, range(5, index), image)
+
+
+def test_broker_hung_then_restarted_empty_gets_the_spool(
+    stack_settings: Settings, tansu: TansuBroker, tmp_path: Path
+) -> None:
+    """A request in flight to a hung broker times out, so librdkafka bumps its producer epoch; the
+    broker then comes back without its producer state and rejects that producer id, which librdkafka
+    retries for ever: the publisher must replace its producer, and the spool drains in order."""
+    topic = f"edge-hang-{time.time_ns()}"
+    settings = _settings(stack_settings, tansu.bootstrap, tmp_path / "spool", topic)
+    image = encode_jpeg(np.full((30, 90, 3), 127, np.uint8), 80)
+    publisher = Publisher(settings)
+    publisher.start()
+    try:
+        for i in range(5):
+            assert publisher.publish_crop(_crop("cam-a", i, image))
+        wait_until(lambda: publisher.counters.delivered == 5, "the first crops delivered")
+
+        tansu.hang()
+        assert publisher.publish_crop(_crop("cam-a", 5, image))
+        wait_until(lambda: publisher.counters.delivery_errors > 0, "the crop sent to the hung broker timing out")
+        tansu.stop()
+        tansu.start()  # memory storage: a fresh broker that knows no producer id
+        for index in range(6, 11):
+            assert publisher.publish_crop(_crop("cam-a", index, image))
+        wait_until(lambda: publisher.spool.depth == 0, "the spool drained after the broker returned", 60)
+    finally:
+        publisher.close(10)
+
+    _assert_arrived_in_order(tansu, settings, topic, range(5, 11), image)
+
+
+def _assert_arrived_in_order(tansu: TansuBroker, settings: Settings, topic: str, expected: range, image: bytes) -> None:
+    """Every crop of ``expected`` is on the topic, in order; the restarted broker kept nothing older."""
+    received = read_topic(tansu.bootstrap, settings.kafka.schema_registry_url, topic, len(expected), 60)
     frames = [r["frame_index"] for r in received]
-    # The restarted broker kept nothing from before the outage; everything from the outage on arrived.
-    first = frames.index(5) if 5 in frames else None
-    assert first is not None, f"the first crop of the outage never arrived: {frames[:10]}"
+    first = frames.index(expected[0]) if expected[0] in frames else None
+    assert first is not None, f"crop {expected[0]} never arrived: {frames[:10]}"
     after = frames[first:]
     deduped = [f for i, f in enumerate(after) if i == 0 or f != after[i - 1]]
-    assert deduped == list(range(5, index)), "every crop, in order (at-least-once: only adjacent repeats allowed)"
+    assert deduped == list(expected), "every crop, in order (at-least-once: only adjacent repeats allowed)"
     assert all(r["camera_id"] == "cam-a" and r["image"] == image for r in received)
