@@ -269,12 +269,15 @@ def test_retry_size_must_be_larger_than_the_input() -> None:
     assert not isinstance(load_detector(DetectorSettings(threads=1)), SecondLook)
 
 
-@pytest.mark.parametrize("image", ["wts-lg-000097.jpg", "wts-lg-000194.jpg"])
+@pytest.mark.parametrize("image", ["wts-lg-000097.jpg", "wts-lg-000197.jpg"])
 def test_second_look_finds_small_plates_the_first_pass_misses(image: str) -> None:
-    # Plates 83-90 px wide in 1280x720 photos: not found at the default 512 px input on our machine,
-    # found at 1024 (docs/accuracy.md, "Whole images: a second look").
+    # Plates 73-90 px wide in 1280x720 photos: no box at all at the default 512 px input (the int8
+    # model in 7-bit weights gives the same boxes on every CPU), found at 1024 (docs/accuracy.md,
+    # "Whole images: a second look").
     root = require_data("openalpr-us/labels.csv") / "openalpr-us"
     row = next(r for r in csv.DictReader((root / "labels.csv").open()) if r["image"] == image)
     x, y, w, h = (float(row[k]) for k in "xywh")
-    dets = load_detector(DetectorSettings(retry_size=1024, threads=1)).detect(cv2.imread(str(root / image)))
+    img = cv2.imread(str(root / image))
+    assert not len(load_detector(DetectorSettings(threads=1)).detect(img))
+    dets = load_detector(DetectorSettings(retry_size=1024, threads=1)).detect(img)
     assert len(dets) and _iou(dets.xyxy, np.array([x, y, x + w, y + h])).max() > 0.4
