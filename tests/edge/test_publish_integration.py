@@ -19,6 +19,8 @@ from tests.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
+IMAGE = encode_jpeg(np.full((30, 90, 3), 127, np.uint8), 80)  # the crop of the outage tests
+
 
 def _settings(stack: Settings, bootstrap: str, spool_dir: Path, topic: str) -> Settings:
     kafka = stack.kafka.model_copy(
@@ -78,30 +80,20 @@ def test_outage_spools_and_replays_in_order(
 ) -> None:
     """Broker killed for ``outage`` seconds: every crop made meanwhile arrives, in order."""
     topic = f"edge-outage-{time.time_ns()}"
-    settings = _settings(stack_settings, tansu.bootstrap, tmp_path / "spool", topic)
-    image = encode_jpeg(np.full((30, 90, 3), 127, np.uint8), 80)
-    publisher = Publisher(settings)
-    publisher.start()
+    settings, publisher = _five_delivered(stack_settings, tansu, tmp_path, topic)
     try:
-        for i in range(5):
-            assert publisher.publish_crop(_crop("cam-a", i, image))
-        deadline = time.monotonic() + 30
-        while publisher.counters.delivered < 5 and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert publisher.counters.delivered == 5, "broker up: the first crops are delivered"
-
         tansu.stop()
         index = 5
         end = time.monotonic() + outage
         while time.monotonic() < end:
-            assert publisher.publish_crop(_crop("cam-a", index, image))
+            assert publisher.publish_crop(_crop("cam-a", index, IMAGE))
             index += 1
             time.sleep(0.2)
         assert publisher.spool.depth >= index - 5 - 1, "crops made during the outage wait in the spool"
         assert publisher.counters.delivery_errors > 0, "the outage was noticed"
         tansu.start()  # memory storage: a fresh, empty broker on the same address
         for _ in range(5):
-            assert publisher.publish_crop(_crop("cam-a", index, image))
+            assert publisher.publish_crop(_crop("cam-a", index, IMAGE))
             index += 1
         deadline = time.monotonic() + 60
         while publisher.spool.depth and time.monotonic() < deadline:
@@ -110,7 +102,7 @@ def test_outage_spools_and_replays_in_order(
     finally:
         publisher.close(10)
 
-    _assert_arrived_in_order(tansu, settings, topic, range(5, index), image)
+    _assert_arrived_in_order(tansu, settings, topic, range(5, index), IMAGE)
 
 
 def test_broker_hung_then_restarted_empty_gets_the_spool(
@@ -120,27 +112,31 @@ def test_broker_hung_then_restarted_empty_gets_the_spool(
     broker then comes back without its producer state and rejects that producer id, which librdkafka
     retries for ever: the publisher must replace its producer, and the spool drains in order."""
     topic = f"edge-hang-{time.time_ns()}"
-    settings = _settings(stack_settings, tansu.bootstrap, tmp_path / "spool", topic)
-    image = encode_jpeg(np.full((30, 90, 3), 127, np.uint8), 80)
-    publisher = Publisher(settings)
-    publisher.start()
+    settings, publisher = _five_delivered(stack_settings, tansu, tmp_path, topic)
     try:
-        for i in range(5):
-            assert publisher.publish_crop(_crop("cam-a", i, image))
-        wait_until(lambda: publisher.counters.delivered == 5, "the first crops delivered")
-
         tansu.hang()
-        assert publisher.publish_crop(_crop("cam-a", 5, image))
+        assert publisher.publish_crop(_crop("cam-a", 5, IMAGE))
         wait_until(lambda: publisher.counters.delivery_errors > 0, "the crop sent to the hung broker timing out")
         tansu.stop()
         tansu.start()  # memory storage: a fresh broker that knows no producer id
         for index in range(6, 11):
-            assert publisher.publish_crop(_crop("cam-a", index, image))
+            assert publisher.publish_crop(_crop("cam-a", index, IMAGE))
         wait_until(lambda: publisher.spool.depth == 0, "the spool drained after the broker returned", 60)
     finally:
         publisher.close(10)
 
-    _assert_arrived_in_order(tansu, settings, topic, range(5, 11), image)
+    _assert_arrived_in_order(tansu, settings, topic, range(5, 11), IMAGE)
+
+
+def _five_delivered(stack: Settings, tansu: TansuBroker, tmp_path: Path, topic: str) -> tuple[Settings, Publisher]:
+    """A started publisher to ``topic`` whose first 5 crops (frames 0-4 of cam-a) were delivered."""
+    settings = _settings(stack, tansu.bootstrap, tmp_path / "spool", topic)
+    publisher = Publisher(settings)
+    publisher.start()
+    for i in range(5):
+        assert publisher.publish_crop(_crop("cam-a", i, IMAGE))
+    wait_until(lambda: publisher.counters.delivered == 5, "broker up: the first crops delivered", 30)
+    return settings, publisher
 
 
 def _assert_arrived_in_order(tansu: TansuBroker, settings: Settings, topic: str, expected: range, image: bytes) -> None:
