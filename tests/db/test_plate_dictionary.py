@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import psycopg
@@ -27,7 +27,7 @@ from api.search import (
 )
 from db.synthetic import ReadSpec, insert_reads, plate_of
 from operators.normalise import fold_confusions
-from tests.db.conftest import STORAGE_PATHS
+from tests.db.conftest import STORAGE_PATHS, days_to_today, upkeep
 
 pytestmark = pytest.mark.integration
 
@@ -38,11 +38,7 @@ CONFUSABLE = {"O": "0", "0": "O", "I": "1", "1": "I", "B": "8", "8": "B", "S": "
 @pytest.fixture(scope="module", params=STORAGE_PATHS)
 def loaded(request, make_path_database) -> tuple[str, str, ReadSpec]:
     """(path, url, spec): reads of the spec, some corrections and hashed plates, upkeep done."""
-    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    spec = ReadSpec(
-        rows=20_000, end=today - timedelta(microseconds=1), span=timedelta(days=DAYS), cameras=20, sites=4,
-        plates=2_000,
-    )  # fmt: skip
+    spec = days_to_today(20_000, DAYS, 2_000)
     url = make_path_database(request.param)
     with psycopg.connect(url, autocommit=True) as conn:
         assert insert_reads(conn, spec) == spec.rows
@@ -58,14 +54,7 @@ def loaded(request, make_path_database) -> tuple[str, str, ReadSpec]:
             "UPDATE plate_events SET plate = '#' || md5(plate) WHERE plate IN"
             " (SELECT DISTINCT plate FROM plate_events ORDER BY plate LIMIT 20)"
         )
-        if request.param == "timescaledb":
-            (job,) = conn.execute(
-                "SELECT job_id FROM timescaledb_information.jobs WHERE proc_name = 'policy_compression'"
-            ).fetchone()  # type: ignore[misc]
-            conn.execute("CALL run_job(%s)", (job,))
-        else:
-            conn.execute("SELECT count(*) FROM alpr_maintain()")
-        conn.execute("ANALYZE")
+        upkeep(conn, request.param)
     return request.param, url, spec
 
 

@@ -7,7 +7,7 @@ meet both kinds of chunk. The 10-million-row figures come from bench/search.py (
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import psycopg
 import pytest
@@ -15,7 +15,7 @@ import pytest
 from api.search import EventQuery, explain_search, run_search
 from db.plans import PlanSummary, summarise_plan
 from db.synthetic import ReadSpec, camera_of, insert_reads, plate_of
-from tests.db.conftest import STORAGE_PATHS
+from tests.db.conftest import STORAGE_PATHS, days_to_today, upkeep
 
 pytestmark = pytest.mark.integration
 
@@ -25,22 +25,11 @@ DAYS = 10
 @pytest.fixture(scope="module", params=STORAGE_PATHS)
 def scaled(request, make_path_database) -> tuple[str, str, ReadSpec]:
     """(path, url, spec): a database of each path holding the spec's reads, upkeep done."""
-    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    spec = ReadSpec(
-        rows=30_000, end=today - timedelta(microseconds=1), span=timedelta(days=DAYS), cameras=20, sites=4,
-        plates=3_000,
-    )  # fmt: skip
+    spec = days_to_today(30_000, DAYS, 3_000)
     url = make_path_database(request.param)
     with psycopg.connect(url, autocommit=True) as conn:
         assert insert_reads(conn, spec) == spec.rows
-        if request.param == "timescaledb":
-            (job,) = conn.execute(
-                "SELECT job_id FROM timescaledb_information.jobs WHERE proc_name = 'policy_compression'"
-            ).fetchone()  # type: ignore[misc]
-            conn.execute("CALL run_job(%s)", (job,))
-        else:
-            conn.execute("SELECT count(*) FROM alpr_maintain()")  # rows out of the default partition
-        conn.execute("ANALYZE")
+        upkeep(conn, request.param)
     return request.param, url, spec
 
 
@@ -130,12 +119,12 @@ def _compressed_scans(url: str, query: EventQuery) -> list[tuple[str, str, int]]
     return found
 
 
+@pytest.mark.parametrize("scaled", ["timescaledb"], indirect=True)  # compressed chunks are TimescaleDB's
 def test_dictionary_search_reads_only_the_batches_of_the_plates_cameras(scaled):
     """On compressed chunks (segmented by camera) the plate's cameras, from the dictionary, select
     their batches through the segment-by index: no bloom filter of another camera's batch is read."""
     path, url, spec = scaled
-    if path != "timescaledb":
-        pytest.skip("compressed chunks are TimescaleDB's")
+    assert path == "timescaledb"
     with psycopg.connect(url) as conn:
         old = "(first_seen AT TIME ZONE 'UTC')::date < (now() - interval '7 days')::date"
         plate, cameras = conn.execute(
