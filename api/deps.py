@@ -51,6 +51,9 @@ class Services:
     keys: KeyCache
     limiter: RateLimiter
     audit: AuditWriter | None = None
+    #: How exact plate searches run on this database (api.search.dictionary_for_exact), read on the
+    #: first search; None until the storage path is known.
+    exact_via_dictionary: bool | None = None
 
 
 def services(request: Request) -> Services:

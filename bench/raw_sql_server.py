@@ -1,8 +1,9 @@
 """The raw-SQL baseline of bench/api.py: the plate search's SQL behind the thinnest HTTP server.
 
 ``GET /events?plate=P&limit=N`` runs an exact search with :func:`api.search.run_search`, the
-function the API's route calls (the same statements: corrections and plate-dictionary lookups,
-then the reads of the plate's days; the API writes its audit rows in batches outside it), on a
+function the API's route calls (the same statements: the corrections probe, then on plain
+partitions the prepared direct statement, on TimescaleDB the plate-dictionary lookup and the
+reads of the plate's days; the API writes its audit rows in batches outside it), on a
 pooled connection made by :func:`api.app.make_pool` (same driver, pool and connection options
 as the API), in the same thread pool hop the API uses, and answers the rows as JSON. No key,
 no audit row, no metrics, no response model: what is left is uvicorn + the SQL.
@@ -27,17 +28,20 @@ from starlette.concurrency import run_in_threadpool  # noqa: E402
 from starlette.types import Receive, Scope, Send  # noqa: E402
 
 from api.app import make_pool  # noqa: E402
-from api.search import EventQuery, run_search  # noqa: E402
+from api.search import EventQuery, dictionary_for_exact, run_search  # noqa: E402
 from config.load import load_settings  # noqa: E402
 
 
 def make_app(settings: Any) -> Any:
     """A bare ASGI app over a pool like the API's."""
     pool = make_pool(settings)
+    how: list[bool | None] = [None]  # the storage path's way for exact plates, read once (as the API)
 
     def query(plate: str, limit: int) -> bytes:
         with pool.connection() as conn:
-            page = run_search(conn, EventQuery(plate=plate, limit=limit))
+            if how[0] is None:
+                how[0] = dictionary_for_exact(conn)
+            page = run_search(conn, EventQuery(plate=plate, limit=limit), exact_via_dictionary=how[0])
         return to_json({"items": page.rows, "next_cursor": page.next_cursor})
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:

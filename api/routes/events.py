@@ -16,7 +16,7 @@ from api.keys import ApiKey
 from api.models import EventDetail, EventPage
 from api.routes.common import Conn, page_limit
 from api.routes.lean import LeanRoute
-from api.search import Cursor, EventQuery, Match, SearchError, run_search
+from api.search import Cursor, EventQuery, Match, SearchError, dictionary_for_exact, run_search
 
 router = APIRouter(prefix="/events", tags=["events"])
 
@@ -119,10 +119,15 @@ def _search_json(svc: Services, query: EventQuery, actor: str) -> bytes:
     cost more than the search. pydantic_core writes the same JSON as the model would.
     """
     with svc.pool.connection() as conn:
+        if svc.exact_via_dictionary is None:
+            svc.exact_via_dictionary = dictionary_for_exact(conn)
+        how = svc.exact_via_dictionary
         if svc.audit is None:
-            page = run_search(conn, query, audit_as=actor, durable_audit=svc.settings.api.durable_audit)
+            page = run_search(
+                conn, query, audit_as=actor, durable_audit=svc.settings.api.durable_audit, exact_via_dictionary=how
+            )
         else:
-            page = run_search(conn, query)
+            page = run_search(conn, query, exact_via_dictionary=how)
     return to_json({"items": page.rows, "next_cursor": page.next_cursor})
 
 

@@ -12,7 +12,7 @@ from datetime import timedelta
 import psycopg
 import pytest
 
-from api.search import EventQuery, explain_search, run_search
+from api.search import EventQuery, dictionary_for_exact, explain_search, run_search
 from db.plans import PlanSummary, summarise_plan
 from db.synthetic import ReadSpec, camera_of, insert_reads, plate_of
 from tests.db.conftest import STORAGE_PATHS, days_to_today, upkeep
@@ -33,12 +33,12 @@ def scaled(request, make_path_database) -> tuple[str, str, ReadSpec]:
     return request.param, url, spec
 
 
-def _plan(url: str, query: EventQuery) -> tuple[PlanSummary, set[str]]:
+def _plan(url: str, query: EventQuery, exact_via_dictionary: bool | None = None) -> tuple[PlanSummary, set[str]]:
     """The plan with seq scans off (at this scale one is cheaper; the index must still be usable),
     and the plate_events indexes it uses: chunk / partition indexes named by their parent index."""
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("SET enable_seqscan = off")
-        plan = summarise_plan(explain_search(conn, query))
+        plan = summarise_plan(explain_search(conn, query, exact_via_dictionary=exact_via_dictionary))
         parents = {
             conn.execute(
                 "SELECT coalesce((SELECT i.inhparent::regclass::text FROM pg_inherits i WHERE i.inhrelid = c.oid),"
@@ -83,14 +83,15 @@ def _days_of(url: str, plates: list[str]) -> tuple[int, int]:
 
 
 def test_exact_search_reads_only_the_plates_days_through_the_dictionary(scaled):
+    """The dictionary's way for an exact plate (TimescaleDB's choice; on plain partitions asked for)."""
     path, url, spec = scaled
     plate = plate_of(12_345, spec)
     with psycopg.connect(url, autocommit=True) as conn:
         expected = conn.execute("SELECT count(*) FROM plate_events WHERE plate = %s", (plate,)).fetchone()[0]  # type: ignore[index]
-        page = run_search(conn, EventQuery(plate=plate, limit=100))
+        page = run_search(conn, EventQuery(plate=plate, limit=100), exact_via_dictionary=True)
     assert expected >= 1 and len(page.rows) == expected
     assert {r["plate"] for r in page.rows} == {plate}
-    plan, indexes = _plan(url, EventQuery(plate=plate))
+    plan, indexes = _plan(url, EventQuery(plate=plate), exact_via_dictionary=True)
     days, old = _days_of(url, [plate])
     assert days < DAYS, days  # else "only its days" proves nothing
     assert plan.seq_scanned == 0, plan
@@ -98,6 +99,29 @@ def test_exact_search_reads_only_the_plates_days_through_the_dictionary(scaled):
     assert plan.relations_scanned == days, plan  # one chunk / partition per day of the plate, no other
     if path == "timescaledb":  # compressed chunks: only batches whose bloom filter may hold the plate
         assert old >= 1 and plan.compressed_scanned == old and plan.bloom_filtered == old, plan
+
+
+def test_each_path_searches_exact_plates_its_own_way(scaled):
+    """TimescaleDB: through the dictionary (compressed chunks have no plate index). Plain partitions:
+    one direct statement, prepared on the connection once it has run a few times (psycopg's
+    threshold), that reads the plate index of each partition: the same rows."""
+    path, url, spec = scaled
+    plates = [plate_of(n, spec) for n in (12_345, 777, 29_999, 4_242, 15_000, 8, 21_212, 3_003)]
+    with psycopg.connect(url, autocommit=True) as conn:
+        assert dictionary_for_exact(conn) is (path == "timescaledb")
+        for plate in plates:
+            page = run_search(conn, EventQuery(plate=plate, limit=100))
+            assert page.rows == run_search(conn, EventQuery(plate=plate, limit=100), exact_via_dictionary=True).rows
+            assert page.rows and {r["plate"] for r in page.rows} == {plate}
+        prepared = [sql for (sql,) in conn.execute("SELECT statement FROM pg_prepared_statements WHERE NOT from_sql")]
+    direct_prepared = [s for s in prepared if "FROM plate_events" in s and "plate_dictionary" not in s]
+    assert bool(direct_prepared) is (path == "plain"), prepared
+    plan, indexes = _plan(url, EventQuery(plate=plates[0]))
+    if path == "plain":  # every partition's plate index, nothing of the dictionary
+        assert plan.seq_scanned == 0 and "plate_dictionary_pkey" not in indexes, plan
+        assert "plate_events_plate_time_idx" in indexes, plan
+    else:
+        assert "plate_dictionary_pkey" in indexes, plan
 
 
 def _compressed_scans(url: str, query: EventQuery) -> list[tuple[str, str, int]]:
