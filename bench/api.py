@@ -11,9 +11,14 @@ random plates that exist, the key header) with N open connections for ``--second
 alternating API and raw SQL at each level so that both see the same machine, ``--rounds`` times (the
 median round is kept). Reports per level requests/s and latency percentiles (wrk's), the best
 requests/s whose p99 stays under 100 ms for each, and their ratio. After the API's clean shutdown
-its audit rows are counted: at least one per search answered, or the run fails.
+its audit rows are counted: at least one per search answered, or the run fails. Then the search
+latencies at scale: bench/search.py (exact, prefix, fuzzy, camera + day ... one search at a time,
+p50/p99) on a database of ``--search-rows`` reads (10 million over 90 days, 200 cameras), kept
+under the name ``alpr_bench_search_ROWS`` and reused by later runs; ``--search-url`` puts it on
+another server (one preloading TimescaleDB gets the TimescaleDB path).
 
     python bench/api.py [--quick] [--json] [--rows N] [--seconds S] [--levels 1,4,16] [--rounds R] [--storage native]
+                        [--search-rows N] [--search-url URL] [--search-database NAME]
 
 The database server is $ALPR_TEST_DATABASE_URL / $DATABASE_URL / postgresql://postgres@127.0.0.1:5432.
 """
@@ -33,6 +38,7 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -244,6 +250,25 @@ def main() -> int:
         "--rounds", type=int, default=None, help="Runs of each level per server, median kept (default 3; quick 1)."
     )
     parser.add_argument("--keep", action="store_true", help="Keep the benchmark database.")
+    parser.add_argument(
+        "--search-rows",
+        type=int,
+        default=None,
+        help="Reads of the search-latency database (bench/search.py; default 10 000 000 over 90 days,"
+        " quick 200 000 over 14; 0 skips it).",
+    )
+    parser.add_argument(
+        "--search-url",
+        default=None,
+        help="Server of the search-latency database (default: this bench's; one that preloads TimescaleDB"
+        " gets that path).",
+    )
+    parser.add_argument(
+        "--search-database",
+        default=None,
+        help="Its name (default alpr_bench_search_ROWS): kept, and reused by later runs (built once: about"
+        " 12 minutes for 10 million reads on 2 cores).",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         print("bench/api.py needs wrk (apt-get install -y wrk)", file=sys.stderr)
@@ -317,6 +342,8 @@ def main() -> int:
         if not args.keep:
             with connect(with_database(server, "postgres"), autocommit=True) as admin:
                 admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    search_rows = args.search_rows if args.search_rows is not None else (200_000 if args.quick else 10_000_000)
+    at_scale = search_latencies(args.search_url or server, search_rows, args.search_database, quick=args.quick)
     settings = load_settings()
     api_rps, sql_rps = best_rps(api_levels), best_rps(sql_levels)
     report = {
@@ -349,6 +376,12 @@ def main() -> int:
         "rps_at_p99_100ms": api_rps,
         "raw_sql_rps_at_p99_100ms": sql_rps,
         "ratio_vs_raw_sql": round(api_rps / sql_rps, 3) if sql_rps else None,
+        # The API's search SQL on a large database, one search at a time (bench/search.py).
+        "search_rows": at_scale["rows"] if at_scale else 0,
+        "search_storage": at_scale["storage"] if at_scale else None,
+        "search_p99_ms": {k: v["p99_ms"] for k, v in at_scale["searches"].items()} if at_scale else {},
+        "search_p50_ms": {k: v["p50_ms"] for k, v in at_scale["searches"].items()} if at_scale else {},
+        "search_at_scale": at_scale,
     }
     if args.json:
         print(json.dumps(report))
@@ -364,7 +397,27 @@ def main() -> int:
                     f"  p99 {r['p99_ms']:7.2f} ms  errors {r['errors']}"
                 )
         print(f"requests/s at p99 < 100 ms: API {api_rps}, raw SQL {sql_rps}, ratio {report['ratio_vs_raw_sql']}")
+        if at_scale:
+            print(f"searches over {at_scale['rows']} reads ({at_scale['storage']}), one at a time:")
+            for kind, r in at_scale["searches"].items():
+                print(f"  {kind:11} p50 {r['p50_ms']:8.2f} ms  p99 {r['p99_ms']:8.2f} ms")
     return 0
+
+
+def search_latencies(server: str, rows: int, database: str | None, *, quick: bool) -> dict[str, Any] | None:
+    """bench/search.py's report on a kept database of ``rows`` reads (built on first use, its
+    progress on stderr), or None for ``rows`` 0."""
+    if rows <= 0:
+        return None
+    name = database or f"alpr_bench_search_{rows}"
+    argv = [sys.executable, str(ROOT / "bench" / "search.py"), "--json", "--rows", str(rows)]
+    argv += ["--url", server, "--database", name, "--skip-retention", "--budget-s", "40"]
+    if quick:
+        argv.append("--quick")
+    print(f"search latencies: {rows} reads in database {name} (built once, then reused)", file=sys.stderr)
+    done = subprocess.run(argv, stdout=subprocess.PIPE, check=True)
+    report: dict[str, Any] = json.loads(done.stdout.decode().strip().splitlines()[-1])
+    return report
 
 
 def wrk_version() -> str:

@@ -50,6 +50,7 @@ import psycopg  # noqa: E402
 from psycopg import sql  # noqa: E402
 
 from api.search import EventQuery, dictionary_for_exact, explain_search, run_search  # noqa: E402
+from db.bulk import rebuild_dictionary, without_row_triggers  # noqa: E402
 from db.connect import connect, with_database  # noqa: E402
 from db.migrate import migrate  # noqa: E402
 from db.plans import PlanSummary, summarise_plan  # noqa: E402
@@ -68,14 +69,24 @@ def server_url() -> str:
     )
 
 
-def load(url: str, spec: ReadSpec, workers: int) -> float:
-    """Insert every row of ``spec`` on ``workers`` connections (contiguous slices); seconds taken."""
+def progress(message: str) -> None:
+    """One line of progress on stderr (stdout is the report)."""
+    print(f"[bench/search.py {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def load(url: str, spec: ReadSpec, workers: int, *, triggers: bool = False) -> tuple[float, float]:
+    """Insert every row of ``spec`` on ``workers`` connections (contiguous slices): seconds taken by
+    the load and by the dictionary's rebuild. Without ``triggers``, as a bulk import
+    (:mod:`db.bulk`): the row triggers off during the load, the plate dictionary rebuilt once after
+    (0 s with ``triggers``: the trigger kept it during the load)."""
     bounds = [1 + spec.rows * w // workers for w in range(workers + 1)]
     errors: list[BaseException] = []
 
     def work(lo: int, hi: int) -> None:
         try:
             with psycopg.connect(url, autocommit=True) as conn:
+                if not triggers:
+                    without_row_triggers(conn)
                 step = 100_000  # short transactions: chunk creation locks the hypertable until commit
                 for start in range(lo, hi, step):
                     for attempt in range(5):
@@ -99,10 +110,14 @@ def load(url: str, spec: ReadSpec, workers: int) -> float:
         thread.join()
     if errors:
         raise RuntimeError(f"load failed: {errors[0]}") from errors[0]
+    loaded = time.perf_counter()
     with psycopg.connect(url, autocommit=True) as conn:
+        if not triggers:
+            rebuild_dictionary(conn)
+        rebuilt = time.perf_counter()
         conn.execute("VACUUM ANALYZE plate_events")
-        conn.execute("VACUUM ANALYZE plate_dictionary")  # filled by the trigger during the load
-    return time.perf_counter() - started
+        conn.execute("VACUUM ANALYZE plate_dictionary")
+    return loaded - started + time.perf_counter() - rebuilt, rebuilt - loaded
 
 
 def compress(url: str, workers: int) -> tuple[float, int]:
@@ -268,6 +283,11 @@ def main() -> int:
         " skip migrating, loading and compressing. Kept afterwards.",
     )
     parser.add_argument("--skip-retention", action="store_true", help="Do not apply the shorter retention.")
+    parser.add_argument(
+        "--triggers",
+        action="store_true",
+        help="Load with the plate dictionary's row trigger on (default: off, then one rebuild; db/bulk.py).",
+    )
     args = parser.parse_args()
     rows = args.rows or (200_000 if args.quick else 10_000_000)
     days = args.days or (14 if args.quick else 90)
@@ -277,7 +297,7 @@ def main() -> int:
     server = args.url or server_url()
     name = args.database or f"alpr_bench_search_{os.getpid()}_{secrets.token_hex(3)}"
     url = with_database(server, name)
-    load_s = compress_s = 0.0
+    load_s = compress_s = dictionary_s = 0.0
     compressed = 0
     try:
         migrate(url, storage=args.storage, retention_days=days + 30)
@@ -286,11 +306,17 @@ def main() -> int:
             newest, present = conn.execute("SELECT max(first_seen), count(*) FROM plate_events").fetchone()  # type: ignore[misc]
         if present:
             if present != rows:
-                raise SystemExit(f"database {name} holds {present} reads, not --rows {rows}")
+                raise SystemExit(
+                    f"database {name} holds {present} reads, not --rows {rows} (an interrupted load?):"
+                    " drop it, or name another with --database"
+                )
             spec = ReadSpec(rows=rows, end=newest, span=spec.span, plates=spec.plates)  # the same rows
         else:
-            load_s = load(url, spec, args.workers)
+            progress(f"loading {rows} reads into {name} ({path}; {args.workers} connections)")
+            load_s, dictionary_s = load(url, spec, args.workers, triggers=args.triggers)
+            progress(f"loaded in {load_s:.0f} s, plate dictionary rebuilt in {dictionary_s:.0f} s")
             if path == "timescaledb":
+                progress("compressing the chunks older than 7 days")
                 compress_s, compressed = compress(url, args.workers)
             else:  # partitions for the days behind the premade ones: `alpr db maintain`'s work
                 started = time.perf_counter()
@@ -298,6 +324,7 @@ def main() -> int:
                     conn.execute("SELECT count(*) FROM alpr_maintain()")
                     conn.execute("VACUUM ANALYZE plate_events")  # moved rows: flush GIN pending lists
                 compress_s = time.perf_counter() - started
+        progress(f"searching ({samples} of each kind, at most {args.budget_s:g} s a kind)")
         with psycopg.connect(url, autocommit=True) as conn:
             disk = sizes(conn, path, rows)
             searches = queries(spec, random.Random(20261206), samples)
@@ -318,6 +345,8 @@ def main() -> int:
         "cpus": os.cpu_count(),
         "load_seconds": round(load_s, 1),
         "load_rows_per_s": round(rows / load_s) if load_s else None,
+        "load_with_triggers": args.triggers,
+        "dictionary_rebuild_seconds": round(dictionary_s, 1),  # after a load without triggers
         "compress_seconds": round(compress_s, 1),  # plain path: partitioning upkeep after the load
         "chunks_compressed": compressed,
         "disk": disk,

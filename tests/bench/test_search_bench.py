@@ -27,6 +27,8 @@ def test_quick_json_keeps_the_contract(request, database_server_url, path):
         assert result["plans"][kind]["relations_scanned"] >= 1  # plans themselves: tests/db/test_search_plans.py
     assert result["searches"]["camera_day"]["with_rows"] == 5  # every camera has reads every day
     assert result["disk"]["mb_per_million_reads"] > 0
+    # A bulk load: triggers off, then the plate dictionary rebuilt once (db/bulk.py).
+    assert result["load_with_triggers"] is False and result["dictionary_rebuild_seconds"] >= 0
     if path == "timescaledb":
         assert result["chunks_compressed"] == 3 and result["disk"]["compression_ratio"] > 1
     expiry = result["retention"]
