@@ -104,3 +104,15 @@ def shared_watch(url: str, poll_s: float, secret: bytes | None) -> ErasureWatch:
         if watch is None:
             watch = _SHARED[(url, poll_s)] = ErasureWatch(url, poll_s=poll_s, secret=secret).start()
         return watch
+
+
+def close_shared() -> int:
+    """Stop and forget every shared watch of this process; how many there were. A flow process
+    keeps its watches for its life; a process that runs flows on several databases one after
+    another (the tests) closes them in between, else each polls its database after it is gone."""
+    with _SHARED_LOCK:
+        watches = list(_SHARED.values())
+        _SHARED.clear()
+    for watch in watches:
+        watch.close()
+    return len(watches)

@@ -70,3 +70,20 @@ def test_an_erased_plate_seen_again_is_a_new_event_not_the_erased_one(settings, 
     finally:
         flow.kill()
         flow.wait(10)
+
+
+def test_shared_watches_stop_when_closed():
+    """A shared watch polls in a daemon thread for the process's life; close_shared stops it (the
+    tests do so after each module: tests/conftest.py), and the next shared_watch starts a new one."""
+    from flows.erasures import close_shared, shared_watch
+
+    close_shared()
+    url = "postgresql://nobody@127.0.0.1:1/none"  # nothing listens: each poll fails and is logged
+    watch = shared_watch(url, 0.05, None)
+    thread = watch._thread
+    assert thread is not None and thread.is_alive() and shared_watch(url, 0.05, None) is watch
+    assert close_shared() == 1
+    assert not thread.is_alive()
+    again = shared_watch(url, 0.05, None)
+    assert again is not watch and again._thread is not None and again._thread.is_alive()
+    assert close_shared() == 1

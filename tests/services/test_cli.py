@@ -53,7 +53,8 @@ def _invoke(*args: str):
 
 def _status(config_file) -> dict[str, dict]:
     result = _invoke("status", "--json", "--config", str(config_file))
-    return {row["name"]: row for row in json.loads(result.output)}, result.exit_code
+    # The JSON document is stdout; logs (stderr) are not part of it.
+    return {row["name"]: row for row in json.loads(result.stdout)}, result.exit_code
 
 
 def test_up_status_idempotent_up_and_down(config_file):
