@@ -336,6 +336,16 @@ def dictionary_for_exact(conn: psycopg.Connection[Any]) -> bool | None:
     return None if layout is None else layout.path == "timescaledb"
 
 
+def _exact_way(conn: psycopg.Connection[Any], query: EventQuery, given: bool | None) -> bool:
+    """``exact_via_dictionary`` for :func:`search_rows`: ``given``, else read for an exact plate
+    (:func:`dictionary_for_exact`; unknown storage: the dictionary), else True (unused)."""
+    if given is not None:
+        return given
+    if query.match == "exact" and query.normalised is not None:
+        return dictionary_for_exact(conn) is not False
+    return True
+
+
 @dataclass(frozen=True, slots=True)
 class Candidates:
     """Plates of the dictionary matching a query, by UTC day (only days the query can reach), newest
@@ -540,8 +550,7 @@ def run_search(
     Statements are pipelined: the audit row, the threshold, the corrections and the dictionary
     lookup go in one round trip; each fetch of days is one more.
     """
-    if exact_via_dictionary is None and query.match == "exact" and query.normalised is not None:
-        exact_via_dictionary = dictionary_for_exact(conn)
+    via_dictionary = _exact_way(conn, query, exact_via_dictionary)
     with conn.pipeline(), conn.transaction():
         if audit_as is not None:
             if not durable_audit:
@@ -551,7 +560,7 @@ def run_search(
                 (audit_as, Jsonb(query.to_audit())),
             )
         _set_threshold(conn, query)
-        rows, _ = search_rows(conn, query, exact_via_dictionary=exact_via_dictionary is not False)
+        rows, _ = search_rows(conn, query, exact_via_dictionary=via_dictionary)
     more = len(rows) > query.limit
     rows = rows[: query.limit]
     cursor = Cursor(rows[-1]["first_seen"], rows[-1]["event_id"]).encode() if more and rows else None
@@ -588,12 +597,11 @@ def explain_search(
     A dictionary search runs several statements: the plan is then one ``Dictionary Search`` node
     over the plans of the dictionary lookup and of each statement that read plate_events.
     """
-    if exact_via_dictionary is None and query.match == "exact" and query.normalised is not None:
-        exact_via_dictionary = dictionary_for_exact(conn)
+    via_dictionary = _exact_way(conn, query, exact_via_dictionary)
     with conn.transaction():
         _set_threshold(conn, query)
         ran: list[Statement] = []
-        _, how = search_rows(conn, query, ran=ran, exact_via_dictionary=exact_via_dictionary is not False)
+        _, how = search_rows(conn, query, ran=ran, exact_via_dictionary=via_dictionary)
         if how == "dictionary":
             ran.insert(0, dictionary_sql(query))
         plans = []
