@@ -90,6 +90,18 @@ def test_retention_drops_whole_chunks_only(make_timescale_database):
     spec = ReadSpec(rows=10_000, end=_today() - timedelta(microseconds=1), span=20 * DAY, cameras=5, sites=1)
     with psycopg.connect(url, autocommit=True) as conn:
         insert_reads(conn, spec)
+        # One read at the start of the chunk the cutoff (now - 10.5 days) falls in: the even spread
+        # above has a read every 173 s, so none lies before the cutoff when it falls in a chunk's
+        # first minutes (CI ran at 12:02 UTC once).
+        cutoff_now = datetime.now(UTC) - timedelta(days=10, hours=12)
+        kept_chunk = cutoff_now.replace(hour=0, minute=0, second=0, microsecond=0)
+        conn.execute(
+            "INSERT INTO plate_events (event_id, first_seen, last_seen, frame_ts, site, camera_id, track_id, plate,"
+            " plate_raw, region, confidence, sightings, crop_key, inserted_at, updated_at)"
+            " VALUES (gen_random_uuid(), %(t)s, %(t)s, %(t)s, 'site-00', 'cam-000', 'trk-kept', 'KEPT1', 'KEPT1',"
+            " 'GB', 0.9, 1, 'crops/kept.jpg', %(t)s, %(t)s)",
+            {"t": kept_chunk},
+        )
         conn.execute("CALL run_job(%s)", (_job(conn, "policy_compression"),))
         before = _chunks(conn)
         actions = [r[0] for r in conn.execute("SELECT * FROM alpr_maintain(%s)", (timedelta(days=10, hours=12),))]
