@@ -35,7 +35,8 @@ at run time, never copied). Each bench track of 10 crops cycles through them
    time (10 crops per track at 30 fps, every plate on a watchlist); a local webhook receiver
    records each alert. Frame-to-alert = receipt time minus the frame time of the crop that
    made the provisional read (``flow.provisional.min_crops``-th crop).
-5. **OCR alone**: the configured engine through the OCR step's reader on the same crops:
+5. **OCR alone**: the configured engine through the OCR step's reader on the same crops, its
+   reads decoded under the plate formats as the flow's are (``ocr.syntax.load_reader``):
    ``ocr_crops_per_s_per_core`` (crops per CPU second of this process) and ms per crop.
 
 ``targets_met`` names what each target was measured on. ``--json`` prints one JSON object on
@@ -644,9 +645,9 @@ def real_ocr_throughput(
     """Phase 2: the whole flow, S3 uploads included, with the configured OCR engine reading every kept crop."""
     s, _, messages = bench_tracks(settings, workers, n_crops, rng, images)
     produce(s, messages)
-    from ocr.registry import load_engine
+    from ocr.syntax import load_reader
 
-    engine = load_engine(s.ocr)
+    engine = load_reader(s)  # what the flow reads with: the engine, its reads decoded under the formats
     reader = CropReader(lambda: engine, s.ocr.batch_size)
     reader.read(encoded_crops(images[:1]))  # warm-up: the model is loaded and run once before timing
     from prometheus_client import REGISTRY
@@ -655,7 +656,7 @@ def real_ocr_throughput(
         return REGISTRY.get_sample_value("alpr_flow_ocr_batch_size_sum") or 0.0
 
     before = engine_reads()
-    rate, _ = replay(s, len(messages), workers, reader)
+    rate, _ = replay(s, len(messages), workers, reader, reads_decoded=s.ocr.syntax.enabled)
     reads = engine_reads() - before
     log.warning("whole flow with %s OCR: %.1f crops/s (%d workers), %.0f reads", s.ocr.type, rate, workers, reads)
     return {
@@ -791,9 +792,9 @@ def ocr_alone(settings: Settings, n: int, images: Sequence[bytes]) -> dict[str, 
     """Phase 5: the configured engine through the OCR step's reader on ``n`` of the bench crops
     (cycled), in its batches: crops per CPU second of this process, and wall ms per crop."""
     crops = encoded_crops([images[i % len(images)] for i in range(n)])
-    from ocr.registry import load_engine
+    from ocr.syntax import load_reader
 
-    reader = CropReader(lambda: load_engine(settings.ocr), settings.ocr.batch_size)
+    reader = CropReader(lambda: load_reader(settings), settings.ocr.batch_size)
     reader.read(crops[: settings.ocr.batch_size])  # warm-up: the model loads
     cpu, wall = time.process_time(), time.perf_counter()
     reader.read(crops)

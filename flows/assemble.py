@@ -72,15 +72,21 @@ class FlowSteps:
         store_crops: Store | None = None,
         watchlist: Callable[[], Watchlist] | None = None,
         reader: CropReader | None = None,
+        reads_decoded: bool | None = None,
     ) -> FlowSteps:
         """Production steps; any of the I/O parts can be given instead (``store_crops``: a
-        synchronous crop store such as :func:`flows.steps.store_crop.events_without_crops`)."""
+        synchronous crop store such as :func:`flows.steps.store_crop.events_without_crops`).
+        ``reads_decoded``: whether a given ``reader``'s reads are decoded under the plate formats
+        (:func:`ocr.syntax.load_reader`, as the production reader's are); default: not."""
         flow = settings.flow
         if decode is None:
             decode = CropDecoder.from_settings(settings)
         # Reads decoded under the plate formats get no confusion fixes afterwards; a reader given
-        # by the caller may be a raw engine, so its reads keep them.
-        decoded = reader is None and settings.ocr.syntax.enabled
+        # by the caller may be a raw engine, so its reads keep them unless it says otherwise.
+        if reader is None:
+            decoded = settings.ocr.syntax.enabled
+        else:
+            decoded = bool(reads_decoded)
         if reader is None:
             from ocr.syntax import load_reader
 
