@@ -13,13 +13,13 @@ method of document deskewing, on the crop in grey scaled to 64 px high:
 
 :func:`deskew` applies each when it is at least its minimum angle (smaller ones are left alone:
 the readers cope with them and resampling blurs a little), with replicated borders. Measured
-on the val sets (docs/accuracy.md, "Deskewing"); about 2 ms of CPU per crop.
+on the val sets (docs/accuracy.md, "Deskewing"); about 0.6 ms of CPU per crop.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import cv2
 import numpy as np
@@ -27,6 +27,7 @@ import numpy as np
 from ocr.base import OcrEngine, OcrResult
 
 _HEIGHT = 64  # the angle is searched on the crop scaled to this height
+COARSE = 3  # the angle search tries every third step first, then the steps around the best
 
 
 def _edges(image: np.ndarray, dx: int, dy: int) -> np.ndarray | None:
@@ -57,25 +58,36 @@ def _best_angle(
     axis: int,
     max_deg: float,
     step_deg: float,
+    coarse: int = COARSE,
 ) -> float:
-    """The angle within ``+-max_deg`` whose ``matrix`` warp of ``edges`` piles them up into the
-    fewest rows (``axis=1``) or columns (``axis=0``): the largest sum of squared projections.
-    Tried from 0 outwards, so on a tie (a blank crop) the crop stays as it is; None edges give 0."""
+    """The angle within ``+-max_deg`` (a multiple of ``step_deg``) whose ``matrix`` warp of
+    ``edges`` piles them up into the fewest rows (``axis=1``) or columns (``axis=0``): the largest
+    sum of squared projections; on a tie (a blank crop) the smaller angle, so a blank crop stays as
+    it is; None edges give 0.
+
+    Searched coarse to fine: every ``coarse``-th step from 0 outwards, then the steps between
+    around the best of those (``coarse=1``: every step). The score is smooth in the angle at the
+    resolution searched, so this finds the exhaustive search's angle at 15 warps instead of 31
+    (the same applied angle on 905 of the 906 val crops; docs/accuracy.md, "Deskewing")."""
     if edges is None or max_deg <= 0:
         return 0.0
     height, width = edges.shape
-    best_angle, best_score = 0.0, -1.0
     n = int(round(max_deg / step_deg))
-    for k in sorted(range(-n, n + 1), key=abs):
-        angle = k * step_deg
-        warped = cv2.warpAffine(
-            edges, matrix(angle, height, width), (width, height), flags=cv2.INTER_LINEAR, borderValue=0
-        )
-        profile = warped.sum(axis=axis)
-        score = float(np.dot(profile, profile))
-        if score > best_score:
-            best_angle, best_score = angle, score
-    return best_angle
+    scores: dict[int, float] = {}
+
+    def best_of(steps: Iterable[int]) -> int:
+        for k in steps:
+            if k not in scores:
+                warped = cv2.warpAffine(
+                    edges, matrix(k * step_deg, height, width), (width, height), flags=cv2.INTER_LINEAR, borderValue=0
+                )
+                profile = warped.sum(axis=axis)
+                scores[k] = float(np.dot(profile, profile))
+        return max(scores, key=lambda k: (scores[k], -abs(k), -k))
+
+    centre = best_of(k for k in range(-n, n + 1) if k % coarse == 0)
+    best = best_of(range(max(-n, centre - coarse + 1), min(n, centre + coarse - 1) + 1))
+    return best * step_deg
 
 
 def skew_angle(image: np.ndarray, max_deg: float = 15.0, step_deg: float = 1.0) -> float:

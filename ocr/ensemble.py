@@ -16,6 +16,10 @@ member actually saw):
    of P(read right) first (:func:`calibrate`; opt-in), as the members' raw confidences are not on
    one scale; the chosen read keeps its raw confidence.
 
+With ``ocr.ensemble.cascade`` (opt-in) one member reads every crop first and its read stands
+alone where it is sure of it (:func:`sure`: every character confident, long enough, one way to cut
+the crop into lines); the other members read only the rest, and the rules above choose there.
+
 A member named in ``ocr.ensemble.variants`` (opt-in, none by default) reads each crop several
 ways and its variants vote first (:mod:`ocr.variants`); the voted read takes part in the rules above.
 Rules, threshold and variants were chosen on val splits only (docs/accuracy.md, "Ensemble").
@@ -28,7 +32,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from config.ocr import OcrSettings
+from config.ocr import CascadeSettings, OcrSettings
 from ocr.base import EngineFactory, OcrEngine, OcrError, OcrResult
 from operators.normalise import compact
 
@@ -108,6 +112,17 @@ def choose(
     return best
 
 
+def sure(read: OcrResult, min_char_confidence: float, min_length: int, one_layout: bool) -> bool:
+    """A cascade's first read may stand alone: at least ``min_length`` characters, each at least
+    ``min_char_confidence``, and (``one_layout``) at most one way of cutting the crop into lines."""
+    return (
+        len(compact(read.text)) >= min_length
+        and bool(read.char_confidences)
+        and min(read.char_confidences) >= min_char_confidence
+        and (not one_layout or len(read.lattices) <= 1)
+    )
+
+
 class EnsembleReader:
     """Reads every batch with each member engine and chooses one read per crop.
 
@@ -121,6 +136,7 @@ class EnsembleReader:
         min_confidence: float = 0.0,
         calibrations: Sequence[tuple[float, float] | None] = (),
         names: Sequence[str] = (),
+        cascade: CascadeSettings | None = None,
     ) -> None:
         if not members:
             raise OcrError("ocr.ensemble.members: an ensemble needs at least one engine")
@@ -129,23 +145,38 @@ class EnsembleReader:
         self._min_extra = min_extra
         self._min_confidence = min_confidence
         self._calibrations = tuple(calibrations)
+        if cascade is not None and cascade.member not in self._names:
+            raise OcrError(f"ocr.ensemble.cascade.member: {cascade.member!r} is not one of {list(self._names)}")
+        self._cascade = cascade
 
     def read(self, images: Sequence[np.ndarray]) -> list[OcrResult]:
         """One result per crop, in order."""
-        per_member = [member.read(images) for member in self._members]
-        out = []
-        for reads in zip(*per_member, strict=True):
-            best = choose(reads, self._min_extra, self._calibrations)
-            if best.confidence < self._min_confidence:
-                out.append(OcrResult.empty())
-                continue
-            seen = tuple(
-                lattice.with_source(name)
-                for name, read in zip(self._names, reads, strict=True)
-                for lattice in read.lattices
-            )
-            out.append(replace(best, lattices=seen))
+        if self._cascade is None:
+            per_member = [member.read(images) for member in self._members]
+            return [self._chosen(reads, self._names) for reads in zip(*per_member, strict=True)]
+        c = self._cascade
+        first_index = self._names.index(c.member)
+        first = self._members[first_index].read(images)
+        unsure = [i for i, r in enumerate(first) if not sure(r, c.min_char_confidence, c.min_length, c.one_layout)]
+        rest = [images[i] for i in unsure]
+        others = [m.read(rest) if rest else [] for k, m in enumerate(self._members) if k != first_index]
+        out = [self._chosen((r,), (c.member,)) for r in first]
+        for j, i in enumerate(unsure):
+            reads = [read[j] for read in others]
+            reads.insert(first_index, first[i])
+            out[i] = self._chosen(reads, self._names)
         return out
+
+    def _chosen(self, reads: Sequence[OcrResult], names: Sequence[str]) -> OcrResult:
+        """The chosen read of one crop with every read's lattices, attributed to its member."""
+        calibrations = self._calibrations if len(reads) == len(self._members) else ()
+        best = choose(reads, self._min_extra, calibrations)
+        if best.confidence < self._min_confidence:
+            return OcrResult.empty()
+        seen = tuple(
+            lattice.with_source(name) for name, read in zip(names, reads, strict=True) for lattice in read.lattices
+        )
+        return replace(best, lattices=seen)
 
 
 def load_ensemble(settings: OcrSettings, load_engine: EngineFactory) -> EnsembleReader:
@@ -173,5 +204,10 @@ def load_ensemble(settings: OcrSettings, load_engine: EngineFactory) -> Ensemble
     engines = [VotingReader(e, variants[m]) if m in variants else e for m, e in zip(members, engines, strict=True)]
     calibrations = [settings.ensemble.calibration.get(m) for m in members]
     return EnsembleReader(
-        engines, settings.ensemble.extra_confidence, settings.min_confidence, calibrations, names=members
+        engines,
+        settings.ensemble.extra_confidence,
+        settings.min_confidence,
+        calibrations,
+        names=members,
+        cascade=settings.ensemble.cascade,
     )

@@ -125,6 +125,7 @@ class FormatTable:
             self.classes[i, : len(shape)] = [CLASSES.index(k) for k in shape]
         # member[c, k]: character c (lattice column - 1) belongs to class k.
         self.member = np.array([[c in CLASS_CHARS[k] for k in CLASSES] for c in CHARS], dtype=bool)
+        self._member_or_wildcard = np.vstack([self.member, np.ones((1, len(CLASSES)), dtype=bool)])  # wildcard: any
         self._by_length: dict[int, np.ndarray] = {
             n: np.flatnonzero(self.lengths == n) for n in np.unique(self.lengths).tolist()
         }
@@ -137,9 +138,8 @@ class FormatTable:
         rows = self._by_length.get(len(text))
         if rows is None or not text or any(c not in CHARS and c != WILDCARD for c in text):
             return -np.inf, None
-        member = np.vstack([self.member, np.ones((1, len(CLASSES)), dtype=bool)])  # wildcard: any class
         ids = [_N_CHARS if c == WILDCARD else CHARS.index(c) for c in text]
-        fits = member[ids][np.arange(len(ids)), self.classes[rows, : len(ids)]].all(axis=1)
+        fits = self._member_or_wildcard[ids][np.arange(len(ids)), self.classes[rows, : len(ids)]].all(axis=1)
         if not fits.any():
             return -np.inf, None
         i = rows[fits][int(np.argmax(self.priors[rows[fits]]))]

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from config.ocr import EnsembleSettings, OcrSettings
+from config.ocr import CascadeSettings, EnsembleSettings, OcrSettings
 from ocr.base import OcrEngine, OcrError, OcrResult
 from ocr.ensemble import EnsembleReader, calibrate, choose, extra_confidence, prefer
+from ocr.lattice import N_COLUMNS, Lattice
 from ocr.registry import ENGINES, load_engine
 from tests.ocr.test_preprocess import plate
 
@@ -187,6 +190,67 @@ def test_members_are_built_from_the_registry(monkeypatch):
     assert [s.type for s in built] == ["one", "two"]
     assert all(s.min_confidence == 0.0 and s.rows == settings.rows for s in built)
     assert engine.read([None])[0].text == "ONE"
+
+
+class ByCrop:
+    """A fake member answering a read per crop (crops are names here) and noting what it was given."""
+
+    def __init__(self, reads: dict[str, OcrResult]) -> None:
+        self.reads = reads
+        self.seen: list[list[str]] = []
+
+    def read(self, images):
+        self.seen.append(list(images))
+        return [self.reads[name] for name in images]
+
+
+def two_layouts(result: OcrResult) -> OcrResult:
+    """``result`` as read by an engine that saw two ways to cut the crop into lines."""
+    line = np.zeros((4, N_COLUMNS), np.float32)
+    return replace(result, lattices=(Lattice("band", (line,), chosen=True), Lattice("split", (line, line))))
+
+
+def test_a_cascade_reads_with_the_others_only_what_its_first_member_is_unsure_of():
+    line = np.zeros((4, N_COLUMNS), np.float32)
+    sure_read = replace(read("AB123"), lattices=(Lattice("band", (line,), chosen=True),))
+    fast = ByCrop(
+        {
+            "sure": sure_read,
+            "doubt": read("AB123", 1, 1, 1, 0.9, 1),  # one character below 0.95
+            "short": read("AB12"),  # fewer than 5 characters
+            "rows": two_layouts(read("AB123")),  # a possible two-row plate
+            "none": OcrResult.empty(),
+        }
+    )
+    slow = ByCrop({k: read("XY999", 0.99, 0.99, 0.99, 0.99, 0.99) for k in ("doubt", "short", "rows", "none")})
+    reader = EnsembleReader([slow, fast], min_extra=0.9, names=("slow", "fast"), cascade=CascadeSettings(member="fast"))
+    out = reader.read(["sure", "doubt", "short", "rows", "none"])
+    assert fast.seen == [["sure", "doubt", "short", "rows", "none"]]
+    assert slow.seen == [["doubt", "short", "rows", "none"]]
+    assert out[0].text == "AB123" and [(x.source, x.layout) for x in out[0].lattices] == [("fast", "band")]
+    # The rest are chosen between both reads as without the cascade (rule 3: the higher mean).
+    assert [r.text for r in out[1:]] == ["XY999", "AB12", "AB123", "XY999"]
+    assert [lattice.source for lattice in out[3].lattices] == ["fast", "fast"]
+    # Every crop sure: the others read nothing.
+    slow.seen.clear()
+    assert [r.text for r in reader.read(["sure", "sure"])] == ["AB123", "AB123"]
+    assert slow.seen == []
+
+
+def test_a_cascade_without_its_member_is_refused():
+    with pytest.raises(ValidationError, match="cascade.member: 'fast' is not one of"):
+        EnsembleSettings(members=("rapidocr", "plate_rec"), cascade=CascadeSettings(member="fast"))
+    with pytest.raises(OcrError, match="cascade.member: 'fast' is not one of"):
+        EnsembleReader([Fixed()], 0.9, names=("slow",), cascade=CascadeSettings(member="fast"))
+
+
+def test_the_cascade_is_built_from_the_settings(monkeypatch):
+    slow, fast = ByCrop({"a": read("XY999")}), ByCrop({"a": read("AB123")})
+    monkeypatch.setitem(ENGINES, "slow", lambda settings: slow)
+    monkeypatch.setitem(ENGINES, "fast", lambda settings: fast)
+    cascade = EnsembleSettings(members=("slow", "fast"), cascade=CascadeSettings(member="fast"))
+    assert load_engine(OcrSettings(type="ensemble", ensemble=cascade)).read(["a"])[0].text == "AB123"
+    assert slow.seen == []
 
 
 @pytest.mark.parametrize(
