@@ -28,7 +28,8 @@ at run time, never copied). Each bench track of 10 crops cycles through them
    production one.
 2. **Throughput with real OCR**: the same flow with the configured engine (``ocr.type``, the
    default unless overridden by ``ALPR_OCR__TYPE``) on fewer crops (``--ocr-crops``):
-   ``real_ocr_crops_per_s_per_worker``, its engine in ``real_ocr``.
+   ``real_ocr_crops_per_s_per_worker``, its engine in ``real_ocr`` (``real_ocr_cascade``: the
+   member that reads first when the ensemble runs as a cascade, ``ocr.ensemble.cascade``).
 3. **DB writes**: upserted rows per second of write time in the flow's PostgreSQL event
    sink (phase 1), against a raw ``COPY`` of as many rows into ``plate_events`` in the same run.
 4. **Latency, OCR excluded**: the flow runs as a tailing process; tracks are produced in real
@@ -661,6 +662,7 @@ def real_ocr_throughput(
     log.warning("whole flow with %s OCR: %.1f crops/s (%d workers), %.0f reads", s.ocr.type, rate, workers, reads)
     return {
         "real_ocr": s.ocr.type,
+        "real_ocr_cascade": _cascade_member(s),
         "real_ocr_n_crops": len(messages),
         "real_ocr_crops_per_s_per_worker": round(rate / workers, 1),
         "real_ocr_reads_per_crop": round(reads / len(messages), 2),
@@ -788,6 +790,12 @@ def encoded_crops(images: Sequence[bytes]) -> list[PlateCrop]:
     ]
 
 
+def _cascade_member(settings: Settings) -> str | None:
+    """The member that reads first when the ensemble runs as a cascade (``ocr.ensemble.cascade``), else None."""
+    cascade = settings.ocr.ensemble.cascade
+    return cascade.member if settings.ocr.type == "ensemble" and cascade is not None else None
+
+
 def ocr_alone(settings: Settings, n: int, images: Sequence[bytes]) -> dict[str, Any]:
     """Phase 5: the configured engine through the OCR step's reader on ``n`` of the bench crops
     (cycled), in its batches: crops per CPU second of this process, and wall ms per crop."""
@@ -801,6 +809,7 @@ def ocr_alone(settings: Settings, n: int, images: Sequence[bytes]) -> dict[str, 
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
     return {
         "ocr_engine": settings.ocr.type,
+        "ocr_cascade": _cascade_member(settings),
         "ocr_threads": settings.ocr.threads,
         "ocr_crops": len(crops),
         "ocr_crops_per_s_per_core": round(len(crops) / cpu, 2),

@@ -26,6 +26,7 @@ def test_quick_json_keeps_the_contract():
     assert result["ocr"] == "excluded" and result["latency_ocr"] == "excluded"
     default_engine = Settings().ocr.type
     assert result["real_ocr"] == result["ocr_engine"] == default_engine
+    assert result["real_ocr_cascade"] is None and result["ocr_cascade"] is None  # every member reads every crop
     assert result["crop_bytes_mean"] > 1000, "crops must be real JPEGs, not placeholder bytes"
     assert result["alerts_received"] == result["alerts_expected"] == 5
     assert result["events_stored"] == result["n_tracks"] == 100
