@@ -36,6 +36,7 @@ import argparse
 import contextlib
 import json
 import logging
+import math
 import random
 import re
 import secrets
@@ -291,13 +292,13 @@ def run(plan: Plan, workdir: Path, seed: int = 7) -> dict[str, Any]:
             s, f"http://127.0.0.1:{receiver.port}", partitions=2, track_idle_s=0.5, input={"stop_at_end": False},
             crop_retry_s=1.0, erasures_poll_s=5.0,
         )  # fmt: skip
-        s = s.model_copy(
-            update={
-                "flow": s.flow.model_copy(
-                    update={"alerts": s.flow.alerts.model_copy(update={"channels": s.flow.alerts.channels[:1]})}
-                )
-            }
-        )
+        # The test settings retry every 0.5 s at most, so the default 40 attempts last about 20 s:
+        # as long as the receiver's outage, and an alert raised as it starts failed just before
+        # the receiver came back (399 of 400 once). The attempts cover three outages here; the
+        # time bound stays the product's (max_retry_s).
+        attempts = max(40, math.ceil(3 * plan.receiver_outage_s / s.flow.alerts.backoff_max_s))
+        alerts = s.flow.alerts.model_copy(update={"channels": s.flow.alerts.channels[:1], "max_attempts": attempts})
+        s = s.model_copy(update={"flow": s.flow.model_copy(update={"alerts": alerts})})
         config = flow_env.write_config(s, workdir / "flow.yaml")
         recovery = workdir / "recovery"
         recovery.mkdir()
