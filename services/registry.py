@@ -178,7 +178,11 @@ class KafkaLog:
             future.result(timeout=self._timeout_s)
             log.info("created compacted topic %s", self._topic)
         except KafkaException as exc:
-            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+            code = exc.args[0].code()
+            if code in (KafkaError._TIMED_OUT, KafkaError._TRANSPORT, KafkaError._ALL_BROKERS_DOWN):
+                # The admin request's own timeout can fire before the future's (CI saw both).
+                raise StoreError(f"broker {self._bootstrap} unreachable creating {self._topic}: {exc}") from exc
+            if code != KafkaError.TOPIC_ALREADY_EXISTS:
                 raise StoreError(f"cannot create topic {self._topic} on {self._bootstrap}: {exc}") from exc
         except Exception as exc:  # concurrent.futures.TimeoutError when the broker is down
             raise StoreError(f"broker {self._bootstrap} unreachable creating {self._topic}: {exc!r}") from exc
