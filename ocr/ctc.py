@@ -41,6 +41,19 @@ def read_charset(session, charset_path: Path | None) -> list[str]:
     return meta["character"].splitlines()
 
 
+WIDTH_STEP = 64  # lines wider than the minimum input are padded to a multiple of this many pixels
+
+
+def padded_width(width: int, minimum: int, step: int = WIDTH_STEP) -> int:
+    """The input width a line ``width`` pixels wide is padded to: ``minimum``, or for a wider line
+    the next multiple of ``step``; it depends on the line alone.
+
+    >>> padded_width(200, 320), padded_width(321, 320), padded_width(448, 320)
+    (320, 384, 448)
+    """
+    return max(minimum, -(-width // step) * step)
+
+
 class CtcRecogniser:
     """Batched CTC recognition of plate crops; see the module docstring for the model contract."""
 
@@ -128,23 +141,28 @@ class CtcRecogniser:
         """Per line: the greedy read and the lattice log-probabilities of its frames."""
         s = self._settings
         tensors = [to_input(line, s.input_height, s.max_width_ratio) for line in lines]
-        order = np.argsort([t.shape[2] for t in tensors], kind="stable")
         out: list[tuple[str, list[float]]] = [("", [])] * len(lines)
         frames: list[np.ndarray] = [np.zeros((0, 0), np.float32)] * len(lines)
-        for start in range(0, len(order), s.batch_size):
-            chunk = order[start : start + s.batch_size]
-            # Lines are padded on the right to a common minimum width, as PaddleOCR recognisers
-            # were trained; this also keeps a crop's read independent of its batch neighbours.
-            width = max(round(s.min_width_ratio * s.input_height), *(tensors[i].shape[2] for i in chunk))
-            batch = np.zeros((len(chunk), 3, s.input_height, width), dtype=np.float32)
-            for row, i in enumerate(chunk):
-                batch[row, :, :, : tensors[i].shape[2]] = tensors[i]
-            probs = self._session.run(None, {self._input: batch})[0]
-            for row, i in enumerate(chunk):
-                # Frames of the right padding see nothing: cut them off (8 px of input per frame).
-                used = min(probs.shape[1], -(-tensors[i].shape[2] * probs.shape[1] // width) + 1)
-                out[i] = self._decode(probs[row])
-                frames[i] = self._columns(probs[row, :used])
+        # Lines are padded on the right to a width of their own (at least PaddleOCR's 48x320
+        # input, as its recognisers were trained; wider lines to a multiple of WIDTH_STEP), and
+        # lines of one width are read together: what a line is padded with never depends on its
+        # batch neighbours, so neither does its read (the recogniser's attention sees the padding).
+        minimum = round(s.min_width_ratio * s.input_height)
+        by_width: dict[int, list[int]] = {}
+        for i, tensor in enumerate(tensors):
+            by_width.setdefault(padded_width(tensor.shape[2], minimum), []).append(i)
+        for width, members in sorted(by_width.items()):
+            for start in range(0, len(members), s.batch_size):
+                chunk = members[start : start + s.batch_size]
+                batch = np.zeros((len(chunk), 3, s.input_height, width), dtype=np.float32)
+                for row, i in enumerate(chunk):
+                    batch[row, :, :, : tensors[i].shape[2]] = tensors[i]
+                probs = self._session.run(None, {self._input: batch})[0]
+                for row, i in enumerate(chunk):
+                    # Frames of the right padding see nothing: cut them off (8 px of input per frame).
+                    used = min(probs.shape[1], -(-tensors[i].shape[2] * probs.shape[1] // width) + 1)
+                    out[i] = self._decode(probs[row])
+                    frames[i] = self._columns(probs[row, :used])
         return out, frames
 
     def _decode(self, probs: np.ndarray) -> tuple[str, list[float]]:
