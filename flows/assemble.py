@@ -84,13 +84,12 @@ class FlowSteps:
         # Reads decoded under the plate formats get no confusion fixes afterwards; a reader given
         # by the caller may be a raw engine, so its reads keep them unless it says otherwise.
         if reader is None:
-            decoded = settings.ocr.syntax.enabled
-        else:
-            decoded = bool(reads_decoded)
-        if reader is None:
             from ocr.syntax import load_reader
 
             reader = CropReader(lambda: load_reader(settings), settings.ocr.batch_size)
+            decoded = settings.ocr.syntax.enabled
+        else:
+            decoded = bool(reads_decoded)
         if watchlist is None:
             watchlist = _db_watchlist(settings)
         match = WatchlistMatcher(watchlist)
