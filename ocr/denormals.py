@@ -142,4 +142,4 @@ def flush_denormals(model: bytes) -> tuple[bytes, int]:
                 count += _graph(data, view, a, b)
     finally:
         view.release()
-    return bytes(data), count
+    return (bytes(data), count) if count else (model, 0)
