@@ -29,7 +29,7 @@ import cv2
 import numpy as np
 
 from config.edge import DEFAULT_PLATE_MODEL, DEFAULT_PLATE_MODEL_INT8, DEFAULT_VEHICLE_MODEL, DetectorSettings
-from ocr.denormals import ModelFormatError, flush_denormals
+from ocr.denormals import flush_denormals
 
 if TYPE_CHECKING:
     from config.settings import Settings
@@ -238,14 +238,11 @@ def _onnx_session(path: Path, settings: DetectorSettings, kind: str):  # noqa: A
         options.inter_op_num_threads = 1
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     try:
-        # Denormal weights zeroed: x86 multiplies with them on a slow path (ocr.denormals).
+        # Denormal weights zeroed: x86 multiplies with them on a slow path (ocr.denormals). From
+        # the path when there were none: a model with external data loads as before.
         model, flushed = flush_denormals(path.read_bytes())
-    except (OSError, ModelFormatError) as exc:
-        raise DetectorError(f"{kind} detector: cannot load {str(path)!r}: {exc}") from exc
-    try:
-        # From the path when nothing was flushed: a model with external data loads as before.
         return ort.InferenceSession(model if flushed else str(path), options, providers=providers)
-    except Exception as exc:  # onnxruntime raises its own untyped errors
+    except Exception as exc:  # OSError, ModelFormatError, and onnxruntime's own untyped errors
         raise DetectorError(f"{kind} detector: cannot load {str(path)!r}: {exc}") from exc
 
 
