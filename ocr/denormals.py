@@ -3,9 +3,10 @@
 A denormal (subnormal) float32 is a non-zero value below 1.18e-38. x86 CPUs multiply with one
 on a slow path (microcode assists), and ONNX Runtime flushes denormals to zero only in its own
 pool threads (``session.set_denormal_as_zero``), never in the thread that calls ``run``: with one
-intra-op thread, as the product runs OCR, nothing is flushed. PP-OCRv6's small text detector (inside the ``rapidocr`` wheel) holds 255,958 denormal
-weights, most of them in two 1x1 convolutions at 1/32 scale, which then take 60% of its time:
-zeroing them makes it about 3x faster on one core. What they are worth is below 1e-38 times an
+intra-op thread, as the product runs OCR, nothing is flushed. PP-OCRv6's small text detector
+(inside the ``rapidocr`` wheel) holds 255,958 denormal weights, most of them in two 1x1
+convolutions at 1/32 scale, which then take 60% of its time: zeroing them makes it about 3x
+faster on one core. What they are worth is below 1e-38 times an
 activation, so the model's outputs do not change (``tests/ocr/test_denormals.py`` compares).
 
 The model is protobuf; float32 tensors keep their values either as ``raw_data`` (little-endian
