@@ -29,7 +29,7 @@ import cv2
 import numpy as np
 
 from config.edge import DEFAULT_PLATE_MODEL, DEFAULT_PLATE_MODEL_INT8, DEFAULT_VEHICLE_MODEL, DetectorSettings
-from ocr.denormals import flush_denormals
+from ocr.denormals import session_source
 
 if TYPE_CHECKING:
     from config.settings import Settings
@@ -238,10 +238,8 @@ def _onnx_session(path: Path, settings: DetectorSettings, kind: str):  # noqa: A
         options.inter_op_num_threads = 1
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     try:
-        # Denormal weights zeroed: x86 multiplies with them on a slow path (ocr.denormals). From
-        # the path when there were none: a model with external data loads as before.
-        model, flushed = flush_denormals(path.read_bytes())
-        return ort.InferenceSession(model if flushed else str(path), options, providers=providers)
+        # Denormal weights zeroed: x86 multiplies with them on a slow path (ocr.denormals).
+        return ort.InferenceSession(session_source(path), options, providers=providers)
     except Exception as exc:  # OSError, ModelFormatError, and onnxruntime's own untyped errors
         raise DetectorError(f"{kind} detector: cannot load {str(path)!r}: {exc}") from exc
 

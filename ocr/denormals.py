@@ -18,6 +18,7 @@ format down to ``ModelProto.graph.initializer`` (and subgraphs of nodes' attribu
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 
@@ -143,3 +144,12 @@ def flush_denormals(model: bytes) -> tuple[bytes, int]:
     finally:
         view.release()
     return (bytes(data), count) if count else (model, 0)
+
+
+def session_source(path: Path) -> bytes | str:
+    """What to give ``onnxruntime.InferenceSession`` for the model at ``path``: its bytes with the
+    denormal weights zeroed, or its path when it has none (a model with external data, which loads
+    only from its path, then loads as before). :class:`OSError` or :class:`ModelFormatError` when
+    the file cannot be read as a model."""
+    model, flushed = flush_denormals(path.read_bytes())
+    return model if flushed else str(path)

@@ -6,7 +6,7 @@ import importlib.util
 from pathlib import Path
 
 from ocr.base import OcrError
-from ocr.denormals import flush_denormals
+from ocr.denormals import session_source
 
 WHEEL_MODEL = "PP-OCRv6_rec_small.onnx"
 WHEEL_DETECTOR = "PP-OCRv6_det_small.onnx"
@@ -37,9 +37,6 @@ def open_session(model_path: Path, threads: int):  # -> onnxruntime.InferenceSes
     options.inter_op_num_threads = 1
     options.log_severity_level = 3
     try:
-        model, flushed = flush_denormals(model_path.read_bytes())
-        # From the path when nothing was flushed: a model with external data loads as before.
-        source = model if flushed else str(model_path)
-        return ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
+        return ort.InferenceSession(session_source(model_path), options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # OSError, ModelFormatError, and onnxruntime's several unrelated types
         raise OcrError(f"ocr.model_path: cannot load {model_path}: {exc}") from exc
