@@ -188,6 +188,14 @@ class PlateRulesSettings(_Strict):
     default_region: str | None = Field(
         None, description="Region given to reads that fit formats of several regions, when one of them."
     )
+    region_min_share: float = Field(
+        0.6,
+        ge=0.5,
+        le=1,
+        description="Share of the formats' weight (vehicles that carry them) that one country needs, among the "
+        "enabled formats that hold a read, to be its region (operators.region_prior); below it the region is "
+        "default_region when that country holds the read, else null.",
+    )
     min_confidence: float = Field(0.0, ge=0, le=1, description="Voted reads below this are rejected.")
     min_length: int = Field(2, ge=1, le=20, description="Plates shorter than this are rejected.")
     max_length: int = Field(10, ge=1, le=20, description="Plates longer than this are rejected.")

@@ -31,6 +31,8 @@ class FormatSpec:
 
     ``weight`` replaces the computed specificity of a catch-all format (see
     ``operators.validate``), so that a specific format needs a margin to win over it.
+    ``share``: the part of its country's plates in this format (``operators.region_prior``;
+    None: an equal part of what the country's other formats leave).
     """
 
     name: str
@@ -38,6 +40,7 @@ class FormatSpec:
     templates: tuple[str, ...]
     max_len: int | None = None
     weight: float | None = None
+    share: float | None = None
 
 
 def expand_template(template: str, max_len: int | None = None) -> tuple[str, ...]:
@@ -123,7 +126,7 @@ _US_STATES: tuple[FormatSpec, ...] = (
 )
 # Any US plate, vanity plates included: accepted, with a country-only region.
 # Weight 4: a fix to a state format must be worth it (one fix on a 7-character plate).
-_US_GENERIC = FormatSpec("US", "US", ("A{2,8}",), weight=4.0)
+_US_GENERIC = FormatSpec("US", "US", ("A{2,8}",), weight=4.0, share=0.03)  # vanity plates: ~3% of US plates
 
 
 def _spec(name: str, *templates: str, max_len: int | None = None) -> FormatSpec:
@@ -137,13 +140,16 @@ _EUROPE: dict[str, tuple[FormatSpec, ...]] = {
     # District (1-3 letters), 1-2 letters, 1-4 digits; at most 8 characters.
     "DE": (FormatSpec("DE", "DE", ("L{1,3}L{1,2}N{1,4}",), max_len=8),),
     # SIV (2009-): AB-123-CD; FNI (-2009): 1234 AB 56.
-    "FR": (FormatSpec("FR", "FR", ("LLNNNLL",)), FormatSpec("FR-FNI", "FR", ("N{2,4}L{2,3}NN",))),
+    "FR": (
+        FormatSpec("FR", "FR", ("LLNNNLL",), share=0.85),
+        FormatSpec("FR-FNI", "FR", ("N{2,4}L{2,3}NN",), share=0.15),
+    ),
     # 2000-: 1234 BCD (consonants only); trailers and mopeds: R 1234 BCD, C 1234 BCD;
     # provincial (-2000): M 1234 AB.
     "ES": (
-        FormatSpec("ES", "ES", ("NNNNCCC",)),
-        FormatSpec("ES-special", "ES", ("LNNNNCCC",)),
-        FormatSpec("ES-provincial", "ES", ("L{1,2}NNNNL{1,2}",)),
+        FormatSpec("ES", "ES", ("NNNNCCC",), share=0.9),
+        FormatSpec("ES-special", "ES", ("LNNNNCCC",), share=0.02),
+        FormatSpec("ES-provincial", "ES", ("L{1,2}NNNNL{1,2}",), share=0.08),
     ),
     "IT": (FormatSpec("IT", "IT", ("LLNNNLL",)),),
     # Dutch sidecodes 1-11.
@@ -171,10 +177,10 @@ _EUROPE: dict[str, tuple[FormatSpec, ...]] = {
     # Current (2001-): AB12 CDE; prefix (1983-2001): A123 BCD; suffix (1963-1983): ABC 123D;
     # Northern Ireland: ABC 1234.
     "GB": (
-        FormatSpec("GB", "GB", ("LLNNLLL",)),
-        FormatSpec("GB-prefix", "GB", ("LN{1,3}LLL",)),
-        FormatSpec("GB-suffix", "GB", ("LLLN{1,3}L",)),
-        FormatSpec("GB-NIR", "GB", ("LLLN{1,4}",)),
+        FormatSpec("GB", "GB", ("LLNNLLL",), share=0.82),
+        FormatSpec("GB-prefix", "GB", ("LN{1,3}LLL",), share=0.1),
+        FormatSpec("GB-suffix", "GB", ("LLLN{1,3}L",), share=0.02),
+        FormatSpec("GB-NIR", "GB", ("LLLN{1,4}",), share=0.06),
     ),
     # County code (2-3 letters) then 4-5 letters or digits.
     "PL": (FormatSpec("PL", "PL", ("LLNA{4}", "LLLA{4,5}", "LLNNNNN")),),
@@ -241,16 +247,19 @@ _CANADA: tuple[FormatSpec, ...] = (
 
 _OTHER: dict[str, tuple[FormatSpec, ...]] = {
     # Mercosur (2018-): ABC1D23; older: ABC1234.
-    "BR": (FormatSpec("BR", "BR", ("LLLNLNN",)), FormatSpec("BR-old", "BR", ("LLLNNNN",))),
+    "BR": (FormatSpec("BR", "BR", ("LLLNLNN",), share=0.4), FormatSpec("BR-old", "BR", ("LLLNNNN",), share=0.6)),
     # Mercosur (2016-): AB 123 CD; older: ABC 123.
-    "AR": (FormatSpec("AR", "AR", ("LLNNNLL",)), FormatSpec("AR-old", "AR", ("LLLNNN",))),
+    "AR": (FormatSpec("AR", "AR", ("LLNNNLL",), share=0.4), FormatSpec("AR-old", "AR", ("LLLNNN",), share=0.6)),
     # NOM-001 private cars: ABC-123-D, and the older ABC-12-34 and 123-ABC series.
-    "MX": (FormatSpec("MX", "MX", ("LLLNNNL", "LLLNNNN")), FormatSpec("MX-old", "MX", ("NNNLLL",))),
+    "MX": (
+        FormatSpec("MX", "MX", ("LLLNNNL", "LLLNNNN"), share=0.85),
+        FormatSpec("MX-old", "MX", ("NNNLLL",), share=0.15),
+    ),
     # State (2 letters), district (1-2 digits), series (0-3 letters), number (1-4 digits):
     # MH 12 AB 1234; Bharat series: 22 BH 1234 AA.
     "IN": (
-        FormatSpec("IN", "IN", ("LLN{1,2}L{0,3}N{1,4}",), max_len=10),
-        FormatSpec("IN-BH", "IN", ("NNLLNNNNL{1,2}",)),
+        FormatSpec("IN", "IN", ("LLN{1,2}L{0,3}N{1,4}",), max_len=10, share=0.99),
+        FormatSpec("IN-BH", "IN", ("NNLLNNNNL{1,2}",), share=0.01),
     ),
     # Province series: LEA 1234, ABC 123, IDC 12.
     "PK": (FormatSpec("PK", "PK", ("L{2,3}N{2,4}",)),),

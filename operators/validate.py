@@ -12,9 +12,12 @@ format wants a digit). So ``I234BCD`` becomes the Spanish ``1234BCD`` rather tha
 staying a generic US plate, and ``7ABCI23`` the Californian ``7ABC123``, while a vanity
 ``GOLF4U`` is left alone. Custom formats from the config always rank first.
 
-Region guess: the best candidate's region; when several regions tie, their common
-country (``US-NY`` and ``US-PA`` -> ``US``); when the countries differ, the configured
-default region if it is among them, else None.
+Region guess (:class:`operators.region_prior.RegionPrior`): every enabled format that holds the
+plate, each weighed by how many vehicles carry it; the country with at least
+``flow.plates.region_min_share`` of that weight (and its subdivision, a US state, when that holds
+the same share of the country's), else the configured default region if its country is among
+them, else None. A catch-all (the generic US pattern) holds any string, so it names a country only
+where the enabled formats are all of that country. A custom format's match keeps its own region.
 
 Region glyphs: once the region is guessed, characters its plates print with one glyph are
 written one way (``flow.plates.region_glyphs``; US: ``O`` as ``0``), at the positions where the
@@ -36,6 +39,7 @@ from operators.normalise import Confusions, compact
 from operators.plate_formats import FormatSpec, expand_template, preset_formats
 from operators.plate_scopes import Scoped
 from operators.records import PlateRead, RejectedRead, RejectReason, TrackRead
+from operators.region_prior import RegionPrior
 
 if TYPE_CHECKING:
     from config.flow import PlateRulesSettings
@@ -83,10 +87,12 @@ class PlateValidator:
     __slots__ = (
         "_by_length",
         "_confusions",
+        "_custom",
         "_default_region",
         "_glyphs",
         "_match_cached",
         "_max_fixes",
+        "_prior",
         "_regexes",
         "_rules",
     )
@@ -104,11 +110,16 @@ class PlateValidator:
         max_length: int = 10,
         max_fixes: int = 2,
         region_glyphs: dict[str, dict[str, str]] | None = None,
+        region_min_share: float = 0.6,
     ) -> None:
         """``regexes`` are custom ``(name, region, regex)``; ``custom_formats`` rank above presets;
         ``region_glyphs`` maps a country or region to ``{read: written}`` characters."""
         if min_length > max_length:
             raise ValueError(f"PlateValidator: min_length {min_length} is above max_length {max_length}")
+        formats = tuple(formats)
+        custom_formats = tuple(custom_formats)
+        self._prior = RegionPrior(formats, region_min_share, default_region)
+        self._custom = frozenset(spec.name for spec in custom_formats)
         shapes: dict[str, dict[tuple[str, str | None], float]] = {}
         for bonus, specs in ((0.0, formats), (_CUSTOM_BONUS, custom_formats)):
             for spec in specs:
@@ -172,6 +183,7 @@ class PlateValidator:
             max_length=rules.max_length,
             max_fixes=0 if decoded else rules.max_fixes,
             region_glyphs=rules.region_glyphs,
+            region_min_share=rules.region_min_share,
         )
 
     def match(self, text: str) -> PlateMatch | None:
@@ -182,6 +194,17 @@ class PlateValidator:
         for name, region, rx in self._regexes:
             if rx.fullmatch(plate) is not None:
                 return PlateMatch(plate, region, name, 0)
+        m = self._written_match(plate)
+        if m is None or m.format_name in self._custom:
+            return m
+        # The plate as written, then its region: what every enabled format that holds it says,
+        # weighed by how many vehicles carry each (operators.region_prior).
+        guess = self._prior.guess(m.plate)
+        return m if guess is None else PlateMatch(m.plate, guess.region, guess.format_name, m.fixes)
+
+    def _written_match(self, plate: str) -> PlateMatch | None:
+        """The best-scored fit of ``plate`` with its glyph rules applied (their region: the
+        best-scored formats', as chosen on val; the reported region is :meth:`_match`'s)."""
         found = self._best(plate)
         if found is None:
             return None

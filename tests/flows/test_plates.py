@@ -233,11 +233,12 @@ def test_two_workers_give_the_same_events_as_one(registry, reader):
 
 
 def test_each_camera_reads_under_its_own_or_its_sites_formats(registry, reader):
-    # One plate (FUW999) on two cameras: under the global presets (US, EU, BR, PK) a European series
-    # holds it too (region unknown); the camera configured for the US only gives it the US.
+    # One plate (FUW999) on two cameras: under the global presets (US, EU, BR, PK) it is a US series
+    # (Sweden's and others' too, with far fewer vehicles); the camera configured for Sweden only
+    # gives it Sweden.
     plate = labelled_crops()[0].plate
     msgs = track_messages(registry, 0, camera="cam-1", track="t1")
-    msgs += track_messages(registry, 0, camera="cam-us", track="t2", start_s=1.0, offset=3)
-    out = run_flow(registry, reader, msgs, plates={"cameras": {"cam-us": {"presets": ["US"]}}})
+    msgs += track_messages(registry, 0, camera="cam-se", track="t2", start_s=1.0, offset=3)
+    out = run_flow(registry, reader, msgs, plates={"cameras": {"cam-se": {"presets": ["SE"]}}})
     regions = {e.camera_id: (e.plate, e.region) for e in out.latest().values()}
-    assert regions == {"cam-1": (plate, None), "cam-us": (plate, "US")}
+    assert regions == {"cam-1": (plate, "US"), "cam-se": (plate, "SE")}

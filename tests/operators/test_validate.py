@@ -94,7 +94,9 @@ def test_unknown_preset_is_a_clear_error():
         (("BR",), "ABC1D23", "ABC1D23", "BR", "BR"),
         (("BR", "US"), "ABO1C23", "ABO1C23", "BR", "BR"),  # glyph rules are the US's only
         (("DE", "FR", "US"), "OS AB 123", "OSAB123", "DE", "DE"),
-        (("EU",), "OS AB 123", "OSAB123", "HU", "HU"),  # Hungary's AA-AA-123 (2022-) is more specific
+        # Germany's Osnabrück or Hungary's AA-AA-123 (2022-): neither has a clear majority of the
+        # vehicles that could carry it (operators.region_prior), so no region.
+        (("EU",), "OS AB 123", "OSAB123", None, "DE"),
         (("BR",), "ABC-1234", "ABC1234", "BR", "BR-old"),
         (("PK",), "LZW 9715", "LZW9715", "PK", "PK"),
         (("PK",), "LZW 97I5", "LZW9715", "PK", "PK"),
@@ -224,9 +226,10 @@ def test_us_crops_labels_mostly_fit_their_state():
     assert n > 700
     assert accepted >= 0.97 * n  # only plates longer than 8 characters are left out
     # Most US formats are shared by many states (region "US"); these floors guard the
-    # state table against regressions (measured: 105 own state, 80 other state of 746).
-    assert own_state >= 0.12 * n
-    assert wrong_state <= 0.12 * n
+    # state table and the state weights against regressions (measured: 124 own state, 70 other
+    # state of 746; the best-scored format alone gave 105 and 80).
+    assert own_state >= 0.15 * n
+    assert wrong_state <= 0.1 * n
 
 
 def test_bad_custom_regex_in_a_config_file_names_the_key(tmp_path):
@@ -242,9 +245,14 @@ def test_default_settings_build_a_validator():
     from config.settings import Settings
 
     plates = Settings().flow.plates
-    # The default is global: a Californian-looking read also fits Belgium, so no region is claimed.
-    assert PlateValidator.from_settings(plates).match("7ABC123").region is None
+    # The default is global: a Californian-looking read also fits Belgium, but California's
+    # vehicles outnumber Belgium's four to one (operators.region_prior).
+    assert PlateValidator.from_settings(plates).match("7ABC123").region == "US-CA"
     assert PlateValidator.from_settings(plates).match("1234BCD").region == "ES"
+    # A Dutch sidecode that the generic US pattern also holds is Dutch, not American.
+    assert PlateValidator.from_settings(plates).match("12-ABC-3").region == "NL"
+    # Also Brazil's and a dozen US states' series, neither with a clear majority: none.
+    assert PlateValidator.from_settings(plates).match("ABC1234").region is None
     # A US site that lists only US formats gets the state guess.
     us_only = plates.model_copy(update={"presets": ("US",)})
     assert PlateValidator.from_settings(us_only).match("7ABC123").region == "US-CA"

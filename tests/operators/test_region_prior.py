@@ -1,0 +1,78 @@
+"""The region of a read from the formats that hold it, weighed by the vehicles that carry each."""
+
+from __future__ import annotations
+
+import pytest
+
+from operators.plate_formats import FormatSpec, preset_formats
+from operators.region_prior import VEHICLES, RegionPrior, format_masses
+
+DEFAULT = ("US", "EU", "BR", "PK")
+
+
+def prior(*presets: str, **kw) -> RegionPrior:
+    return RegionPrior(preset_formats(presets or DEFAULT), **kw)
+
+
+def test_a_country_s_vehicles_are_split_over_its_formats_by_share_and_state_weight():
+    masses = format_masses(preset_formats(["US", "FR", "NL"]))
+    us = sum(m for name, m in masses.items() if name == "US" or name.startswith("US-"))
+    assert us == pytest.approx(VEHICLES["US"])
+    assert masses["US"] == pytest.approx(0.03 * VEHICLES["US"])  # the generic pattern: vanity plates
+    assert masses["US-CA"] / masses["US-WY"] == pytest.approx(39.5 / 0.58)  # by population
+    assert masses["FR"] == pytest.approx(0.85 * VEHICLES["FR"])
+    assert masses["NL"] == pytest.approx(VEHICLES["NL"])
+
+
+def test_a_region_missing_from_the_table_counts_one_million_and_formats_without_share_split_equally():
+    masses = format_masses([FormatSpec("a", "XX", ("LLL",)), FormatSpec("b", "XX", ("NNN",))])
+    assert masses == {"a": pytest.approx(0.5), "b": pytest.approx(0.5)}
+
+
+@pytest.mark.parametrize(
+    ("plate", "region"),
+    [
+        ("12ABC3", "NL"),  # a Dutch sidecode; the generic US pattern holds it too
+        ("1234BCD", "ES"),
+        ("ABC1D23", "BR"),  # Mercosur
+        ("7ABC123", "US-CA"),  # also Belgian, but California has four times the vehicles
+        ("AB12CDE", "GB"),
+        ("ABC1234", None),  # Brazil's old series and a dozen US states': no clear majority
+        ("AB123CD", None),  # France and Italy (and Slovakia ...)
+        ("597LK", None),  # only the generic US pattern holds it: any plate of the world would
+        ("BLOGGER", "US"),  # a vanity plate, not a Polish one (their A positions are mostly digits)
+    ],
+)
+def test_the_region_is_the_country_with_a_clear_majority(plate, region):
+    guess = prior().guess(plate)
+    assert guess is not None
+    assert guess.region == region
+
+
+def test_a_string_no_format_holds_has_no_guess():
+    assert prior().guess("ABCDEFGHIJKL") is None
+
+
+def test_a_catch_all_names_its_country_where_the_site_names_only_that_country():
+    guess = prior("US").guess("597LK")
+    assert guess is not None
+    assert (guess.region, guess.format_name, guess.share) == ("US", "US", 1.0)
+
+
+def test_the_default_region_answers_when_no_country_has_the_majority_and_it_holds_the_plate():
+    assert prior(default_region="BR").guess("ABC1234").region == "BR"  # type: ignore[union-attr]
+    assert prior(default_region="ES").guess("ABC1234").region is None  # type: ignore[union-attr]
+
+
+def test_a_higher_min_share_claims_less():
+    loose, strict = prior().guess("1ABC23"), prior(min_share=0.95).guess("1ABC23")
+    assert loose is not None and strict is not None
+    assert loose.region == "US"  # Maryland and Massachusetts against the Netherlands
+    assert 0.6 <= loose.share < 0.95
+    assert strict.region is None
+
+
+@pytest.mark.parametrize("share", [0.4, 1.5])
+def test_a_min_share_that_could_name_two_countries_is_refused(share):
+    with pytest.raises(ValueError, match="min_share"):
+        prior(min_share=share)
