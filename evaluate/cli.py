@@ -39,7 +39,8 @@ _formats = click.option(
 
 _site = click.option(
     "--site",
-    help="Read as crops of this site: the presets flow.plates.sites names for it (else the global ones).",
+    help="Read as crops of this site: the presets (and default_region) flow.plates.sites names for it "
+    "(else the global ones).",
 )
 _camera = click.option(
     "--camera",
@@ -49,7 +50,7 @@ _camera = click.option(
 
 def _settings(config_paths: tuple[str, ...], formats: str | None, site: str | None = None, camera: str | None = None):
     from config.load import ConfigError, load_settings
-    from operators.plate_scopes import presets_of
+    from operators.plate_scopes import scope_of
 
     try:
         settings = load_settings(*config_paths)
@@ -57,8 +58,11 @@ def _settings(config_paths: tuple[str, ...], formats: str | None, site: str | No
         raise click.ClickException(str(exc)) from exc
     if formats is not None and (site is not None or camera is not None):
         raise click.UsageError("give --formats or --site/--camera, not both")
-    if site is not None or camera is not None:  # the scope's presets, as the flow picks them per crop
-        formats = ",".join(presets_of(settings.flow.plates, site, camera))
+    if site is not None or camera is not None:  # the scope's presets and region, as the flow picks them per crop
+        scope = scope_of(settings.flow.plates, site, camera)
+        formats = ",".join(scope.presets)
+        plates = settings.flow.plates.model_copy(update={"default_region": scope.default_region})
+        settings = settings.model_copy(update={"flow": settings.flow.model_copy(update={"plates": plates})})
     if formats is None:
         return settings, True
     if formats.lower() == "none":  # no format decoding and no fixes: the engine's raw reads

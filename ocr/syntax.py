@@ -470,5 +470,5 @@ def load_reader(settings: Settings) -> OcrEngine:
     custom = [FormatSpec(f.name, f.region, (f.template,)) for f in rules.custom_formats if f.template is not None]
     weights = syntax.model_dump(exclude={"enabled", "member_scales"})
     params = SyntaxParams(**weights, member_scales=tuple(sorted(syntax.member_scales.items())))
-    decoders = Scoped(rules, lambda presets: SyntaxDecoder(preset_formats(presets), params, custom=custom))
+    decoders = Scoped(rules, lambda scope: SyntaxDecoder(preset_formats(scope.presets), params, custom=custom))
     return SyntaxReader(engine, decoders.default, None if decoders.uniform else decoders.of)

@@ -2,27 +2,37 @@
 
 One flow serves sites in several countries, so ``flow.plates.presets`` alone cannot say which
 formats a crop's plate may have. ``flow.plates.sites`` and ``flow.plates.cameras`` name the
-presets of a site or a camera; a camera's entry wins over its site's, and a crop of neither
-gets the global presets. :class:`Scoped` builds one object (a decoder, a validator) per distinct
-preset list, once, and hands each crop the one of its scope.
+presets (and, optionally, the own country: ``default_region``) of a site or a camera; a camera's
+entry wins over its site's, and a crop of neither gets the global ones. :class:`Scoped` builds
+one object (a decoder, a validator) per distinct :class:`Scope`, once, and hands each crop the one
+of its scope.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 if TYPE_CHECKING:
-    from config.flow import PlateRulesSettings
+    from config.flow import PlateRulesSettings, PlateScope
 
-__all__ = ["Scoped", "presets_of"]
+__all__ = ["Scope", "Scoped", "scope_of"]
 
 T = TypeVar("T")
-Presets = tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """What a crop is read under: the presets of its formats and its sites' own country
+    (``flow.plates.default_region``, or its site's or camera's)."""
+
+    presets: tuple[str, ...]
+    default_region: str | None = None
 
 
 class Scoped(Generic[T]):
-    """One ``T`` per distinct preset list of ``rules``, built eagerly by ``build(presets)``.
+    """One ``T`` per distinct :class:`Scope` of ``rules``, built eagerly by ``build(scope)``.
 
     Everything is built at construction, so an unknown preset fails at start-up with the setting
     that names it (``flow.plates.sites[lot-7]: ...``), never on the first crop of that site.
@@ -30,20 +40,25 @@ class Scoped(Generic[T]):
 
     __slots__ = ("_cameras", "_sites", "default")
 
-    def __init__(self, rules: PlateRulesSettings, build: Callable[[Presets], T]) -> None:
-        built: dict[Presets, T] = {}
+    def __init__(self, rules: PlateRulesSettings, build: Callable[[Scope], T]) -> None:
+        built: dict[Scope, T] = {}
 
-        def get(presets: Presets, where: str) -> T:
-            if presets not in built:
+        def get(scope: Scope, where: str) -> T:
+            if scope not in built:
                 try:
-                    built[presets] = build(presets)
+                    built[scope] = build(scope)
                 except ValueError as exc:
                     raise ValueError(f"{where}: {exc}") from exc
-            return built[presets]
+            return built[scope]
 
-        self.default: T = get(rules.presets, "flow.plates.presets")
-        self._sites = {name: get(s.presets, f"flow.plates.sites[{name}]") for name, s in rules.sites.items()}
-        self._cameras = {name: get(c.presets, f"flow.plates.cameras[{name}]") for name, c in rules.cameras.items()}
+        home = rules.default_region
+
+        def own(entry: PlateScope) -> Scope:  # an entry without a region of its own keeps the global one
+            return Scope(entry.presets, home if entry.default_region is None else entry.default_region)
+
+        self.default: T = get(Scope(rules.presets, home), "flow.plates.presets")
+        self._sites = {name: get(own(s), f"flow.plates.sites[{name}]") for name, s in rules.sites.items()}
+        self._cameras = {name: get(own(c), f"flow.plates.cameras[{name}]") for name, c in rules.cameras.items()}
 
     @property
     def uniform(self) -> bool:
@@ -59,6 +74,6 @@ class Scoped(Generic[T]):
         return self.default
 
 
-def presets_of(rules: PlateRulesSettings, site: str | None, camera: str | None) -> Presets:
-    """The presets a crop from ``camera`` at ``site`` is read under (camera, else site, else global)."""
-    return Scoped(rules, lambda presets: presets).of(site, camera)
+def scope_of(rules: PlateRulesSettings, site: str | None, camera: str | None) -> Scope:
+    """The scope a crop from ``camera`` at ``site`` is read under (camera, else site, else global)."""
+    return Scoped(rules, lambda scope: scope).of(site, camera)

@@ -30,6 +30,7 @@ from operators.plate_formats import FormatSpec, expand_template
 
 __all__ = [
     "EITHER_DIGIT",
+    "HOME_SHARE",
     "SUBDIVISION_MIN_SHARE",
     "SUBDIVISION_WEIGHT",
     "UNKNOWN_VEHICLES",
@@ -68,6 +69,8 @@ SUBDIVISION_WEIGHT: dict[str, float] = {
 
 #: Vehicles (millions) of a region not in :data:`VEHICLES` (a custom format's ``XX``).
 UNKNOWN_VEHICLES = 1.0
+#: Share of the traffic that the site's own country (``flow.plates.default_region``) is taken to be.
+HOME_SHARE = 0.95
 #: Chance that an ``A`` position (letter or digit) of a plate format, not a catch-all, holds a digit.
 EITHER_DIGIT = 0.8
 #: Share of its country's mass a subdivision needs to be the region (``US-CA`` rather than ``US``):
@@ -116,6 +119,18 @@ def format_masses(formats: Iterable[FormatSpec]) -> dict[str, float]:
     return masses
 
 
+def _at_home(masses: dict[str, float], formats: Iterable[FormatSpec], home: str) -> dict[str, float]:
+    """``masses`` with the ``home`` country's formats scaled to :data:`HOME_SHARE` of the total
+    (unchanged when no enabled format is of that country, or none is of another)."""
+    mine = {f.name for f in formats if f.region is not None and country_of(f.region) == home}
+    local = sum(m for name, m in masses.items() if name in mine)
+    foreign = sum(m for name, m in masses.items() if name not in mine)
+    if local <= 0 or foreign <= 0:
+        return masses
+    scale = HOME_SHARE / (1 - HOME_SHARE) * foreign / local
+    return {name: m * scale if name in mine else m for name, m in masses.items()}
+
+
 @dataclass(slots=True, frozen=True)
 class RegionGuess:
     """The region of a plate (None: no clear majority), the likeliest format that holds it (in
@@ -156,8 +171,12 @@ class RegionPrior:
     (US state) holding :data:`SUBDIVISION_MIN_SHARE` of the country's mass is. A catch-all format (the generic US
     pattern, any string of its lengths) says nothing of the country while other countries are
     enabled: a string that only it holds gets a region only when the enabled formats are all of
-    its country (a site that names it). ``default_region`` is the answer when no country has the
-    majority and it is among those that hold the plate.
+    its country (a site that names it).
+
+    ``default_region`` is the site's own country (or subdivision): its formats weigh as
+    :data:`HOME_SHARE` of the traffic, the other countries' the rest, so that a string its formats
+    and a large foreign country's hold alike is local; and it is the answer when no country has
+    the majority (or no subdivision of its country does) and its country holds the plate.
     """
 
     __slots__ = ("_by_length", "_default", "_min_share", "_single")
@@ -167,6 +186,8 @@ class RegionPrior:
             raise ValueError(f"RegionPrior: min_share {min_share} must be within 0.5 and 1")
         formats = [f for f in formats if f.region is not None]
         masses = format_masses(formats)
+        if default_region is not None:
+            masses = _at_home(masses, formats, country_of(default_region))
         by_length: dict[int, list[_Holder]] = defaultdict(list)
         for spec in formats:
             assert spec.region is not None
@@ -219,6 +240,8 @@ class RegionPrior:
             if mass > 0 and sub_mass / mass >= SUBDIVISION_MIN_SHARE:
                 region = sub
                 top = max((h for h in mine if h.region == sub), key=lambda h: (chance[id(h)], h.name))
+        if region == country and self._default is not None and country_of(self._default) == country:
+            region = self._default  # the site's own state among its country's
         return RegionGuess(region, top.name, top.classes, share)
 
     def _fallback(self, countries: set[str]) -> str | None:

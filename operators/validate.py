@@ -162,14 +162,19 @@ class PlateValidator:
 
     @classmethod
     def from_settings(
-        cls, rules: PlateRulesSettings, decoded: bool = False, presets: tuple[str, ...] | None = None
+        cls,
+        rules: PlateRulesSettings,
+        decoded: bool = False,
+        presets: tuple[str, ...] | None = None,
+        default_region: str | None = None,
     ) -> PlateValidator:
         """Build from the ``flow.plates`` settings; unknown presets raise ``ValueError``.
 
         ``decoded``: the reads were decoded under these formats already (``ocr.syntax``), which
         weighed the recogniser's evidence for each character: no confusion is fixed after the
-        fact (on val, fixing after decoding lost 6 of 906 reads). ``presets``: instead of
-        ``rules.presets`` (a site's or camera's own, :mod:`operators.plate_scopes`)."""
+        fact (on val, fixing after decoding lost 6 of 906 reads). ``presets`` / ``default_region``:
+        instead of ``rules.presets`` / ``rules.default_region`` (a site's or camera's own,
+        :mod:`operators.plate_scopes`)."""
         return cls(
             preset_formats(rules.presets if presets is None else presets),
             Confusions(rules.to_digit, rules.to_letter),
@@ -177,7 +182,7 @@ class PlateValidator:
             custom_formats=[
                 FormatSpec(f.name, f.region, (f.template,)) for f in rules.custom_formats if f.template is not None
             ],
-            default_region=rules.default_region,
+            default_region=rules.default_region if default_region is None else default_region,
             min_confidence=rules.min_confidence,
             min_length=rules.min_length,
             max_length=rules.max_length,
@@ -320,7 +325,9 @@ class ScopedValidator:
     __slots__ = ("_validators",)
 
     def __init__(self, rules: PlateRulesSettings, decoded: bool = False) -> None:
-        self._validators = Scoped(rules, lambda presets: PlateValidator.from_settings(rules, decoded, presets))
+        self._validators = Scoped(
+            rules, lambda scope: PlateValidator.from_settings(rules, decoded, scope.presets, scope.default_region)
+        )
 
     def validator(self, site: str | None, camera: str | None) -> PlateValidator:
         """The validator of a crop from ``camera`` at ``site``."""

@@ -6,7 +6,7 @@ import pytest
 
 from config.flow import PlateRulesSettings
 from operators.plate_formats import preset_formats
-from operators.plate_scopes import Scoped, presets_of
+from operators.plate_scopes import Scope, Scoped, scope_of
 
 RULES = PlateRulesSettings(
     presets=("US", "EU"),
@@ -28,14 +28,14 @@ RULES = PlateRulesSettings(
     ],
 )
 def test_the_camera_wins_over_the_site_over_the_global_presets(site, camera, presets):
-    assert presets_of(RULES, site, camera) == presets
+    assert scope_of(RULES, site, camera) == Scope(presets)
 
 
-def test_one_object_per_distinct_preset_list_built_at_construction():
+def test_one_object_per_distinct_scope_built_at_construction():
     built: list[tuple[str, ...]] = []
 
-    def build(presets: tuple[str, ...]) -> object:
-        built.append(presets)
+    def build(scope: Scope) -> object:
+        built.append(scope.presets)
         return object()
 
     scoped = Scoped(RULES, build)
@@ -49,7 +49,21 @@ def test_one_object_per_distinct_preset_list_built_at_construction():
 def test_an_unknown_preset_fails_at_start_naming_the_setting():
     rules = PlateRulesSettings(sites={"lot-7": {"presets": ["US", "XX"]}})
     with pytest.raises(ValueError, match=r"flow.plates.sites\[lot-7\]: .*unknown preset 'XX'"):
-        Scoped(rules, preset_formats)
+        Scoped(rules, lambda scope: preset_formats(scope.presets))
     rules = PlateRulesSettings(cameras={"gate-3": {"presets": ["ZZ"]}})
     with pytest.raises(ValueError, match=r"flow.plates.cameras\[gate-3\]: .*unknown preset 'ZZ'"):
-        Scoped(rules, preset_formats)
+        Scoped(rules, lambda scope: preset_formats(scope.presets))
+
+
+def test_a_site_s_own_country_is_part_of_its_scope_else_the_global_one():
+    rules = PlateRulesSettings(
+        presets=("US", "EU"),
+        default_region="US",
+        sites={"amsterdam": {"presets": ["US", "EU"], "default_region": "NL"}, "lot-7": {"presets": ["US"]}},
+    )
+    assert scope_of(rules, "amsterdam", None) == Scope(("US", "EU"), "NL")
+    assert scope_of(rules, "lot-7", None) == Scope(("US",), "US")
+    assert scope_of(rules, None, None) == Scope(("US", "EU"), "US")
+    built: list[Scope] = []
+    Scoped(rules, built.append)
+    assert len(built) == 3  # amsterdam's presets are the global ones, its country is not

@@ -59,9 +59,24 @@ def test_a_catch_all_names_its_country_where_the_site_names_only_that_country():
     assert (guess.region, guess.format_name, guess.share) == ("US", "US", 1.0)
 
 
-def test_the_default_region_answers_when_no_country_has_the_majority_and_it_holds_the_plate():
-    assert prior(default_region="BR").guess("ABC1234").region == "BR"  # type: ignore[union-attr]
-    assert prior(default_region="ES").guess("ABC1234").region is None  # type: ignore[union-attr]
+def region(plate: str, **kw) -> str | None:
+    guess = prior(**kw).guess(plate)
+    assert guess is not None
+    return guess.region
+
+
+def test_the_default_region_is_the_site_s_own_country():
+    # A Dutch sidecode that Maryland and Massachusetts use too: American by vehicle count alone,
+    # Dutch at a Dutch site.
+    assert region("1ABC23") == "US"
+    assert region("1ABC23", default_region="NL") == "NL"
+    assert region("ABC1234", default_region="BR") == "BR"
+    assert region("7ABC123", default_region="BE") == "BE"
+    # A site's own state among its country's plates.
+    assert region("ABC1234", default_region="US-NY") == "US-NY"
+    # Home weighs its own formats only: a plate it has no format for keeps its region.
+    assert region("ABC1234", default_region="ES") is None
+    assert region("12ABC3", default_region="US") == "NL"
 
 
 def test_a_higher_min_share_claims_less():

@@ -288,7 +288,10 @@ def test_spanish_labels_fit_the_es_preset():
     assert sum(fits(r["plate"]) for r in rows) >= 0.99 * len(rows)
 
 
-SCOPED_RULES = PlateRulesSettings(sites={"lot-7": {"presets": ["US"]}}, cameras={"gate-3": {"presets": ["ES"]}})
+SCOPED_RULES = PlateRulesSettings(
+    sites={"lot-7": {"presets": ["US"]}, "delft": {"presets": ["US", "EU", "BR", "PK"], "default_region": "NL"}},
+    cameras={"gate-3": {"presets": ["ES"]}},
+)
 
 
 @pytest.mark.parametrize(
@@ -298,6 +301,8 @@ SCOPED_RULES = PlateRulesSettings(sites={"lot-7": {"presets": ["US"]}}, cameras=
         ("lot-7", "cam-1", "ABC1234", "ABC1234", "US"),  # the site names the US: a US series
         ("lot-7", "cam-1", "7ABC123", "7ABC123", "US-CA"),
         ("lot-7", "gate-3", "1234BCD", "1234BCD", "ES"),  # the camera's own presets win over its site's
+        ("lot-a", "cam-1", "1-ABC-23", "1ABC23", "US"),  # Maryland's and Massachusetts' series, and Dutch
+        ("delft", "cam-1", "1-ABC-23", "1ABC23", "NL"),  # at a Dutch site: Dutch
     ],
 )
 def test_scoped_validator_reads_under_the_crops_site_or_camera(site, camera, text, plate, region):
