@@ -10,9 +10,9 @@ and one string of one of its shapes carries ``mass(f) / shapes(f)`` times the ch
 its characters in its class: ``1/26`` for a letter (``L``), ``1/10`` for a digit (``N``), one of
 the consonants for ``C``; an ``A`` position (letter or digit) of a plate format is mostly a digit
 (:data:`EITHER_DIGIT`: Polish ``WX 1234A``, Slovenian ``LJ 12-34A``), one of a catch-all (the
-generic US pattern: vanity plates) any of the 36. The
-region of a read is then the country holding most of the mass of the formats that fit it
-(:class:`operators.validate.PlateValidator`), when that is a clear majority.
+generic US pattern: vanity plates) any of the 36. The region of a read is then the country
+holding a clear majority of the mass of the formats that fit it (:class:`RegionPrior`, used by
+:class:`operators.validate.PlateValidator`).
 
 The figures are rounded registered road-vehicle counts (motorcycles and trucks included) and
 2020 populations for subdivisions: they only need to be right within a factor of about two,
@@ -167,11 +167,11 @@ class _Holder:
 class RegionPrior:
     """The region of a plate from the formats that hold it exactly, weighed by :func:`format_masses`.
 
-    The country holding at least ``min_share`` of the mass is the region; within it, a subdivision
-    (US state) holding :data:`SUBDIVISION_MIN_SHARE` of the country's mass is. A catch-all format (the generic US
-    pattern, any string of its lengths) says nothing of the country while other countries are
-    enabled: a string that only it holds gets a region only when the enabled formats are all of
-    its country (a site that names it).
+    The country holding at least ``min_share`` of the mass is the region; within it, a
+    subdivision (US state) holding :data:`SUBDIVISION_MIN_SHARE` of the country's mass is. A
+    catch-all format (the generic US pattern, any string of its lengths) says nothing of the
+    country while other countries are enabled: a string that only it holds gets a region only
+    when the enabled formats are all of its country (a site that names it).
 
     ``default_region`` is the site's own country (or subdivision): its formats weigh as
     :data:`HOME_SHARE` of the traffic, the other countries' the rest, so that a string its formats

@@ -13,15 +13,17 @@ staying a generic US plate, and ``7ABCI23`` the Californian ``7ABC123``, while a
 ``GOLF4U`` is left alone. Custom formats from the config always rank first.
 
 Region guess (:class:`operators.region_prior.RegionPrior`): every enabled format that holds the
-plate, each weighed by how many vehicles carry it; the country with at least
-``flow.plates.region_min_share`` of that weight (and its subdivision, a US state, when that holds
-the same share of the country's), else the configured default region if its country is among
-them, else None. A catch-all (the generic US pattern) holds any string, so it names a country only
-where the enabled formats are all of that country. A custom format's match keeps its own region.
+written plate, each weighed by how many vehicles carry it (the configured default region, the
+sites' own country, as most of them); the country with at least ``flow.plates.region_min_share``
+of that weight (and its subdivision, a US state, with 80% of the country's), else the default
+region if its country is among them, else None. A catch-all (the generic US pattern) holds any
+string, so it names a country only where the enabled formats are all of that country. A custom
+format's match keeps its own region.
 
-Region glyphs: once the region is guessed, characters its plates print with one glyph are
-written one way (``flow.plates.region_glyphs``; US: ``O`` as ``0``), at the positions where the
-matched format allows a letter or a digit (class ``A``). A format that wants a letter there
+Region glyphs: where the best-scored formats' region (the ranking above) has glyph rules,
+characters its plates print with one glyph are written one way (``flow.plates.region_glyphs``;
+US: ``O`` as ``0``), at the positions where the matched format allows a letter or a digit (class
+``A``); the written plate is then given its region as above. A format that wants a letter there
 keeps the letter (``NOX218`` stays a ``LLLNNN`` plate), and a custom regex match is left as read.
 """
 
