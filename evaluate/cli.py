@@ -27,8 +27,8 @@ _config = click.option(
 _json = click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 _out = click.option(
     "--out", type=click.Path(dir_okay=False, path_type=Path),
-    help="Write per-sample CSV here (read, error class, region, label format) and add the error classes "
-    "and per-format counts to the report.",
+    help="Write per-sample CSV here (read, error class, region, label format) and add the error classes, "
+    "per-format counts and region outcomes (right / none / another country) to the report.",
 )  # fmt: skip
 _limit = click.option("--limit", type=click.IntRange(min=1), help="Evaluate the first N labelled samples only.")
 _formats = click.option(

@@ -9,6 +9,7 @@ their IoU exceeds 0.4.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -181,7 +182,10 @@ class Summary:
     ``region_accuracy``: among samples whose label names a region, the share whose read has the
     same country (ISO 3166-1: ``US-CA`` counts as ``US``); None when no label names one.
     ``errors``: wrong reads per :data:`ERROR_CLASSES` entry; ``formats``: per region and shape of
-    the label (``-`` when no enabled format holds it), ``[exact reads, samples]``."""
+    the label (``-`` when no enabled format holds it), ``[exact reads, samples]``; ``regions``:
+    among samples whose label names a region, how many reads have its country (``right``), none
+    (``none``: no format held the read, or no country a clear majority), and another (``wrong``,
+    per country)."""
 
     n: int
     detection_recall: float
@@ -192,6 +196,7 @@ class Summary:
     region_n: int = 0
     errors: dict[str, int] = field(default_factory=dict)
     formats: dict[str, list[int]] = field(default_factory=dict)
+    regions: dict[str, object] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, object]:
         """Plain numbers, rounded for printing (region figures only when labels name regions)."""
@@ -207,8 +212,11 @@ class Summary:
         return out
 
     def breakdown(self) -> dict[str, object]:
-        """Error classes and per-format counts (``alpr eval ... --out``)."""
-        return {"errors": dict(self.errors), "formats": {k: list(v) for k, v in self.formats.items()}}
+        """Error classes, per-format counts and region outcomes (``alpr eval ... --out``)."""
+        out: dict[str, object] = {"errors": dict(self.errors), "formats": {k: list(v) for k, v in self.formats.items()}}
+        if self.regions:
+            out["regions"] = self.regions
+        return out
 
 
 def country(region: str) -> str:
@@ -244,4 +252,17 @@ def summarise(results: Sequence[Scored]) -> Summary:
         region_n=len(regional),
         errors=errors,
         formats=dict(sorted(formats.items(), key=lambda kv: (-kv[1][1], kv[0]))),
+        regions=_region_outcomes(regional),
     )
+
+
+def _region_outcomes(regional: Sequence[Scored]) -> dict[str, object]:
+    """``{"right": n, "none": n, "wrong": {country: n}}`` over samples whose label names a region."""
+    if not regional:
+        return {}
+    wrong = Counter(country(r.region) for r in regional if r.region and country(r.region) != country(r.label_region))
+    return {
+        "right": sum(bool(r.region) and country(r.region) == country(r.label_region) for r in regional),
+        "none": sum(not r.region for r in regional),
+        "wrong": dict(sorted(wrong.items(), key=lambda kv: (-kv[1], kv[0]))),
+    }

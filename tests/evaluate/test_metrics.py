@@ -152,6 +152,18 @@ def test_summary_region_accuracy_counts_countries_of_labelled_regions_only():
     assert "region_accuracy" not in summarise(results[3:]).as_dict()
 
 
+def test_breakdown_says_which_region_reads_are_unknown_and_which_are_another_country():
+    results = [
+        score("a", "7ABC123", "7ABC123", 0.9, 1.0, 1.0, region="US-CA", label_region="US"),
+        score("b", "12ABC3", "12ABC3", 0.9, 1.0, 1.0, region="US", label_region="NL"),
+        score("c", "1ABC23", "1ABC23", 0.9, 1.0, 1.0, region="US-MD", label_region="NL"),
+        score("d", "AB123C", "AB123C", 0.9, 1.0, 1.0, region=None, label_region="NL"),
+        score("e", "AB123CD", "AB123CD", 0.9, 1.0, 1.0, region="FR"),  # label names no region
+    ]
+    assert summarise(results).breakdown()["regions"] == {"right": 1, "none": 1, "wrong": {"US": 2}}
+    assert "regions" not in summarise(results[4:]).breakdown()
+
+
 def test_breakdown_counts_error_classes_and_formats():
     results = [
         score("a", "4YTD483", "LYTD483", 0.9, 1.0, 1.0, label_format="US-CA"),
