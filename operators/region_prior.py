@@ -164,6 +164,11 @@ class _Holder:
         return p
 
 
+def _likeliest(scored: list[tuple[float, _Holder]]) -> _Holder:
+    """The holder of the most mass (ties: the format name that sorts last, deterministic)."""
+    return max(scored, key=lambda mh: (mh[0], mh[1].name))[1]
+
+
 class RegionPrior:
     """The region of a plate from the formats that hold it exactly, weighed by :func:`format_masses`.
 
@@ -218,28 +223,28 @@ class RegionPrior:
             single = self._single is not None and country_of(top.region) == self._single
             region = top.region if single else self._fallback({country_of(h.region) for h in holders})
             return RegionGuess(region, top.name, top.classes, 1.0 if single else 0.0)
-        chance = {id(h): h.chance(plate) for h in holders}
-        total = sum(chance.values())
+        scored = [(h.chance(plate), h) for h in holders]
+        total = sum(m for m, _ in scored)
         by_country: dict[str, float] = defaultdict(float)
-        for h in holders:
-            by_country[country_of(h.region)] += chance[id(h)]
+        for m, h in scored:
+            by_country[country_of(h.region)] += m
         country, mass = max(by_country.items(), key=lambda kv: (kv[1], kv[0]))
         share = mass / total if total > 0 else 0.0
         if share < self._min_share:
-            top = max(holders, key=lambda h: (chance[id(h)], h.name))
+            top = _likeliest(scored)
             return RegionGuess(self._fallback(set(by_country)), top.name, top.classes, share)
-        mine = [h for h in holders if country_of(h.region) == country]
-        top = max(mine, key=lambda h: (chance[id(h)], h.name))
+        mine = [(m, h) for m, h in scored if country_of(h.region) == country]
+        top = _likeliest(mine)
         by_region: dict[str, float] = defaultdict(float)
-        for h in mine:
+        for m, h in mine:
             if h.region != country:
-                by_region[h.region] += chance[id(h)]
+                by_region[h.region] += m
         region = country
         if by_region:
             sub, sub_mass = max(by_region.items(), key=lambda kv: (kv[1], kv[0]))
             if mass > 0 and sub_mass / mass >= SUBDIVISION_MIN_SHARE:
                 region = sub
-                top = max((h for h in mine if h.region == sub), key=lambda h: (chance[id(h)], h.name))
+                top = _likeliest([(m, h) for m, h in mine if h.region == sub])
         if region == country and self._default is not None and country_of(self._default) == country:
             region = self._default  # the site's own state among its country's
         return RegionGuess(region, top.name, top.classes, share)
