@@ -189,23 +189,20 @@ class RegionPrior:
     def __init__(self, formats: Iterable[FormatSpec], min_share: float = 0.6, default_region: str | None = None):
         if not 0.5 <= min_share <= 1.0:
             raise ValueError(f"RegionPrior: min_share {min_share} must be within 0.5 and 1")
-        formats = [f for f in formats if f.region is not None]
-        masses = format_masses(formats)
+        regional = [(f, f.region) for f in formats if f.region is not None]
+        masses = format_masses(f for f, _ in regional)
         if default_region is not None:
-            masses = _at_home(masses, formats, country_of(default_region))
+            masses = _at_home(masses, [f for f, _ in regional], country_of(default_region))
         by_length: dict[int, list[_Holder]] = defaultdict(list)
-        for spec in formats:
-            assert spec.region is not None
+        for spec, region in regional:
             shapes = {c for t in spec.templates for c in expand_template(t, spec.max_len)}
             for classes in shapes:
-                by_length[len(classes)].append(
-                    _Holder(classes, spec.name, spec.region, masses.get(spec.name, 0.0) / len(shapes),
-                            spec.weight is not None)
-                )  # fmt: skip
+                mass = masses.get(spec.name, 0.0) / len(shapes)
+                by_length[len(classes)].append(_Holder(classes, spec.name, region, mass, spec.weight is not None))
         self._by_length = {n: tuple(v) for n, v in by_length.items()}
         self._min_share = min_share
         self._default = default_region
-        countries = {country_of(f.region) for f in formats if f.region is not None}
+        countries = {country_of(region) for _, region in regional}
         self._single = countries.pop() if len(countries) == 1 else None
 
     def guess(self, plate: str) -> RegionGuess | None:

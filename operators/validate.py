@@ -41,7 +41,7 @@ from operators.normalise import Confusions, compact
 from operators.plate_formats import FormatSpec, expand_template, preset_formats
 from operators.plate_scopes import Scoped
 from operators.records import PlateRead, RejectedRead, RejectReason, TrackRead
-from operators.region_prior import RegionPrior
+from operators.region_prior import RegionPrior, country_of
 
 if TYPE_CHECKING:
     from config.flow import PlateRulesSettings
@@ -79,8 +79,8 @@ class _Shape:
 
 
 def _country(region: str | None) -> str | None:
-    """``US`` of ``US-CA``; a country stays itself."""
-    return None if region is None else region.split("-", 1)[0]
+    """``US`` of ``US-CA``; a country stays itself; None stays None."""
+    return None if region is None else country_of(region)
 
 
 class PlateValidator:
