@@ -204,6 +204,12 @@ class PlateRulesSettings(_Strict):
         "enabled formats that hold a read, to be its region (operators.region_prior); below it the region is "
         "default_region when that country holds the read, else null.",
     )
+    learn_region: bool = Field(
+        True,
+        description="Learn each site's mix of countries from its own reads (those one country's formats clearly "
+        "hold) and weigh the region of its next reads by it (operators.traffic_mix); a site or camera whose "
+        "default_region is set is not learned. Off: world-wide weights only.",
+    )
     min_confidence: float = Field(0.0, ge=0, le=1, description="Voted reads below this are rejected.")
     min_length: int = Field(2, ge=1, le=20, description="Plates shorter than this are rejected.")
     max_length: int = Field(10, ge=1, le=20, description="Plates longer than this are rejected.")

@@ -19,6 +19,7 @@ import numpy as np
 from config.settings import Settings
 from ocr.base import OcrEngine, OcrResult
 from operators.normalise import compact
+from operators.traffic_mix import Traffic, learn_plate
 from operators.validate import PlateValidator
 
 
@@ -52,10 +53,12 @@ def detector_name(settings: Settings) -> str:
 
 
 class Normaliser:
-    """OCR text -> plate, as the flow's validate step does it (format-aware confusion fixes)."""
+    """OCR text -> plate, as the flow's validate step does it (format-aware confusion fixes), and
+    its region as the ``region`` step does: the reads so far are one site's (the folder's)."""
 
     def __init__(self, validator: PlateValidator | None) -> None:
         self._validator = validator
+        self._traffic: Traffic | None = None  # the folder is one site: its reads' mix of countries
 
     @classmethod
     def from_settings(cls, settings: Settings, fix_formats: bool = True) -> Normaliser:
@@ -70,7 +73,10 @@ class Normaliser:
         if self._validator is not None and plate:
             match = self._validator.match(plate)
             if match is not None:
-                return PlateText(match.plate, result.text, result.confidence, match.region, match.format_name)
+                self._traffic, region, name = learn_plate(
+                    self._validator, self._traffic, match.plate, match.region, match.format_name
+                )
+                return PlateText(match.plate, result.text, result.confidence, region, name)
         return PlateText(plate, result.text, result.confidence)
 
     def format_of(self, label: str) -> str | None:

@@ -1,7 +1,7 @@
 """What ``flows.plates`` is built from: its steps and its sinks, from settings.
 
 :class:`FlowSteps` holds one object per step, each from its module in ``flows/steps/``
-(``decode``, ``best_shot``, ``ocr``, ``vote``, ``store_crop``, ``dedup``, ``watchlist``), and
+(``decode``, ``best_shot``, ``ocr``, ``vote``, ``region``, ``store_crop``, ``dedup``, ``watchlist``), and
 :class:`FlowSinks` the outputs (``flows/sinks/``). Both default to the production ones built
 from :class:`~config.settings.Settings`; tests and tools swap the I/O ones (e.g. bytewax
 ``TestingSink`` for the sinks). Building either connects to nothing: clients open on first
@@ -23,6 +23,7 @@ from flows.steps.best_shot import WindowConfig
 from flows.steps.decode import CropDecoder, Decode, Decoded
 from flows.steps.dedup import DedupConfig
 from flows.steps.ocr import CropReader, OcrStep
+from flows.steps.region import Region
 from flows.steps.store_crop import BackgroundUploads, Store, StoreCrop, Submit
 from flows.steps.vote import Vote
 from flows.steps.watchlist import Match, WatchlistMatcher, hits_only
@@ -59,6 +60,7 @@ class FlowSteps:
     best_shot: WindowConfig
     ocr: OcrStep
     vote: Vote
+    region: Region
     store_crop: StoreCrop
     dedup: DedupConfig
     watchlist: Match
@@ -101,15 +103,17 @@ class FlowSteps:
             upload = _s3_uploads(crop_store, provisional_crop=lambda e: bool(match(e)))
             discard = lambda key: crop_store().delete(key)  # noqa: E731
         rules = DedupRules.from_settings(flow).with_max_future(settings.limits.max_future_s)
+        validators = ScopedValidator(flow.plates, decoded=decoded)
         return cls(
             decode=Decode(decode),
             best_shot=WindowConfig.from_settings(flow),
             ocr=OcrStep(reader),
             vote=Vote(
-                ScopedValidator(flow.plates, decoded=decoded).validate,
+                validators.validate,
                 align=flow.best_shot.align_off_by_one,
                 keep=hits_only(match) if flow.provisional.publish == "hits" else None,
             ),
+            region=Region(validators),
             store_crop=StoreCrop(store_crops, rules.by, upload),
             dedup=DedupConfig(rules, _db_erasures(settings), discard),
             watchlist=Match(match),

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import get_args
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 from config.settings import MetricsSettings
 from operators.records import RejectReason
@@ -35,6 +35,11 @@ DEAD_LETTERS = Counter("alpr_flow_dead_letters", "Messages sent to the dead-lett
 REJECTED_READS = Counter("alpr_flow_rejected_reads", "Reads that failed validation.", ["reason"])
 for _reason in get_args(RejectReason):  # every reason's series exists, at 0, from the start
     REJECTED_READS.labels(_reason)
+SITE_COUNTRY_SHARE = Gauge(
+    "alpr_flow_site_country_share",
+    "Share of a site's reads that its leading country's formats clearly hold (the learned mix).",
+    ["site", "country"],
+)
 OCR_CROP_SECONDS = Histogram(
     "alpr_flow_ocr_crop_duration_seconds", "OCR time per crop (batch time / batch size).", buckets=OCR_BUCKETS
 )

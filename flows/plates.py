@@ -25,7 +25,7 @@ from flows import metrics, process
 from flows.assemble import FlowSinks, FlowSteps
 from flows.sinks.timed import timed
 from flows.source import RawMessage, crop_source
-from flows.steps import dedup, store_crop
+from flows.steps import dedup, region, store_crop
 from flows.steps.best_shot import TrackWindow
 from flows.steps.dedup import DedupLogic
 from operators.records import PlateRead
@@ -68,7 +68,9 @@ def build_flow(
     if sinks.rejected is not None:
         op.output("rejected_out", plates.falses, sinks.rejected)
 
-    stored = store_crop.stream("store_crop", plates.trues, steps.store_crop)
+    regional = region.stream("region", plates.trues, steps.region)
+    # PlateRead   its region guessed again under its site's learned mix of countries (keyed by site inside)
+    stored = store_crop.stream("store_crop", regional, steps.store_crop)
     # (camera or site, PlateEvent)   one sighting, best crop stored, crop_key/crop_url set
     merged = op.stateful("dedup", stored, DedupLogic.builder(steps.dedup))
     # (camera or site, PlateEvent)   a new event, or an update of a recent one (same event_id)

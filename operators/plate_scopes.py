@@ -38,7 +38,7 @@ class Scoped(Generic[T]):
     that names it (``flow.plates.sites[lot-7]: ...``), never on the first crop of that site.
     """
 
-    __slots__ = ("_cameras", "_sites", "default")
+    __slots__ = ("_cameras", "_sites", "built", "default")
 
     def __init__(self, rules: PlateRulesSettings, build: Callable[[Scope], T]) -> None:
         built: dict[Scope, T] = {}
@@ -59,6 +59,7 @@ class Scoped(Generic[T]):
         self.default: T = get(Scope(rules.presets, home), "flow.plates.presets")
         self._sites = {name: get(own(s), f"flow.plates.sites[{name}]") for name, s in rules.sites.items()}
         self._cameras = {name: get(own(c), f"flow.plates.cameras[{name}]") for name, c in rules.cameras.items()}
+        self.built: tuple[T, ...] = tuple(built.values())  # one per distinct scope
 
     @property
     def uniform(self) -> bool:

@@ -22,7 +22,7 @@ and a region missing here counts :data:`UNKNOWN_VEHICLES`.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from operators.normalise import CLASS_CHARS
@@ -30,6 +30,7 @@ from operators.plate_formats import FormatSpec, expand_template
 
 __all__ = [
     "EITHER_DIGIT",
+    "FOREIGN_FLOOR",
     "HOME_SHARE",
     "SUBDIVISION_MIN_SHARE",
     "SUBDIVISION_WEIGHT",
@@ -39,6 +40,7 @@ __all__ = [
     "RegionPrior",
     "country_of",
     "format_masses",
+    "mix_scales",
 ]
 
 #: Registered road vehicles per country, millions, rounded (public registries, early 2020s).
@@ -77,6 +79,8 @@ EITHER_DIGIT = 0.8
 #: on the 746 us-plates-ocr labels with the US presets, 0.6 names the own state of 128 and another
 #: of 98, 0.8 of 124 and 70 (the best-scored format alone, before: 105 and 80).
 SUBDIVISION_MIN_SHARE = 0.8
+#: Least share of the traffic left to the countries outside a traffic mix (:func:`mix_scales`).
+FOREIGN_FLOOR = 0.01
 
 
 def country_of(region: str) -> str:
@@ -119,16 +123,27 @@ def format_masses(formats: Iterable[FormatSpec]) -> dict[str, float]:
     return masses
 
 
-def _at_home(masses: dict[str, float], formats: Iterable[FormatSpec], home: str) -> dict[str, float]:
-    """``masses`` with the ``home`` country's formats scaled to :data:`HOME_SHARE` of the total
-    (unchanged when no enabled format is of that country, or none is of another)."""
-    mine = {f.name for f in formats if f.region is not None and country_of(f.region) == home}
-    local = sum(m for name, m in masses.items() if name in mine)
-    foreign = sum(m for name, m in masses.items() if name not in mine)
-    if local <= 0 or foreign <= 0:
-        return masses
-    scale = HOME_SHARE / (1 - HOME_SHARE) * foreign / local
-    return {name: m * scale if name in mine else m for name, m in masses.items()}
+def mix_scales(country_mass: Mapping[str, float], mix: Mapping[str, float]) -> dict[str, float]:
+    """Factors on each country's mass that make a traffic ``mix`` of it (``{"NL": 0.95}``: the
+    Dutch formats weigh 95% of all, the other countries the rest, in their own proportions);
+    countries without a factor keep theirs. ``country_mass``: the enabled formats' mass per country.
+
+    Shares of countries with no mass are dropped; shares summing to one or more are cut to leave
+    :data:`FOREIGN_FLOOR` to the rest; a mix of every country is taken as proportions. Empty
+    when the mix names no country with mass."""
+    shares = {c: s for c, s in mix.items() if s > 0 and country_mass.get(c, 0.0) > 0}
+    foreign = sum(m for c, m in country_mass.items() if c not in shares)
+    if not shares:
+        return {}
+    if foreign <= 0:  # the mix names every country: its shares, as proportions
+        total, mass = sum(shares.values()), sum(country_mass[c] for c in shares)
+        return {c: s / total * mass / country_mass[c] for c, s in shares.items()}
+    total = sum(shares.values())
+    if total > 1 - FOREIGN_FLOOR:
+        shares = {c: s / total * (1 - FOREIGN_FLOOR) for c, s in shares.items()}
+        total = 1 - FOREIGN_FLOOR
+    # The countries outside the mix keep ``foreign`` as their mass: scale the mix's to match.
+    return {c: s / (1 - total) * foreign / country_mass[c] for c, s in shares.items()}
 
 
 @dataclass(slots=True, frozen=True)
@@ -169,6 +184,20 @@ def _likeliest(scored: list[tuple[float, _Holder]]) -> _Holder:
     return max(scored, key=lambda mh: (mh[0], mh[1].name))[1]
 
 
+def _weigh(holders: list[_Holder], plate: str, scales: Mapping[str, float] | None) -> list[tuple[float, _Holder]]:
+    """Each holder's mass of ``plate``, times its country's factor in ``scales``."""
+    if not scales:
+        return [(h.chance(plate), h) for h in holders]
+    return [(h.chance(plate) * scales.get(country_of(h.region), 1.0), h) for h in holders]
+
+
+def _by_country(scored: list[tuple[float, _Holder]]) -> dict[str, float]:
+    by_country: dict[str, float] = defaultdict(float)
+    for m, h in scored:
+        by_country[country_of(h.region)] += m
+    return by_country
+
+
 class RegionPrior:
     """The region of a plate from the formats that hold it exactly, weighed by :func:`format_masses`.
 
@@ -184,15 +213,21 @@ class RegionPrior:
     the majority (or no subdivision of its country does) and its country holds the plate.
     """
 
-    __slots__ = ("_by_length", "_default", "_min_share", "_single")
+    __slots__ = ("_by_length", "_country_mass", "_default", "_min_share", "_single")
 
     def __init__(self, formats: Iterable[FormatSpec], min_share: float = 0.6, default_region: str | None = None):
         if not 0.5 <= min_share <= 1.0:
             raise ValueError(f"RegionPrior: min_share {min_share} must be within 0.5 and 1")
         regional = [(f, f.region) for f in formats if f.region is not None]
         masses = format_masses(f for f, _ in regional)
+        country_mass: dict[str, float] = defaultdict(float)
+        for spec, region in regional:
+            country_mass[country_of(region)] += masses.get(spec.name, 0.0)
         if default_region is not None:
-            masses = _at_home(masses, [f for f, _ in regional], country_of(default_region))
+            home = mix_scales(country_mass, {country_of(default_region): HOME_SHARE})
+            masses = {f.name: masses.get(f.name, 0.0) * home.get(country_of(r), 1.0) for f, r in regional}
+            country_mass = {c: m * home.get(c, 1.0) for c, m in country_mass.items()}
+        self._country_mass = dict(country_mass)
         by_length: dict[int, list[_Holder]] = defaultdict(list)
         for spec, region in regional:
             shapes = {c for t in spec.templates for c in expand_template(t, spec.max_len)}
@@ -205,26 +240,42 @@ class RegionPrior:
         countries = {country_of(region) for _, region in regional}
         self._single = countries.pop() if len(countries) == 1 else None
 
-    def guess(self, plate: str) -> RegionGuess | None:
-        """The region of ``plate`` (compact), or None when no enabled format holds it."""
-        holders = [
-            h
-            for h in self._by_length.get(len(plate), ())
-            if all(c in CLASS_CHARS[k] for c, k in zip(plate, h.classes, strict=True))
-        ]
+    def countries(self, plate: str, scales: Mapping[str, float] | None = None) -> dict[str, float]:
+        """Each country's share of the mass of the formats that hold ``plate``, under ``scales``
+        (as :meth:`guess` weighs them); empty when none does, or only a catch-all."""
+        holders = self._holders(plate)
+        if all(h.catch_all for h in holders):
+            return {}
+        by_country = _by_country(_weigh(holders, plate, scales))
+        total = sum(by_country.values())
+        return {c: m / total for c, m in by_country.items()} if total > 0 else {}
+
+    def scales(self, mix: Mapping[str, float]) -> dict[str, float]:
+        """Factors on each country's formats (for :meth:`guess`) that make the traffic ``mix``
+        ({country: share}, e.g. a site's learned mix, :mod:`operators.traffic_mix`)."""
+        return mix_scales(self._country_mass, mix)
+
+    def guess(self, plate: str, scales: Mapping[str, float] | None = None) -> RegionGuess | None:
+        """The region of ``plate`` (compact), or None when no enabled format holds it.
+
+        ``scales`` (:meth:`scales` of a traffic mix) weigh each country's formats; a string only
+        a catch-all holds is then of the country with at least ``min_share`` of the mix."""
+        holders = self._holders(plate)
         if not holders:
             return None
         real = [h for h in holders if not h.catch_all]
         if not real:  # only a catch-all holds it: any plate of the world would
             top = max(holders, key=lambda h: h.mass)
             single = self._single is not None and country_of(top.region) == self._single
-            region = top.region if single else self._fallback({country_of(h.region) for h in holders})
-            return RegionGuess(region, top.name, top.classes, 1.0 if single else 0.0)
-        scored = [(h.chance(plate), h) for h in holders]
+            if single:
+                return RegionGuess(top.region, top.name, top.classes, 1.0)
+            dominant = self._dominant(scales) if scales else None
+            if dominant is not None:
+                return RegionGuess(dominant[0], top.name, top.classes, dominant[1])
+            return RegionGuess(self._fallback({country_of(h.region) for h in holders}), top.name, top.classes, 0.0)
+        scored = _weigh(holders, plate, scales)
         total = sum(m for m, _ in scored)
-        by_country: dict[str, float] = defaultdict(float)
-        for m, h in scored:
-            by_country[country_of(h.region)] += m
+        by_country = _by_country(scored)
         country, mass = max(by_country.items(), key=lambda kv: (kv[1], kv[0]))
         share = mass / total if total > 0 else 0.0
         if share < self._min_share:
@@ -245,6 +296,22 @@ class RegionPrior:
         if region == country and self._default is not None and country_of(self._default) == country:
             region = self._default  # the site's own state among its country's
         return RegionGuess(region, top.name, top.classes, share)
+
+    def _holders(self, plate: str) -> list[_Holder]:
+        return [
+            h
+            for h in self._by_length.get(len(plate), ())
+            if all(c in CLASS_CHARS[k] for c, k in zip(plate, h.classes, strict=True))
+        ]
+
+    def _dominant(self, scales: Mapping[str, float]) -> tuple[str, float] | None:
+        """The country with at least ``min_share`` of the traffic under ``scales``, and its share."""
+        weighed = {c: m * scales.get(c, 1.0) for c, m in self._country_mass.items()}
+        total = sum(weighed.values())
+        if total <= 0:
+            return None
+        country, mass = max(weighed.items(), key=lambda kv: (kv[1], kv[0]))
+        return (country, mass / total) if mass / total >= self._min_share else None
 
     def _fallback(self, countries: set[str]) -> str | None:
         """``default_region`` when its country is among ``countries``, else None."""

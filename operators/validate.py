@@ -32,7 +32,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
@@ -41,7 +41,7 @@ from operators.normalise import Confusions, compact
 from operators.plate_formats import FormatSpec, expand_template, preset_formats
 from operators.plate_scopes import Scoped
 from operators.records import PlateRead, RejectedRead, RejectReason, TrackRead
-from operators.region_prior import RegionPrior, country_of
+from operators.region_prior import RegionGuess, RegionPrior, country_of
 
 if TYPE_CHECKING:
     from config.flow import PlateRulesSettings
@@ -92,8 +92,10 @@ class PlateValidator:
         "_custom",
         "_default_region",
         "_glyphs",
+        "_learns",
         "_match_cached",
         "_max_fixes",
+        "_min_share",
         "_prior",
         "_regexes",
         "_rules",
@@ -113,15 +115,20 @@ class PlateValidator:
         max_fixes: int = 2,
         region_glyphs: dict[str, dict[str, str]] | None = None,
         region_min_share: float = 0.6,
+        learn_region: bool = True,
     ) -> None:
         """``regexes`` are custom ``(name, region, regex)``; ``custom_formats`` rank above presets;
-        ``region_glyphs`` maps a country or region to ``{read: written}`` characters."""
+        ``region_glyphs`` maps a country or region to ``{read: written}`` characters;
+        ``learn_region``: a site's reads may weigh its countries (:mod:`operators.traffic_mix`),
+        unless ``default_region`` names its country."""
         if min_length > max_length:
             raise ValueError(f"PlateValidator: min_length {min_length} is above max_length {max_length}")
         formats = tuple(formats)
         custom_formats = tuple(custom_formats)
         self._prior = RegionPrior(formats, region_min_share, default_region)
-        self._custom = frozenset(spec.name for spec in custom_formats)
+        self._min_share = region_min_share
+        self._learns = learn_region and default_region is None
+        self._custom = frozenset(spec.name for spec in custom_formats) | {name for name, _, _ in regexes}
         shapes: dict[str, dict[tuple[str, str | None], float]] = {}
         for bonus, specs in ((0.0, formats), (_CUSTOM_BONUS, custom_formats)):
             for spec in specs:
@@ -191,7 +198,31 @@ class PlateValidator:
             max_fixes=0 if decoded else rules.max_fixes,
             region_glyphs=rules.region_glyphs,
             region_min_share=rules.region_min_share,
+            learn_region=rules.learn_region,
         )
+
+    @property
+    def learns(self) -> bool:
+        """Whether a site's own mix of countries may weigh its reads' regions (no ``default_region``)."""
+        return self._learns
+
+    @property
+    def region_min_share(self) -> float:
+        """Share of the weight a country needs to be a read's region (``flow.plates.region_min_share``)."""
+        return self._min_share
+
+    def is_custom(self, format_name: str) -> bool:
+        """Whether ``format_name`` is a custom format (its matches keep the region it names)."""
+        return format_name in self._custom
+
+    def guess(self, plate: str, mix: Mapping[str, float] | None = None) -> RegionGuess | None:
+        """The region of ``plate`` (as written) under a site's traffic ``mix`` ({country: share},
+        :meth:`operators.traffic_mix.Traffic.mix`; None or empty: the world-wide weights)."""
+        return self._prior.guess(plate, self._prior.scales(mix) if mix else None)
+
+    def countries(self, plate: str) -> dict[str, float]:
+        """Each country's share of the world-wide weight of the formats that hold ``plate``."""
+        return self._prior.countries(plate)
 
     def match(self, text: str) -> PlateMatch | None:
         """The best format match of ``text`` (compacted first), or None when nothing fits."""
@@ -330,6 +361,11 @@ class ScopedValidator:
         self._validators = Scoped(
             rules, lambda scope: PlateValidator.from_settings(rules, decoded, scope.presets, scope.default_region)
         )
+
+    @property
+    def learns(self) -> bool:
+        """Whether any scope's validator learns its sites' mix of countries (:mod:`operators.traffic_mix`)."""
+        return any(v.learns for v in self._validators.built)
 
     def validator(self, site: str | None, camera: str | None) -> PlateValidator:
         """The validator of a crop from ``camera`` at ``site``."""

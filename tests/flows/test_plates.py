@@ -92,7 +92,9 @@ def run_flow(registry, reader, messages, *, entries=(), workers: int = 1, **flow
     return out
 
 
-def track_messages(registry, plate_index: int, *, camera="cam-1", track="t1", n=3, start_s=0.0, offset=0):
+def track_messages(
+    registry, plate_index: int, *, camera="cam-1", track="t1", n=3, start_s=0.0, offset=0, site="default"
+):
     """``n`` crops of one real plate image as Avro Kafka messages (qualities differ per crop)."""
     enc = AvroEncoder(registry, "plate_crop", TOPIC)
     jpeg = labelled_crops()[plate_index].jpeg
@@ -105,6 +107,7 @@ def track_messages(registry, plate_index: int, *, camera="cam-1", track="t1", n=
             index=i,
             at=T0 + timedelta(seconds=start_s + 0.1 * i),
             quality=0.5 + 0.1 * i,
+            site=site,
         )
         msgs.append(
             KafkaSourceMessage(camera.encode(), enc.encode(crop.to_avro()), topic=TOPIC, partition=0, offset=offset + i)
@@ -242,3 +245,20 @@ def test_each_camera_reads_under_its_own_or_its_sites_formats(registry, reader):
     out = run_flow(registry, reader, msgs, plates={"cameras": {"cam-se": {"presets": ["SE"]}}})
     regions = {e.camera_id: (e.plate, e.region) for e in out.latest().values()}
     assert regions == {"cam-1": (plate, "US"), "cam-se": (plate, "SE")}
+
+
+def test_a_site_s_own_reads_weigh_the_region_of_its_next_ones(registry, reader):
+    # KAA20C (the 9th labelled crop) fits US, Swedish and Dutch formats, none with a clear majority
+    # world-wide; after eight reads that only US formats clearly hold, the site is American.
+    crops = labelled_crops()
+    msgs = []
+    for k in range(8):
+        msgs += track_messages(registry, k, camera="cam-oh", track=f"t{k}", start_s=10.0 * k, offset=3 * k, site="ohio")
+    msgs += track_messages(registry, 8, camera="cam-oh", track="t8", start_s=80.0, offset=24, site="ohio")
+    msgs += track_messages(registry, 8, camera="cam-x", track="t9", start_s=80.0, offset=27, site="elsewhere")
+    out = run_flow(registry, reader, msgs, provisional={"publish": "all"})
+    last = {(e.site, e.plate): e.region for e in out.latest().values()}
+    assert crops[8].plate == "KAA20C"
+    assert last[("elsewhere", "KAA20C")] is None
+    assert (last[("ohio", "KAA20C")] or "").split("-")[0] == "US"
+    assert all((last[("ohio", c.plate)] or "").startswith("US") for c in crops[:8])

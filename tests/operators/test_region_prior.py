@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from operators.plate_formats import FormatSpec, preset_formats
-from operators.region_prior import VEHICLES, RegionPrior, format_masses
+from operators.region_prior import FOREIGN_FLOOR, HOME_SHARE, VEHICLES, RegionPrior, format_masses, mix_scales
 
 DEFAULT = ("US", "EU", "BR", "PK")
 
@@ -91,3 +91,41 @@ def test_a_higher_min_share_claims_less():
 def test_a_min_share_that_could_name_two_countries_is_refused(share):
     with pytest.raises(ValueError, match="min_share"):
         prior(min_share=share)
+
+
+def test_a_traffic_mix_gives_each_named_country_its_share_and_the_rest_keeps_its_proportions():
+    masses = {"US": 290.0, "NL": 11.0, "DE": 60.0}
+    scales = mix_scales(masses, {"NL": 0.5})
+    weighed = {c: m * scales.get(c, 1.0) for c, m in masses.items()}
+    total = sum(weighed.values())
+    assert weighed["NL"] / total == pytest.approx(0.5)
+    assert weighed["US"] / weighed["DE"] == pytest.approx(290 / 60)  # not in the mix: unchanged
+    # Shares of one or more leave FOREIGN_FLOOR to the rest; a country without mass is dropped.
+    scales = mix_scales(masses, {"NL": 0.7, "US": 0.6, "XX": 0.5})
+    weighed = {c: m * scales.get(c, 1.0) for c, m in masses.items()}
+    assert weighed["DE"] / sum(weighed.values()) == pytest.approx(FOREIGN_FLOOR)
+    assert mix_scales(masses, {"XX": 0.9}) == {}
+    scales = mix_scales(masses, {"US": 0.2, "NL": 0.2, "DE": 0.1})  # every country: proportions
+    weighed = {c: m * scales[c] for c, m in masses.items()}
+    assert weighed["NL"] / sum(weighed.values()) == pytest.approx(0.4)
+
+
+def test_the_default_region_is_a_mix_of_its_own_country_at_home_share():
+    world = prior()
+    assert world.guess("1ABC23", world.scales({"NL": HOME_SHARE})) == prior(default_region="NL").guess("1ABC23")
+
+
+def test_countries_are_the_shares_of_the_formats_that_hold_a_plate():
+    shares = prior().countries("1ABC23")
+    assert set(shares) >= {"US", "NL"}
+    assert sum(shares.values()) == pytest.approx(1.0)
+    assert prior().countries("597LK") == {}  # only a catch-all holds it
+    assert prior().countries("ABCDEFGHIJKL") == {}
+
+
+def test_a_string_only_a_catch_all_holds_is_of_a_country_with_most_of_the_mix():
+    world = prior()
+    guess = world.guess("597LK", world.scales({"US": 0.9}))
+    assert guess is not None and guess.region == "US"
+    guess = world.guess("597LK", world.scales({"US": 0.1}))
+    assert guess is not None and guess.region is None

@@ -1,0 +1,68 @@
+"""The ``region`` step: each plate read's region guessed under its site's own mix of countries.
+
+Keyed by site, :func:`operators.traffic_mix.learn_region` keeps a
+:class:`~operators.traffic_mix.Traffic` per site (the bytewax state: a few counts, snapshotted
+with the rest) and re-guesses each read's region with the countries the site's earlier reads
+showed. :func:`stream` wires it; the flow leaves it out where nothing is learned
+(``flow.plates.learn_region: false``, or every scope names its ``default_region``).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from bytewax import operators as op
+from bytewax.dataflow import Stream
+
+from flows import metrics
+from operators.records import PlateRead
+from operators.traffic_mix import Traffic, learn_region
+from operators.validate import ScopedValidator
+
+log = logging.getLogger(__name__)
+
+
+class Region:
+    """``op.stateful_map`` mapper, keyed by site: ``(Traffic | None, PlateRead) -> (Traffic, PlateRead)``.
+
+    Reports each site's leading country (``alpr_flow_site_country_share``, and a log line when it changes).
+    """
+
+    def __init__(self, validators: ScopedValidator) -> None:
+        self._validators = validators
+        self._leaders: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def learns(self) -> bool:
+        """Whether any scope learns its sites' mix (else the step is left out)."""
+        return self._validators.learns
+
+    def __call__(self, traffic: Traffic | None, read: PlateRead) -> tuple[Traffic | None, PlateRead]:
+        new, out = learn_region(self._validators, traffic, read)
+        if new is not traffic and new is not None:
+            self._report(read.read.site, new)
+        return new, out
+
+    def _report(self, site: str, traffic: Traffic) -> None:
+        leader = traffic.leader()
+        if leader is None:
+            return
+        country, share = leader
+        with self._lock:
+            before = self._leaders.get(site)
+            if before != country:
+                self._leaders[site] = country
+                if before is not None:
+                    metrics.SITE_COUNTRY_SHARE.remove(site, before)
+                log.info("site %s: most reads are of %s now (%.0f%% of %d)", site, country, 100 * share, traffic.reads)
+        metrics.SITE_COUNTRY_SHARE.labels(site, country).set(share)
+
+
+def stream(step_id: str, reads: Stream[PlateRead], step: Region) -> Stream[PlateRead]:
+    """``PlateRead -> PlateRead`` (keyed by site inside): the region under the site's learned mix."""
+    if not step.learns:
+        return reads
+    keyed = op.key_on(f"{step_id}_keys", reads, lambda r: r.read.site)
+    return op.key_rm(f"{step_id}_unkey", op.stateful_map(step_id, keyed, step))

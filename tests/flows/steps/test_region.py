@@ -1,0 +1,65 @@
+"""The region step: a site's learned mix is reported (gauge, and a log line when its leader changes)."""
+
+from __future__ import annotations
+
+import logging
+
+from bytewax import operators as op
+from bytewax.dataflow import Dataflow
+from bytewax.testing import TestingSink, TestingSource, run_main
+from prometheus_client import REGISTRY
+
+from config.flow import PlateRulesSettings
+from flows.steps.region import Region, stream
+from operators.records import PlateRead
+from operators.validate import ScopedValidator
+from tests.operators.builders import make_track_read
+
+
+def reads(validators: ScopedValidator, site: str, *texts: str) -> list[PlateRead]:
+    out = [validators.validate(make_track_read(t, site=site)) for t in texts]
+    assert all(isinstance(r, PlateRead) for r in out)
+    return out  # type: ignore[return-value]
+
+
+def share(site: str, country: str) -> float | None:
+    return REGISTRY.get_sample_value("alpr_flow_site_country_share", {"site": site, "country": country})
+
+
+def test_the_leading_country_of_each_site_is_reported_and_replaced_when_it_changes(caplog):
+    validators = ScopedValidator(PlateRulesSettings())
+    step = Region(validators)
+    traffic = None
+    caplog.set_level(logging.INFO, logger="flows.steps.region")
+    for read in reads(validators, "delft-t", "12ABC3", "58BDL7"):
+        traffic, _ = step(traffic, read)
+    assert share("delft-t", "NL") == 2 / 4  # two Dutch reads and two reads' worth of the world
+    assert "site delft-t: most reads are of NL now" in caplog.text
+    for read in reads(validators, "delft-t", "FUW999", "FGJ235", "FHG521"):
+        traffic, _ = step(traffic, read)
+    assert share("delft-t", "US") == 3 / 7
+    assert share("delft-t", "NL") is None  # one series per site: its leader
+
+
+def test_the_step_is_left_out_where_nothing_is_learned():
+    flow = Dataflow("region-off")
+    src = op.input("in", flow, TestingSource([]))
+    validators = ScopedValidator(PlateRulesSettings(learn_region=False))
+    assert stream("region", src, Region(validators)) is src
+
+
+def test_reads_come_out_in_order_with_the_site_s_region():
+    validators = ScopedValidator(PlateRulesSettings())
+    inputs = reads(validators, "ohio-t", "FUW999", "FGJ235", "FHG521", "KAA20C") + reads(
+        validators, "other-t", "KAA20C"
+    )
+    out: list[PlateRead] = []
+    flow = Dataflow("region-on")
+    op.output(
+        "out", stream("region", op.input("in", flow, TestingSource(inputs)), Region(validators)), TestingSink(out)
+    )
+    run_main(flow)
+    regions = {(r.read.site, r.plate): r.region for r in out}
+    assert [r.plate for r in out if r.read.site == "ohio-t"] == ["FUW999", "FGJ235", "FHG521", "KAA20C"]
+    assert (regions[("ohio-t", "KAA20C")] or "").startswith("US")
+    assert regions[("other-t", "KAA20C")] is None
