@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 from operators.normalise import CLASS_CHARS
 from operators.plate_formats import FormatSpec, expand_template
@@ -165,6 +166,7 @@ class _Holder:
     region: str
     mass: float  # of this shape
     catch_all: bool
+    country: str  # of region
 
     def chance(self, plate: str) -> float:
         """Mass of ``plate``, a string this shape holds: the shape's mass times each character's chance."""
@@ -184,17 +186,17 @@ def _likeliest(scored: list[tuple[float, _Holder]]) -> _Holder:
     return max(scored, key=lambda mh: (mh[0], mh[1].name))[1]
 
 
-def _weigh(holders: list[_Holder], plate: str, scales: Mapping[str, float] | None) -> list[tuple[float, _Holder]]:
-    """Each holder's mass of ``plate``, times its country's factor in ``scales``."""
+def _weigh(scored: Iterable[tuple[float, _Holder]], scales: Mapping[str, float] | None) -> list[tuple[float, _Holder]]:
+    """Each holder's mass of a plate, times its country's factor in ``scales``."""
     if not scales:
-        return [(h.chance(plate), h) for h in holders]
-    return [(h.chance(plate) * scales.get(country_of(h.region), 1.0), h) for h in holders]
+        return list(scored)
+    return [(m * scales.get(h.country, 1.0), h) for m, h in scored]
 
 
 def _by_country(scored: list[tuple[float, _Holder]]) -> dict[str, float]:
     by_country: dict[str, float] = defaultdict(float)
     for m, h in scored:
-        by_country[country_of(h.region)] += m
+        by_country[h.country] += m
     return by_country
 
 
@@ -213,7 +215,7 @@ class RegionPrior:
     the majority (or no subdivision of its country does) and its country holds the plate.
     """
 
-    __slots__ = ("_by_length", "_country_mass", "_default", "_min_share", "_single")
+    __slots__ = ("_by_length", "_country_mass", "_default", "_min_share", "_scored", "_single")
 
     def __init__(self, formats: Iterable[FormatSpec], min_share: float = 0.6, default_region: str | None = None):
         if not 0.5 <= min_share <= 1.0:
@@ -233,20 +235,25 @@ class RegionPrior:
             shapes = {c for t in spec.templates for c in expand_template(t, spec.max_len)}
             for classes in shapes:
                 mass = masses.get(spec.name, 0.0) / len(shapes)
-                by_length[len(classes)].append(_Holder(classes, spec.name, region, mass, spec.weight is not None))
+                by_length[len(classes)].append(
+                    _Holder(classes, spec.name, region, mass, spec.weight is not None, country_of(region))
+                )
         self._by_length = {n: tuple(v) for n, v in by_length.items()}
         self._min_share = min_share
         self._default = default_region
         countries = {country_of(region) for _, region in regional}
         self._single = countries.pop() if len(countries) == 1 else None
+        # Plates recur, and a site's mix changes with every read: the holders of a plate and
+        # their masses are kept, each guess only weighs them again.
+        self._scored = lru_cache(maxsize=16384)(self._score)
 
     def countries(self, plate: str, scales: Mapping[str, float] | None = None) -> dict[str, float]:
         """Each country's share of the mass of the formats that hold ``plate``, under ``scales``
         (as :meth:`guess` weighs them); empty when none does, or only a catch-all."""
-        holders = self._holders(plate)
-        if all(h.catch_all for h in holders):
+        scored = self._scored(plate)
+        if all(h.catch_all for _, h in scored):
             return {}
-        by_country = _by_country(_weigh(holders, plate, scales))
+        by_country = _by_country(_weigh(scored, scales))
         total = sum(by_country.values())
         return {c: m / total for c, m in by_country.items()} if total > 0 else {}
 
@@ -260,11 +267,11 @@ class RegionPrior:
 
         ``scales`` (:meth:`scales` of a traffic mix) weigh each country's formats; a string only
         a catch-all holds is then of the country with at least ``min_share`` of the mix."""
-        holders = self._holders(plate)
-        if not holders:
+        unscaled = self._scored(plate)
+        if not unscaled:
             return None
-        real = [h for h in holders if not h.catch_all]
-        if not real:  # only a catch-all holds it: any plate of the world would
+        if all(h.catch_all for _, h in unscaled):  # only a catch-all holds it: any plate of the world would
+            holders = [h for _, h in unscaled]
             top = max(holders, key=lambda h: h.mass)
             single = self._single is not None and country_of(top.region) == self._single
             if single:
@@ -273,7 +280,7 @@ class RegionPrior:
             if dominant is not None:
                 return RegionGuess(dominant[0], top.name, top.classes, dominant[1])
             return RegionGuess(self._fallback({country_of(h.region) for h in holders}), top.name, top.classes, 0.0)
-        scored = _weigh(holders, plate, scales)
+        scored = _weigh(unscaled, scales)
         total = sum(m for m, _ in scored)
         by_country = _by_country(scored)
         country, mass = max(by_country.items(), key=lambda kv: (kv[1], kv[0]))
@@ -297,12 +304,13 @@ class RegionPrior:
             region = self._default  # the site's own state among its country's
         return RegionGuess(region, top.name, top.classes, share)
 
-    def _holders(self, plate: str) -> list[_Holder]:
-        return [
-            h
+    def _score(self, plate: str) -> tuple[tuple[float, _Holder], ...]:
+        """Each format shape that holds ``plate``, with its mass of it (unscaled)."""
+        return tuple(
+            (h.chance(plate), h)
             for h in self._by_length.get(len(plate), ())
             if all(c in CLASS_CHARS[k] for c, k in zip(plate, h.classes, strict=True))
-        ]
+        )
 
     def _dominant(self, scales: Mapping[str, float]) -> tuple[str, float] | None:
         """The country with at least ``min_share`` of the traffic under ``scales``, and its share."""
