@@ -11,12 +11,16 @@ import json
 import logging
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from evaluate.labels import EvalError, read_labels
 from evaluate.metrics import Scored, summarise, vehicle_association
 from evaluate.pipeline import detector_name
+
+if TYPE_CHECKING:
+    from operators.traffic_mix import Traffic
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +78,9 @@ def _settings(config_paths: tuple[str, ...], formats: str | None, site: str | No
     return settings.model_copy(update={"flow": flow}), True
 
 
-def _report(results: list[Scored], out: Path | None, as_json: bool, extra: dict[str, object]) -> None:
+def _report(
+    results: list[Scored], out: Path | None, as_json: bool, extra: dict[str, object], traffic: Traffic | None = None
+) -> None:
     from evaluate.run import write_csv
 
     summary_ = summarise(results)
@@ -82,6 +88,9 @@ def _report(results: list[Scored], out: Path | None, as_json: bool, extra: dict[
     if out is not None:
         write_csv(results, out)
         summary |= summary_.breakdown()  # what the misses are: error classes, per label format
+        if traffic is not None:  # what the folder's reads taught of its countries (operators.traffic_mix)
+            mix = sorted(traffic.mix().items(), key=lambda kv: -kv[1])
+            summary["region_mix"] = {"reads": traffic.reads} | {c: round(v, 4) for c, v in mix[:8]}
     if as_json:
         click.echo(json.dumps(summary))
     else:
@@ -128,7 +137,7 @@ def images(folder: Path, as_json: bool, out: Path | None, limit: int | None, for
     extra: dict[str, object] = {"ocr": settings.ocr.type, "detector": detector_name(settings)}
     if settings.edge.vehicles.enabled:
         extra["vehicle_association"] = vehicle_association(results)
-    _report(results, out, as_json, extra)
+    _report(results, out, as_json, extra, reader.traffic)
 
 
 @eval_.command("crops")
@@ -161,7 +170,8 @@ def crops(folder: Path, split: str | None, skip: tuple[str, ...], as_json: bool,
     except (EvalError, OcrError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
     results = eval_crops(rows, reader, settings.ocr.batch_size, Progress(len(rows), "eval crops"))
-    _report(results, out, as_json, {"ocr": settings.ocr.type, "threads": settings.ocr.threads or os.cpu_count()})
+    extra = {"ocr": settings.ocr.type, "threads": settings.ocr.threads or os.cpu_count()}
+    _report(results, out, as_json, extra, reader.traffic)
 
 
 @eval_.command("fps")

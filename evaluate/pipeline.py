@@ -60,6 +60,11 @@ class Normaliser:
         self._validator = validator
         self._traffic: Traffic | None = None  # the folder is one site: its reads' mix of countries
 
+    @property
+    def traffic(self) -> Traffic | None:
+        """What the reads so far taught of the folder's mix of countries (None: nothing yet)."""
+        return self._traffic
+
     @classmethod
     def from_settings(cls, settings: Settings, fix_formats: bool = True) -> Normaliser:
         """The flow's validator built from ``settings.flow.plates``; ``fix_formats=False``: compact only."""
@@ -103,6 +108,11 @@ class CropReader:
         """The enabled format a label fits (:meth:`Normaliser.format_of`)."""
         return self._normalise.format_of(label)
 
+    @property
+    def traffic(self) -> Traffic | None:
+        """The folder's learned mix of countries so far (:attr:`Normaliser.traffic`)."""
+        return self._normalise.traffic
+
     def read(self, crops: Sequence[np.ndarray]) -> tuple[list[PlateText], float]:
         """Normalised reads of a batch of crops and the milliseconds per crop it took."""
         start = time.perf_counter()
@@ -144,6 +154,11 @@ class ImageReader:
     def format_of(self, label: str) -> str | None:
         """The enabled format a label fits (:meth:`Normaliser.format_of`)."""
         return self._normalise.format_of(label)
+
+    @property
+    def traffic(self) -> Traffic | None:
+        """The folder's learned mix of countries so far (:attr:`Normaliser.traffic`)."""
+        return self._normalise.traffic
 
     def read(self, frame: np.ndarray) -> ImageRead:
         """Read one BGR frame ``(h, w, 3)`` uint8."""

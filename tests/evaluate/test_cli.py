@@ -137,6 +137,9 @@ def test_out_adds_error_classes_and_formats_and_a_region_column_gives_region_acc
     assert [r["label_region"] for r in rows] == ["ES", ""]
     assert rows[0]["label_format"] == "ES NNNNLLL"
     assert summary["region_accuracy"] == (1.0 if rows[0]["region"] == "ES" else 0.0)
+    # The folder is one site: a read one country clearly holds is counted in its learned mix.
+    assert 1 <= summary["region_mix"]["reads"] <= 2
+    assert (summary["region_mix"].get("ES", 0) > 0) == (rows[0]["region"] == "ES")
     assert all(r["error"] == ("" if r["exact"] == "True" else r["error"]) for r in rows)
     assert sum(summary["errors"].values()) == sum(r["exact"] == "False" for r in rows)
 
