@@ -22,16 +22,22 @@ from operators.validate import ScopedValidator
 
 log = logging.getLogger(__name__)
 
+#: Sites reported on ``/metrics`` at most (a series each): crops that name ever new sites (a
+#: misconfigured edge, forged messages) must not grow the metrics without bound.
+MAX_REPORTED_SITES = 1000
+
 
 class Region:
     """``op.stateful_map`` mapper, keyed by site: ``(Traffic | None, PlateRead) -> (Traffic, PlateRead)``.
 
-    Reports each site's leading country (``alpr_flow_site_country_share``, and a log line when it changes).
+    Reports each site's leading country (``alpr_flow_site_country_share``, and a log line when it
+    changes), for the first :data:`MAX_REPORTED_SITES` sites. The state is a few counts per site.
     """
 
     def __init__(self, validators: ScopedValidator) -> None:
         self._validators = validators
         self._leaders: dict[str, str] = {}
+        self._full = False
         self._lock = threading.Lock()
 
     @property
@@ -52,12 +58,19 @@ class Region:
         country, share = leader
         with self._lock:
             before = self._leaders.get(site)
+            if before is None and len(self._leaders) >= MAX_REPORTED_SITES:
+                if not self._full:
+                    self._full = True
+                    log.warning(
+                        "more than %d sites: the learned mix of further sites is not on /metrics", len(self._leaders)
+                    )
+                return
             if before != country:
                 self._leaders[site] = country
                 if before is not None:
                     metrics.SITE_COUNTRY_SHARE.remove(site, before)
                 log.info("site %s: most reads are of %s now (%.0f%% of %d)", site, country, 100 * share, traffic.reads)
-        metrics.SITE_COUNTRY_SHARE.labels(site, country).set(share)
+            metrics.SITE_COUNTRY_SHARE.labels(site, country).set(share)
 
 
 def stream(step_id: str, reads: Stream[PlateRead], step: Region) -> Stream[PlateRead]:

@@ -10,6 +10,7 @@ from bytewax.testing import TestingSink, TestingSource, run_main
 from prometheus_client import REGISTRY
 
 from config.flow import PlateRulesSettings
+from flows.steps import region
 from flows.steps.region import Region, stream
 from operators.records import PlateRead
 from operators.validate import ScopedValidator
@@ -63,3 +64,18 @@ def test_reads_come_out_in_order_with_the_site_s_region():
     assert [r.plate for r in out if r.read.site == "ohio-t"] == ["FUW999", "FGJ235", "FHG521", "KAA20C"]
     assert (regions[("ohio-t", "KAA20C")] or "").startswith("US")
     assert regions[("other-t", "KAA20C")] is None
+
+
+def test_sites_beyond_the_cap_are_learned_but_not_on_metrics(monkeypatch, caplog):
+    monkeypatch.setattr(region, "MAX_REPORTED_SITES", 2)
+    validators = ScopedValidator(PlateRulesSettings())
+    step = Region(validators)
+    caplog.set_level(logging.WARNING, logger="flows.steps.region")
+    learned = {}
+    for site in ("cap-a", "cap-b", "cap-c", "cap-d"):
+        (read,) = reads(validators, site, "FUW999")
+        learned[site], _ = step(None, read)
+    assert share("cap-a", "US") is not None and share("cap-b", "US") is not None
+    assert share("cap-c", "US") is None and share("cap-d", "US") is None
+    assert learned["cap-d"] is not None and learned["cap-d"].leader()[0] == "US"  # learned all the same
+    assert caplog.text.count("more than 2 sites") == 1
