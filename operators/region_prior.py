@@ -14,6 +14,9 @@ generic US pattern: vanity plates) any of the 36. The region of a read is then t
 holding a clear majority of the mass of the formats that fit it (:class:`RegionPrior`, used by
 :class:`operators.validate.PlateValidator`).
 
+A site's own mix of countries, learned from its reads, weighs them further
+(:mod:`operators.traffic_mix`).
+
 The figures are rounded registered road-vehicle counts (motorcycles and trucks included) and
 2020 populations for subdivisions: they only need to be right within a factor of about two,
 and a region missing here counts :data:`UNKNOWN_VEHICLES`.
@@ -212,7 +215,9 @@ class RegionPrior:
     ``default_region`` is the site's own country (or subdivision): its formats weigh as
     :data:`HOME_SHARE` of the traffic, the other countries' the rest, so that a string its formats
     and a large foreign country's hold alike is local; and it is the answer when no country has
-    the majority (or no subdivision of its country does) and its country holds the plate.
+    the majority (or no subdivision of its country does) and its country holds the plate. Without
+    it, a site's mix learned from its own reads (:mod:`operators.traffic_mix`) weighs the
+    countries the same way, per guess (:meth:`scales`).
     """
 
     __slots__ = ("_by_length", "_country_mass", "_default", "_min_share", "_scored", "_single")
@@ -247,13 +252,13 @@ class RegionPrior:
         # their masses are kept, each guess only weighs them again.
         self._scored = lru_cache(maxsize=16384)(self._score)
 
-    def countries(self, plate: str, scales: Mapping[str, float] | None = None) -> dict[str, float]:
-        """Each country's share of the mass of the formats that hold ``plate``, under ``scales``
-        (as :meth:`guess` weighs them); empty when none does, or only a catch-all."""
+    def countries(self, plate: str) -> dict[str, float]:
+        """Each country's share of the mass of the formats that hold ``plate`` (as :meth:`guess`
+        weighs them without a mix); empty when none does, or only a catch-all."""
         scored = self._scored(plate)
         if all(h.catch_all for _, h in scored):
             return {}
-        by_country = _by_country(_weigh(scored, scales))
+        by_country = _by_country(list(scored))
         total = sum(by_country.values())
         return {c: m / total for c, m in by_country.items()} if total > 0 else {}
 
@@ -266,7 +271,8 @@ class RegionPrior:
         """The region of ``plate`` (compact), or None when no enabled format holds it.
 
         ``scales`` (:meth:`scales` of a traffic mix) weigh each country's formats; a string only
-        a catch-all holds is then of the country with at least ``min_share`` of the mix."""
+        a catch-all holds is then of the catch-all's country where that country has at least
+        ``min_share`` of the mix (the generic US pattern at a site of mostly US plates)."""
         unscaled = self._scored(plate)
         if not unscaled:
             return None
@@ -277,7 +283,7 @@ class RegionPrior:
             if single:
                 return RegionGuess(top.region, top.name, top.classes, 1.0)
             dominant = self._dominant(scales) if scales else None
-            if dominant is not None:
+            if dominant is not None and dominant[0] == top.country:  # the catch-all's own country
                 return RegionGuess(dominant[0], top.name, top.classes, dominant[1])
             return RegionGuess(self._fallback({country_of(h.region) for h in holders}), top.name, top.classes, 0.0)
         scored = _weigh(unscaled, scales)

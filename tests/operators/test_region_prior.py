@@ -123,9 +123,12 @@ def test_countries_are_the_shares_of_the_formats_that_hold_a_plate():
     assert prior().countries("ABCDEFGHIJKL") == {}
 
 
-def test_a_string_only_a_catch_all_holds_is_of_a_country_with_most_of_the_mix():
+def test_a_string_only_a_catch_all_holds_is_of_its_country_where_that_country_has_most_of_the_mix():
     world = prior()
     guess = world.guess("597LK", world.scales({"US": 0.9}))
     assert guess is not None and guess.region == "US"
     guess = world.guess("597LK", world.scales({"US": 0.1}))
+    assert guess is not None and guess.region is None
+    # A Dutch site's mix does not make the generic US pattern Dutch.
+    guess = world.guess("597LK", world.scales({"NL": 0.9}))
     assert guess is not None and guess.region is None
