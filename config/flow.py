@@ -207,8 +207,9 @@ class PlateRulesSettings(_Strict):
     learn_region: bool = Field(
         True,
         description="Learn each site's mix of countries from its own reads (those one country's formats clearly "
-        "hold) and weigh the region of its next reads by it (operators.traffic_mix); a site or camera whose "
-        "default_region is set is not learned. Off: world-wide weights only.",
+        "hold) and weigh the region of its next reads by it (operators.traffic_mix), and by the European band "
+        "seen in each read's best crop (operators.plate_band); a site or camera whose default_region is set is "
+        "not learned. Off: world-wide weights only.",
     )
     min_confidence: float = Field(0.0, ge=0, le=1, description="Voted reads below this are rejected.")
     min_length: int = Field(2, ge=1, le=20, description="Plates shorter than this are rejected.")

@@ -19,6 +19,7 @@ import numpy as np
 from config.settings import Settings
 from ocr.base import OcrEngine, OcrResult
 from operators.normalise import compact
+from operators.plate_band import Band, find_band
 from operators.traffic_mix import Traffic, learn_plate
 from operators.validate import PlateValidator
 
@@ -72,14 +73,16 @@ class Normaliser:
             return cls(None)
         return cls(PlateValidator.from_settings(settings.flow.plates, decoded=settings.ocr.syntax.enabled))
 
-    def __call__(self, result: OcrResult) -> PlateText:
-        """The normalised plate of one engine result."""
+    def __call__(self, result: OcrResult, crop: np.ndarray | None = None) -> PlateText:
+        """The normalised plate of one engine result (``crop``: the image it read, for the band
+        of European plates, :func:`operators.plate_band.find_band`)."""
         plate = compact(result.text)
         if self._validator is not None and plate:
             match = self._validator.match(plate)
             if match is not None:
+                band = find_band(crop) if self._validator.learns else Band.UNKNOWN
                 self._traffic, region, name = learn_plate(
-                    self._validator, self._traffic, match.plate, match.region, match.format_name
+                    self._validator, self._traffic, match.plate, match.region, match.format_name, band
                 )
                 return PlateText(match.plate, result.text, result.confidence, region, name)
         return PlateText(plate, result.text, result.confidence)
@@ -117,7 +120,7 @@ class CropReader:
         """Normalised reads of a batch of crops and the milliseconds per crop it took."""
         start = time.perf_counter()
         results = self._engine.read(crops)
-        reads = [self._normalise(r) for r in results]
+        reads = [self._normalise(r, c) for r, c in zip(results, crops, strict=True)]
         ms = (time.perf_counter() - start) * 1000 / max(1, len(crops))
         return reads, ms
 
@@ -173,7 +176,8 @@ class ImageReader:
             boxes.append((x1, y1, x2 - x1, y2 - y1))
             px1, py1, px2, py2 = pad_box((x1, y1, x2, y2), self._padding, w, h)
             crops.append(frame[py1:py2, px1:px2])
-        reads = tuple(self._normalise(r) for r in self._engine.read(crops)) if crops else ()
+        results = self._engine.read(crops) if crops else []
+        reads = tuple(self._normalise(r, c) for r, c in zip(results, crops, strict=True))
         best = max(reads, key=lambda r: r.confidence if r.plate else -1.0, default=PlateText("", "", 0.0))
         ms = (time.perf_counter() - start) * 1000
         vehicles = None

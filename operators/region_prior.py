@@ -42,6 +42,7 @@ __all__ = [
     "VEHICLES",
     "RegionGuess",
     "RegionPrior",
+    "combine_scales",
     "country_of",
     "format_masses",
     "mix_scales",
@@ -125,6 +126,16 @@ def format_masses(formats: Iterable[FormatSpec]) -> dict[str, float]:
             for spec in specs:  # a subdivision's formats (or the country's unshared ones) equally
                 masses[spec.name] = rest * weights[region] / whole / len(specs)
     return masses
+
+
+def combine_scales(*scales: Mapping[str, float] | None) -> dict[str, float]:
+    """Factors of several sources of evidence on each country, multiplied (a country missing
+    from one keeps its factor of the others)."""
+    out: dict[str, float] = {}
+    for factors in scales:
+        for country, factor in (factors or {}).items():
+            out[country] = out.get(country, 1.0) * factor
+    return out
 
 
 def mix_scales(country_mass: Mapping[str, float], mix: Mapping[str, float]) -> dict[str, float]:
@@ -252,13 +263,18 @@ class RegionPrior:
         # their masses are kept, each guess only weighs them again.
         self._scored = lru_cache(maxsize=16384)(self._score)
 
-    def countries(self, plate: str) -> dict[str, float]:
+    @property
+    def country_names(self) -> tuple[str, ...]:
+        """The countries of the enabled formats, sorted."""
+        return tuple(sorted(self._country_mass))
+
+    def countries(self, plate: str, scales: Mapping[str, float] | None = None) -> dict[str, float]:
         """Each country's share of the mass of the formats that hold ``plate`` (as :meth:`guess`
-        weighs them without a mix); empty when none does, or only a catch-all."""
+        weighs them, under ``scales`` if given); empty when none does, or only a catch-all."""
         scored = self._scored(plate)
         if all(h.catch_all for _, h in scored):
             return {}
-        by_country = _by_country(list(scored))
+        by_country = _by_country(_weigh(scored, scales))
         total = sum(by_country.values())
         return {c: m / total for c, m in by_country.items()} if total > 0 else {}
 

@@ -28,6 +28,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from operators.plate_band import Band
 from operators.records import PlateRead, RecordError
 
 if TYPE_CHECKING:
@@ -85,27 +86,35 @@ def observe(traffic: Traffic | None, shares: Mapping[str, float], min_share: flo
 
 
 def learn_plate(
-    validator: PlateValidator, traffic: Traffic | None, plate: str, region: str | None, format_name: str
+    validator: PlateValidator,
+    traffic: Traffic | None,
+    plate: str,
+    region: str | None,
+    format_name: str,
+    band: Band = Band.UNKNOWN,
 ) -> tuple[Traffic | None, str | None, str]:
     """``(traffic, region, format_name)`` of a written ``plate`` matched as ``format_name`` (in
-    ``region``): the region and format guessed again under the site's ``traffic``, and the
-    traffic with this read counted. A validator that does not learn (its scope names its country)
-    and a custom format leave all three as they are."""
+    ``region``): the region and format guessed again under the site's ``traffic`` and what the
+    crop showed of a European ``band`` (:mod:`operators.plate_band`), and the traffic with this
+    read counted (the band weighs that too: it is this read's own evidence, not a guess). A
+    validator that does not learn (its scope names its country) and a custom format leave all
+    three as they are."""
     if not plate or not validator.learns or validator.is_custom(format_name):
         return traffic, region, format_name
-    guess = validator.guess(plate, traffic.mix() if traffic is not None else None)
+    guess = validator.guess(plate, traffic.mix() if traffic is not None else None, band)
     if guess is not None:
         region, format_name = guess.region, guess.format_name
-    return observe(traffic, validator.countries(plate), validator.region_min_share), region, format_name
+    shares = validator.countries(plate, band)
+    return observe(traffic, shares, validator.region_min_share), region, format_name
 
 
 def learn_region(
-    validators: ScopedValidator, traffic: Traffic | None, read: PlateRead
+    validators: ScopedValidator, traffic: Traffic | None, read: PlateRead, band: Band = Band.UNKNOWN
 ) -> tuple[Traffic | None, PlateRead]:
     """:func:`learn_plate` on a plate read, under the validator of its site or camera (a no-plate
-    event passes as it is)."""
+    event passes as it is); ``band``: what its best crop showed (:func:`operators.plate_band.find_band`)."""
     validator = validators.validator(read.read.site, read.read.camera_id)
-    traffic, region, format_name = learn_plate(validator, traffic, read.plate, read.region, read.format_name)
+    traffic, region, format_name = learn_plate(validator, traffic, read.plate, read.region, read.format_name, band)
     if (region, format_name) != (read.region, read.format_name):
         read = replace(read, region=region, format_name=format_name)
     return traffic, read

@@ -38,10 +38,11 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from operators.normalise import Confusions, compact
+from operators.plate_band import Band, band_scales
 from operators.plate_formats import FormatSpec, expand_template, preset_formats
 from operators.plate_scopes import Scoped
 from operators.records import PlateRead, RejectedRead, RejectReason, TrackRead
-from operators.region_prior import RegionGuess, RegionPrior, country_of
+from operators.region_prior import RegionGuess, RegionPrior, combine_scales, country_of
 
 if TYPE_CHECKING:
     from config.flow import PlateRulesSettings
@@ -215,14 +216,22 @@ class PlateValidator:
         """Whether ``format_name`` is a custom format (its matches keep the region it names)."""
         return format_name in self._custom
 
-    def guess(self, plate: str, mix: Mapping[str, float] | None = None) -> RegionGuess | None:
+    def guess(
+        self, plate: str, mix: Mapping[str, float] | None = None, band: Band = Band.UNKNOWN
+    ) -> RegionGuess | None:
         """The region of ``plate`` (as written) under a site's traffic ``mix`` ({country: share},
-        :meth:`operators.traffic_mix.Traffic.mix`; None or empty: the world-wide weights)."""
-        return self._prior.guess(plate, self._prior.scales(mix) if mix else None)
+        :meth:`operators.traffic_mix.Traffic.mix`; None or empty: the world-wide weights) and
+        what its crop showed of a European band (:func:`operators.plate_band.find_band`)."""
+        scales = combine_scales(self._prior.scales(mix) if mix else None, self._band_scales(band))
+        return self._prior.guess(plate, scales or None)
 
-    def countries(self, plate: str) -> dict[str, float]:
-        """Each country's share of the world-wide weight of the formats that hold ``plate``."""
-        return self._prior.countries(plate)
+    def countries(self, plate: str, band: Band = Band.UNKNOWN) -> dict[str, float]:
+        """Each country's share of the world-wide weight of the formats that hold ``plate``
+        (weighed by what its crop showed of a European band, if anything)."""
+        return self._prior.countries(plate, self._band_scales(band) or None)
+
+    def _band_scales(self, band: Band) -> dict[str, float]:
+        return band_scales(band, self._prior.country_names)
 
     def match(self, text: str) -> PlateMatch | None:
         """The best format match of ``text`` (compacted first), or None when nothing fits."""

@@ -4,9 +4,28 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import cv2
+import numpy as np
+
 from operators.records import Box, OcrRead, PlateCrop, TrackRead
 
 T0 = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
+
+WHITE, YELLOW, BLUE, BLACK = (235, 235, 235), (30, 200, 240), (150, 60, 0), (20, 20, 20)  # BGR
+
+
+def drawn_plate(background=WHITE, band=BLUE, *, text=BLACK, width=260, height=56, pad=0.15, around=(70, 70, 70)):
+    """A drawn BGR plate (``band`` None: without one) with characters, padded by ``around``."""
+    px, py = int(width * pad), int(height * pad)
+    image = np.full((height + 2 * py, width + 2 * px, 3), around, np.uint8)
+    cv2.rectangle(image, (px, py), (px + width - 1, py + height - 1), background, -1)
+    start = px + 8
+    if band is not None:
+        cv2.rectangle(image, (px, py), (px + int(width * 0.08), py + height - 1), band, -1)
+        cv2.putText(image, "E", (px + 4, py + height - 8), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1)
+        start = px + int(width * 0.08) + 12
+    cv2.putText(image, "1234 BCD", (start, py + height - 14), cv2.FONT_HERSHEY_SIMPLEX, 1.1, text, 3)
+    return image
 
 
 def make_crop(

@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 
 from operators.plate_formats import FormatSpec, preset_formats
-from operators.region_prior import FOREIGN_FLOOR, HOME_SHARE, VEHICLES, RegionPrior, format_masses, mix_scales
+from operators.region_prior import (
+    FOREIGN_FLOOR,
+    HOME_SHARE,
+    VEHICLES,
+    RegionPrior,
+    combine_scales,
+    format_masses,
+    mix_scales,
+)
 
 DEFAULT = ("US", "EU", "BR", "PK")
 
@@ -132,3 +140,18 @@ def test_a_string_only_a_catch_all_holds_is_of_its_country_where_that_country_ha
     # A Dutch site's mix does not make the generic US pattern Dutch.
     guess = world.guess("597LK", world.scales({"NL": 0.9}))
     assert guess is not None and guess.region is None
+
+
+def test_factors_of_several_sources_multiply():
+    assert combine_scales({"US": 2.0, "NL": 0.5}, None, {"NL": 4.0, "BE": 3.0}) == {"US": 2.0, "NL": 2.0, "BE": 3.0}
+    assert combine_scales(None, {}) == {}
+
+
+def test_countries_are_weighed_by_scales_when_given():
+    prior = RegionPrior(preset_formats(["US", "EU"]))
+    plain = prior.countries("1ABC234")
+    assert max(plain, key=plain.__getitem__) == "US"
+    weighed = prior.countries("1ABC234", {"US": 0.01})
+    assert max(weighed, key=weighed.__getitem__) == "BE"
+    assert abs(sum(weighed.values()) - 1) < 1e-9
+    assert "US" in prior.country_names and "BE" in prior.country_names

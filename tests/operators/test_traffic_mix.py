@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from config.flow import PlateRulesSettings
+from operators.plate_band import Band
 from operators.records import PlateRead, RecordError
 from operators.traffic_mix import LEARN_WEIGHT, Traffic, learn_plate, learn_region, observe
 from operators.validate import PlateValidator, ScopedValidator
@@ -114,3 +115,23 @@ def test_a_no_plate_event_passes_as_it_is():
         None,
         "no_plate",
     )
+
+
+def test_a_band_on_the_crop_makes_a_string_of_california_and_belgium_belgian():
+    validator = PlateValidator.from_settings(PlateRulesSettings())
+    match = validator.match("1ABC234")
+    assert match is not None
+    seen = {band: learn_plate(validator, None, match.plate, match.region, match.format_name, band) for band in Band}
+    assert seen[Band.UNKNOWN][1] == "US-CA"
+    assert seen[Band.ABSENT][1] == "US-CA"
+    traffic, region, _ = seen[Band.PRESENT]
+    assert region == "BE"
+    assert traffic is not None and dict(traffic.countries) == {"BE": 1}  # this read's own evidence counts
+
+
+def test_a_site_that_names_its_country_ignores_the_band():
+    validator = PlateValidator.from_settings(PlateRulesSettings(default_region="US"))
+    match = validator.match("1ABC234")
+    assert match is not None
+    _, region, _ = learn_plate(validator, None, match.plate, match.region, match.format_name, Band.PRESENT)
+    assert region == "US-CA"

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
+import cv2
 from bytewax import operators as op
 from bytewax.dataflow import Dataflow
 from bytewax.testing import TestingSink, TestingSource, run_main
@@ -14,7 +16,7 @@ from flows.steps import region
 from flows.steps.region import Region, stream
 from operators.records import PlateRead
 from operators.validate import ScopedValidator
-from tests.operators.builders import make_track_read
+from tests.operators.builders import drawn_plate, make_track_read
 
 
 def reads(validators: ScopedValidator, site: str, *texts: str) -> list[PlateRead]:
@@ -79,3 +81,16 @@ def test_sites_beyond_the_cap_are_learned_but_not_on_metrics(monkeypatch, caplog
     assert share("cap-c", "US") is None and share("cap-d", "US") is None
     assert learned["cap-d"] is not None and learned["cap-d"].leader()[0] == "US"  # learned all the same
     assert caplog.text.count("more than 2 sites") == 1
+
+
+def test_the_best_crop_s_band_makes_a_string_of_california_and_belgium_belgian():
+    validators = ScopedValidator(PlateRulesSettings())
+    step = Region(validators)
+    [read] = reads(validators, "brussels-t", "1ABC234")
+    ok, jpeg = cv2.imencode(".jpg", drawn_plate())
+    assert ok
+    banded = replace(read, read=replace(read.read, best_crop=replace(read.read.best_crop, image=jpeg.tobytes())))
+    _, out = step(None, banded)
+    assert out.region == "BE"
+    _, out = step(None, read)  # its crop does not decode: the band is unknown
+    assert out.region == "US-CA"
