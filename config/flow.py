@@ -211,6 +211,13 @@ class PlateRulesSettings(_Strict):
         "seen in each read's best crop (operators.plate_band); a site or camera whose default_region is set is "
         "not learned. Off: world-wide weights only.",
     )
+    region_band: bool = Field(
+        True,
+        description="Look for the band EU plates carry at their left in each read's best crop and weigh the "
+        "countries by it (operators.plate_band), where the site's mix is learned. Off: the string and the "
+        "site's mix only (e.g. where plates with a blue left band of their own are common: Alaska's "
+        "anniversary series; or name the site's country with default_region).",
+    )
     min_confidence: float = Field(0.0, ge=0, le=1, description="Voted reads below this are rejected.")
     min_length: int = Field(2, ge=1, le=20, description="Plates shorter than this are rejected.")
     max_length: int = Field(10, ge=1, le=20, description="Plates longer than this are rejected.")

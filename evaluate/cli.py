@@ -79,7 +79,12 @@ def _settings(config_paths: tuple[str, ...], formats: str | None, site: str | No
 
 
 def _report(
-    results: list[Scored], out: Path | None, as_json: bool, extra: dict[str, object], traffic: Traffic | None = None
+    results: list[Scored],
+    out: Path | None,
+    as_json: bool,
+    extra: dict[str, object],
+    traffic: Traffic | None = None,
+    bands: dict[str, int] | None = None,
 ) -> None:
     from evaluate.run import write_csv
 
@@ -91,6 +96,8 @@ def _report(
         if traffic is not None:  # what the folder's reads taught of its countries (operators.traffic_mix)
             mix = sorted(traffic.mix().items(), key=lambda kv: -kv[1])
             summary["region_mix"] = {"reads": traffic.reads} | {c: round(v, 4) for c, v in mix[:8]}
+        if bands:  # what the plate reads' crops showed of a European band (operators.plate_band)
+            summary["bands"] = bands
     if as_json:
         click.echo(json.dumps(summary))
     else:
@@ -137,7 +144,7 @@ def images(folder: Path, as_json: bool, out: Path | None, limit: int | None, for
     extra: dict[str, object] = {"ocr": settings.ocr.type, "detector": detector_name(settings)}
     if settings.edge.vehicles.enabled:
         extra["vehicle_association"] = vehicle_association(results)
-    _report(results, out, as_json, extra, reader.traffic)
+    _report(results, out, as_json, extra, reader.traffic, reader.bands)
 
 
 @eval_.command("crops")
@@ -171,7 +178,7 @@ def crops(folder: Path, split: str | None, skip: tuple[str, ...], as_json: bool,
         raise click.ClickException(str(exc)) from exc
     results = eval_crops(rows, reader, settings.ocr.batch_size, Progress(len(rows), "eval crops"))
     extra = {"ocr": settings.ocr.type, "threads": settings.ocr.threads or os.cpu_count()}
-    _report(results, out, as_json, extra, reader.traffic)
+    _report(results, out, as_json, extra, reader.traffic, reader.bands)
 
 
 @eval_.command("fps")

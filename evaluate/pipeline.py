@@ -11,6 +11,7 @@ that fits no enabled format is kept in compact form (the flow would file it unde
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -60,11 +61,17 @@ class Normaliser:
     def __init__(self, validator: PlateValidator | None) -> None:
         self._validator = validator
         self._traffic: Traffic | None = None  # the folder is one site: its reads' mix of countries
+        self._bands: Counter[str] = Counter()  # what the crops of its plate reads showed of a European band
 
     @property
     def traffic(self) -> Traffic | None:
         """What the reads so far taught of the folder's mix of countries (None: nothing yet)."""
         return self._traffic
+
+    @property
+    def bands(self) -> dict[str, int]:
+        """Plate reads so far by what their crop showed of a European band (present, absent, unknown)."""
+        return dict(self._bands)
 
     @classmethod
     def from_settings(cls, settings: Settings, fix_formats: bool = True) -> Normaliser:
@@ -80,7 +87,10 @@ class Normaliser:
         if self._validator is not None and plate:
             match = self._validator.match(plate)
             if match is not None:
-                band = find_band(crop) if self._validator.learns else Band.UNKNOWN
+                band = Band.UNKNOWN
+                if self._validator.sees_band:
+                    band = find_band(crop)
+                    self._bands[band.value] += 1
                 self._traffic, region, name = learn_plate(
                     self._validator, self._traffic, match.plate, match.region, match.format_name, band
                 )
@@ -115,6 +125,11 @@ class CropReader:
     def traffic(self) -> Traffic | None:
         """The folder's learned mix of countries so far (:attr:`Normaliser.traffic`)."""
         return self._normalise.traffic
+
+    @property
+    def bands(self) -> dict[str, int]:
+        """Plate reads by what their crop showed of a European band (:attr:`Normaliser.bands`)."""
+        return self._normalise.bands
 
     def read(self, crops: Sequence[np.ndarray]) -> tuple[list[PlateText], float]:
         """Normalised reads of a batch of crops and the milliseconds per crop it took."""
@@ -162,6 +177,11 @@ class ImageReader:
     def traffic(self) -> Traffic | None:
         """The folder's learned mix of countries so far (:attr:`Normaliser.traffic`)."""
         return self._normalise.traffic
+
+    @property
+    def bands(self) -> dict[str, int]:
+        """Plate reads by what their crop showed of a European band (:attr:`Normaliser.bands`)."""
+        return self._normalise.bands
 
     def read(self, frame: np.ndarray) -> ImageRead:
         """Read one BGR frame ``(h, w, 3)`` uint8."""

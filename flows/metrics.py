@@ -40,6 +40,13 @@ SITE_COUNTRY_SHARE = Gauge(
     "Share of a site's reads that its leading country's formats clearly hold (the learned mix).",
     ["site", "country"],
 )
+PLATE_BANDS = Counter(
+    "alpr_flow_plate_bands",
+    "Plate reads by what their best crop showed of a European band (present, absent, unknown: grey or unreadable).",
+    ["band"],
+)
+for _band in ("present", "absent", "unknown"):  # every outcome's series exists, at 0, from the start
+    PLATE_BANDS.labels(_band)
 OCR_CROP_SECONDS = Histogram(
     "alpr_flow_ocr_crop_duration_seconds", "OCR time per crop (batch time / batch size).", buckets=OCR_BUCKETS
 )

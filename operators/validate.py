@@ -100,6 +100,7 @@ class PlateValidator:
         "_prior",
         "_regexes",
         "_rules",
+        "_sees_band",
     )
 
     def __init__(
@@ -117,11 +118,13 @@ class PlateValidator:
         region_glyphs: dict[str, dict[str, str]] | None = None,
         region_min_share: float = 0.6,
         learn_region: bool = True,
+        region_band: bool = True,
     ) -> None:
         """``regexes`` are custom ``(name, region, regex)``; ``custom_formats`` rank above presets;
         ``region_glyphs`` maps a country or region to ``{read: written}`` characters;
         ``learn_region``: a site's reads may weigh its countries (:mod:`operators.traffic_mix`),
-        unless ``default_region`` names its country."""
+        unless ``default_region`` names its country; ``region_band``: and the European band seen
+        in a read's crop does (:mod:`operators.plate_band`)."""
         if min_length > max_length:
             raise ValueError(f"PlateValidator: min_length {min_length} is above max_length {max_length}")
         formats = tuple(formats)
@@ -129,6 +132,7 @@ class PlateValidator:
         self._prior = RegionPrior(formats, region_min_share, default_region)
         self._min_share = region_min_share
         self._learns = learn_region and default_region is None
+        self._sees_band = self._learns and region_band
         self._custom = frozenset(spec.name for spec in custom_formats) | {name for name, _, _ in regexes}
         shapes: dict[str, dict[tuple[str, str | None], float]] = {}
         for bonus, specs in ((0.0, formats), (_CUSTOM_BONUS, custom_formats)):
@@ -200,12 +204,19 @@ class PlateValidator:
             region_glyphs=rules.region_glyphs,
             region_min_share=rules.region_min_share,
             learn_region=rules.learn_region,
+            region_band=rules.region_band,
         )
 
     @property
     def learns(self) -> bool:
         """Whether a site's own mix of countries may weigh its reads' regions (no ``default_region``)."""
         return self._learns
+
+    @property
+    def sees_band(self) -> bool:
+        """Whether the European band seen in a read's crop weighs its region (``flow.plates.region_band``,
+        where the site's mix is learned)."""
+        return self._sees_band
 
     @property
     def region_min_share(self) -> float:
@@ -231,7 +242,7 @@ class PlateValidator:
         return self._prior.countries(plate, self._band_scales(band) or None)
 
     def _band_scales(self, band: Band) -> dict[str, float]:
-        return band_scales(band, self._prior.country_names)
+        return band_scales(band, self._prior.country_names) if self._sees_band else {}
 
     def match(self, text: str) -> PlateMatch | None:
         """The best format match of ``text`` (compacted first), or None when nothing fits."""

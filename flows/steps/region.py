@@ -51,8 +51,9 @@ class Region:
 
     def __call__(self, traffic: Traffic | None, read: PlateRead) -> tuple[Traffic | None, PlateRead]:
         band = Band.UNKNOWN
-        if read.plate and self._validators.validator(read.read.site, read.read.camera_id).learns:
+        if read.plate and self._validators.validator(read.read.site, read.read.camera_id).sees_band:
             band = find_band(decode_image(read.read.best_crop))
+            metrics.PLATE_BANDS.labels(band.value).inc()
         new, out = learn_region(self._validators, traffic, read, band)
         if new is not traffic and new is not None:
             self._report(read.read.site, new)

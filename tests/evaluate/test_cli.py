@@ -140,6 +140,9 @@ def test_out_adds_error_classes_and_formats_and_a_region_column_gives_region_acc
     # The folder is one site: a read one country clearly holds is counted in its learned mix.
     assert 1 <= summary["region_mix"]["reads"] <= 2
     assert (summary["region_mix"].get("ES", 0) > 0) == (rows[0]["region"] == "ES")
+    # Each plate read's crop was looked at for a European band (none drawn: absent, or unknown in grey).
+    assert set(summary["bands"]) <= {"absent", "unknown"}
+    assert 1 <= sum(summary["bands"].values()) <= 2
     assert all(r["error"] == ("" if r["exact"] == "True" else r["error"]) for r in rows)
     assert sum(summary["errors"].values()) == sum(r["exact"] == "False" for r in rows)
 

@@ -242,7 +242,9 @@ def test_each_camera_reads_under_its_own_or_its_sites_formats(registry, reader):
     plate = labelled_crops()[0].plate
     msgs = track_messages(registry, 0, camera="cam-1", track="t1")
     msgs += track_messages(registry, 0, camera="cam-se", track="t2", start_s=1.0, offset=3)
-    out = run_flow(registry, reader, msgs, plates={"cameras": {"cam-se": {"presets": ["SE"]}}})
+    # region_band off: FUW999's Alaskan plate carries a blue band at its left, as EU plates do (below).
+    plates = {"cameras": {"cam-se": {"presets": ["SE"]}}, "region_band": False}
+    out = run_flow(registry, reader, msgs, plates=plates)
     regions = {e.camera_id: (e.plate, e.region) for e in out.latest().values()}
     assert regions == {"cam-1": (plate, "US"), "cam-se": (plate, "SE")}
 
@@ -256,9 +258,27 @@ def test_a_site_s_own_reads_weigh_the_region_of_its_next_ones(registry, reader):
         msgs += track_messages(registry, k, camera="cam-oh", track=f"t{k}", start_s=10.0 * k, offset=3 * k, site="ohio")
     msgs += track_messages(registry, 8, camera="cam-oh", track="t8", start_s=80.0, offset=24, site="ohio")
     msgs += track_messages(registry, 8, camera="cam-x", track="t9", start_s=80.0, offset=27, site="elsewhere")
-    out = run_flow(registry, reader, msgs, provisional={"publish": "all"})
+    # The count alone: the band seen in each crop is another cue (next test).
+    out = run_flow(registry, reader, msgs, provisional={"publish": "all"}, plates={"region_band": False})
     last = {(e.site, e.plate): e.region for e in out.latest().values()}
     assert crops[8].plate == "KAA20C"
     assert last[("elsewhere", "KAA20C")] is None
     assert (last[("ohio", "KAA20C")] or "").split("-")[0] == "US"
     assert all((last[("ohio", c.plate)] or "").startswith("US") for c in crops[:8])
+
+
+def test_the_band_seen_in_the_best_crop_weighs_the_region(registry, reader):
+    # KAA20C's crop (New Jersey) shows no band at its left: the European series that also hold
+    # it weigh less, and it is American. FUW999's (Alaska's 50th-anniversary series) shows a blue
+    # band with the flag, as EU plates do: the US series that clearly hold it no longer do.
+    crops = labelled_crops()
+    assert (crops[0].plate, crops[8].plate) == ("FUW999", "KAA20C")
+    msgs = track_messages(registry, 0, camera="cam-x", track="t0", site="elsewhere")
+    msgs += track_messages(registry, 8, camera="cam-x", track="t1", start_s=10.0, offset=3, site="elsewhere")
+    regions = {}
+    for band in (True, False):
+        out = run_flow(registry, reader, msgs, plates={"region_band": band})
+        regions[band] = {e.plate: e.region for e in out.latest().values()}
+    assert (regions[True]["KAA20C"] or "").split("-")[0] == "US"
+    assert regions[True]["FUW999"] is None
+    assert regions[False] == {"FUW999": "US", "KAA20C": None}

@@ -42,6 +42,15 @@ def test_a_grey_or_tiny_or_missing_crop_says_nothing():
     assert find_band(np.zeros((40, 120), np.uint8)) is Band.UNKNOWN  # not BGR
 
 
+def test_any_shape_or_content_gives_an_answer_and_a_large_crop_the_same_one():
+    rng = np.random.default_rng(0)
+    for h, w in [(12, 40), (13, 5000), (2000, 40), (40, 41), (500, 700)]:
+        assert find_band(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)) in set(Band)
+    assert find_band(np.zeros((60, 200, 3), np.uint8)) is Band.UNKNOWN  # black
+    large = cv2.resize(plate(), None, fx=12, fy=12, interpolation=cv2.INTER_NEAREST)
+    assert find_band(large) is Band.PRESENT
+
+
 def test_what_was_seen_weighs_the_countries_that_carry_a_band_against_those_that_do_not():
     countries = ("US", "GB", "NL")
     assert band_scales(Band.UNKNOWN, countries) == {}

@@ -29,6 +29,10 @@ def share(site: str, country: str) -> float | None:
     return REGISTRY.get_sample_value("alpr_flow_site_country_share", {"site": site, "country": country})
 
 
+def bands(band: str) -> float:
+    return REGISTRY.get_sample_value("alpr_flow_plate_bands_total", {"band": band}) or 0.0
+
+
 def test_the_leading_country_of_each_site_is_reported_and_replaced_when_it_changes(caplog):
     validators = ScopedValidator(PlateRulesSettings())
     step = Region(validators)
@@ -90,7 +94,9 @@ def test_the_best_crop_s_band_makes_a_string_of_california_and_belgium_belgian()
     ok, jpeg = cv2.imencode(".jpg", drawn_plate())
     assert ok
     banded = replace(read, read=replace(read.read, best_crop=replace(read.read.best_crop, image=jpeg.tobytes())))
+    before = {b: bands(b) for b in ("present", "unknown")}
     _, out = step(None, banded)
     assert out.region == "BE"
     _, out = step(None, read)  # its crop does not decode: the band is unknown
     assert out.region == "US-CA"
+    assert {b: bands(b) - before[b] for b in before} == {"present": 1, "unknown": 1}
