@@ -96,7 +96,7 @@ def _report(
         if traffic is not None:  # what the folder's reads taught of its countries (operators.traffic_mix)
             mix = sorted(traffic.mix().items(), key=lambda kv: -kv[1])
             summary["region_mix"] = {"reads": traffic.reads} | {c: round(v, 4) for c, v in mix[:8]}
-        if bands:  # what the plate reads' crops showed of a European band (operators.plate_band)
+        if bands is not None:  # what the plate reads' crops showed of a European band (operators.plate_band)
             summary["bands"] = bands
     if as_json:
         click.echo(json.dumps(summary))

@@ -18,9 +18,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from config.settings import Settings
+from flows.steps.region import look_for_band
 from ocr.base import OcrEngine, OcrResult
 from operators.normalise import compact
-from operators.plate_band import Band, find_band
+from operators.plate_band import Band
 from operators.traffic_mix import Traffic, learn_plate
 from operators.validate import PlateValidator
 
@@ -69,9 +70,10 @@ class Normaliser:
         return self._traffic
 
     @property
-    def bands(self) -> dict[str, int]:
-        """Plate reads so far by what their crop showed of a European band (present, absent, unknown)."""
-        return dict(self._bands)
+    def bands(self) -> dict[str, int] | None:
+        """Plate reads so far by what their crop showed of a European band (present, absent,
+        unknown), among those where it could change the region; None where no band is looked for."""
+        return dict(self._bands) if self._validator is not None and self._validator.sees_band else None
 
     @classmethod
     def from_settings(cls, settings: Settings, fix_formats: bool = True) -> Normaliser:
@@ -82,14 +84,14 @@ class Normaliser:
 
     def __call__(self, result: OcrResult, crop: np.ndarray | None = None) -> PlateText:
         """The normalised plate of one engine result (``crop``: the image it read, for the band
-        of European plates, :func:`operators.plate_band.find_band`)."""
+        of European plates, as the flow's region step looks: :func:`flows.steps.region.look_for_band`)."""
         plate = compact(result.text)
         if self._validator is not None and plate:
             match = self._validator.match(plate)
             if match is not None:
                 band = Band.UNKNOWN
-                if self._validator.sees_band:
-                    band = find_band(crop)
+                if self._validator.band_matters(match.plate):
+                    band = look_for_band(crop)
                     self._bands[band.value] += 1
                 self._traffic, region, name = learn_plate(
                     self._validator, self._traffic, match.plate, match.region, match.format_name, band
@@ -127,7 +129,7 @@ class CropReader:
         return self._normalise.traffic
 
     @property
-    def bands(self) -> dict[str, int]:
+    def bands(self) -> dict[str, int] | None:
         """Plate reads by what their crop showed of a European band (:attr:`Normaliser.bands`)."""
         return self._normalise.bands
 
@@ -179,7 +181,7 @@ class ImageReader:
         return self._normalise.traffic
 
     @property
-    def bands(self) -> dict[str, int]:
+    def bands(self) -> dict[str, int] | None:
         """Plate reads by what their crop showed of a European band (:attr:`Normaliser.bands`)."""
         return self._normalise.bands
 

@@ -43,6 +43,7 @@ __all__ = [
     "BAND_SHARE",
     "FOUND_WITHOUT_BAND",
     "FOUND_WITH_BAND",
+    "LOOK_HEIGHT",
     "Band",
     "band_scales",
     "find_band",
@@ -70,8 +71,9 @@ FOUND_WITHOUT_BAND = 0.01
 
 #: Rows of the crop the band is looked for in (its padding above and below left out).
 _ROWS = (0.15, 0.85)
-#: Height the crop is reduced to before looking (area averaging): enough for an 8% band.
-_HEIGHT = 32
+#: Height (pixels) the crop is reduced to before looking (area averaging): enough for the band.
+#: A caller with a faster resize may hand a crop of this height (the flow's region step does).
+LOOK_HEIGHT = 32
 #: How far (CIE a*, b*) a pixel's colour is from the background's to be the band's, and the share
 #: of a column's pixels that must be.
 _COLOUR_DISTANCE = 10.0
@@ -114,17 +116,20 @@ def find_band(image: npt.NDArray[np.uint8] | None) -> Band:
     h, w = image.shape[:2]
     if h < _MIN_SIZE[0] or w < _MIN_SIZE[1]:
         return Band.UNKNOWN
-    step = max(1, h // (4 * _HEIGHT))  # a crop far larger than needed (a whole frame) is thinned first
-    small = _shrink(image[::step, ::step].astype(np.float32), _HEIGHT, max(8, round(w * _HEIGHT / h)))
+    if h == LOOK_HEIGHT and w >= 8:  # reduced by the caller already
+        small = image.astype(np.float32)
+    else:
+        step = max(1, h // (4 * LOOK_HEIGHT))  # a crop far larger than needed (a whole frame) is thinned first
+        small = _shrink(image[::step, ::step].astype(np.float32), LOOK_HEIGHT, max(8, round(w * LOOK_HEIGHT / h)))
     lum, red_green, yellow_blue = _lab(small)
-    if float(np.percentile(np.hypot(red_green, yellow_blue), 95)) < _GREY:
+    if _quantile(np.hypot(red_green, yellow_blue), 0.95) < _GREY:
         return Band.UNKNOWN
     height, width = lum.shape
     # The background: the brightest pixels of the plate's middle (white or yellow, between characters).
     mid_rows = slice(int(height * 0.3), int(height * 0.7))
     mid_cols = slice(int(width * 0.35), int(width * 0.85))
     mid = lum[mid_rows, mid_cols]
-    bright = mid >= np.percentile(mid, 70)
+    bright = mid >= _quantile(mid, 0.7)
     bg_rg = float(red_green[mid_rows, mid_cols][bright].mean())
     bg_yb = float(yellow_blue[mid_rows, mid_cols][bright].mean())
     bg_lum = float(mid[bright].mean())
@@ -176,6 +181,13 @@ def band_scales(band: Band, countries: Iterable[str]) -> dict[str, float]:
         found = share * FOUND_WITH_BAND + (1 - share) * FOUND_WITHOUT_BAND
         scales[country] = found if band is Band.PRESENT else 1 - found
     return scales
+
+
+def _quantile(values: npt.NDArray[np.float32], q: float) -> float:
+    """The ``q`` quantile of ``values`` (the element at that rank: no interpolation)."""
+    flat = values.ravel()
+    k = min(flat.size - 1, int(q * flat.size))
+    return float(np.partition(flat, k)[k])
 
 
 def _near(colour: tuple[float, float], others: Iterable[tuple[float, float]]) -> bool:

@@ -283,12 +283,16 @@ class RegionPrior:
         ({country: share}, e.g. a site's learned mix, :mod:`operators.traffic_mix`)."""
         return mix_scales(self._country_mass, mix)
 
-    def guess(self, plate: str, scales: Mapping[str, float] | None = None) -> RegionGuess | None:
+    def guess(
+        self, plate: str, scales: Mapping[str, float] | None = None, evidence: Mapping[str, float] | None = None
+    ) -> RegionGuess | None:
         """The region of ``plate`` (compact), or None when no enabled format holds it.
 
         ``scales`` (:meth:`scales` of a traffic mix) weigh each country's formats; a string only
         a catch-all holds is then of the catch-all's country where that country has at least
-        ``min_share`` of the mix (the generic US pattern at a site of mostly US plates)."""
+        ``min_share`` of the mix (the generic US pattern at a site of mostly US plates).
+        ``evidence``: factors of what this read's crop showed (:mod:`operators.plate_band`),
+        weighing the formats that hold the plate, not the site's mix."""
         unscaled = self._scored(plate)
         if not unscaled:
             return None
@@ -302,7 +306,7 @@ class RegionPrior:
             if dominant is not None and dominant[0] == top.country:  # the catch-all's own country
                 return RegionGuess(dominant[0], top.name, top.classes, dominant[1])
             return RegionGuess(self._fallback({country_of(h.region) for h in holders}), top.name, top.classes, 0.0)
-        scored = _weigh(unscaled, scales)
+        scored = _weigh(unscaled, combine_scales(scales, evidence) or None)
         total = sum(m for m, _ in scored)
         by_country = _by_country(scored)
         country, mass = max(by_country.items(), key=lambda kv: (kv[1], kv[0]))

@@ -42,7 +42,7 @@ from operators.plate_band import Band, band_scales
 from operators.plate_formats import FormatSpec, expand_template, preset_formats
 from operators.plate_scopes import Scoped
 from operators.records import PlateRead, RejectedRead, RejectReason, TrackRead
-from operators.region_prior import RegionGuess, RegionPrior, combine_scales, country_of
+from operators.region_prior import RegionGuess, RegionPrior, country_of
 
 if TYPE_CHECKING:
     from config.flow import PlateRulesSettings
@@ -100,6 +100,7 @@ class PlateValidator:
         "_prior",
         "_regexes",
         "_rules",
+        "_by_band",
         "_sees_band",
     )
 
@@ -133,6 +134,11 @@ class PlateValidator:
         self._min_share = region_min_share
         self._learns = learn_region and default_region is None
         self._sees_band = self._learns and region_band
+        self._by_band = (
+            {b: band_scales(b, self._prior.country_names) for b in (Band.PRESENT, Band.ABSENT)}
+            if self._sees_band
+            else {}
+        )
         self._custom = frozenset(spec.name for spec in custom_formats) | {name for name, _, _ in regexes}
         shapes: dict[str, dict[tuple[str, str | None], float]] = {}
         for bonus, specs in ((0.0, formats), (_CUSTOM_BONUS, custom_formats)):
@@ -233,8 +239,7 @@ class PlateValidator:
         """The region of ``plate`` (as written) under a site's traffic ``mix`` ({country: share},
         :meth:`operators.traffic_mix.Traffic.mix`; None or empty: the world-wide weights) and
         what its crop showed of a European band (:func:`operators.plate_band.find_band`)."""
-        scales = combine_scales(self._prior.scales(mix) if mix else None, self._band_scales(band))
-        return self._prior.guess(plate, scales or None)
+        return self._prior.guess(plate, self._prior.scales(mix) if mix else None, self._band_scales(band) or None)
 
     def countries(self, plate: str, band: Band = Band.UNKNOWN) -> dict[str, float]:
         """Each country's share of the world-wide weight of the formats that hold ``plate``
@@ -242,7 +247,13 @@ class PlateValidator:
         return self._prior.countries(plate, self._band_scales(band) or None)
 
     def _band_scales(self, band: Band) -> dict[str, float]:
-        return band_scales(band, self._prior.country_names) if self._sees_band else {}
+        return self._by_band.get(band, {})
+
+    def band_matters(self, plate: str) -> bool:
+        """Whether what a crop shows of a European band could change the region of ``plate``:
+        several countries' formats hold it, or only a catch-all does (a site's leading country
+        then names it, and the band weighs that). One country's formats alone: it cannot."""
+        return self._sees_band and len(self._prior.countries(plate)) != 1
 
     def match(self, text: str) -> PlateMatch | None:
         """The best format match of ``text`` (compacted first), or None when nothing fits."""

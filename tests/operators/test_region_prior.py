@@ -155,3 +155,15 @@ def test_countries_are_weighed_by_scales_when_given():
     assert max(weighed, key=weighed.__getitem__) == "BE"
     assert abs(sum(weighed.values()) - 1) < 1e-9
     assert "US" in prior.country_names and "BE" in prior.country_names
+
+
+def test_a_read_s_own_evidence_weighs_the_formats_that_hold_it_not_the_site_s_mix():
+    prior = RegionPrior(preset_formats(["US", "EU"]))
+    assert prior.guess("1ABC234").region == "US-CA"
+    assert prior.guess("1ABC234", evidence={"US": 0.01}).region == "BE"
+    # A string only the generic US pattern holds: the site's mix names it, a read's evidence does not.
+    half = prior.scales({"US": 0.5})
+    against_eu = {c: 0.4 for c in prior.country_names if c != "US"}
+    assert prior.guess("146FM", half).region is None
+    assert prior.guess("146FM", half, against_eu).region is None
+    assert prior.guess("146FM", prior.scales({"US": 0.9}), {"US": 0.01}).region == "US"

@@ -13,7 +13,8 @@ from prometheus_client import REGISTRY
 
 from config.flow import PlateRulesSettings
 from flows.steps import region
-from flows.steps.region import Region, stream
+from flows.steps.region import Region, band_of, look_for_band, stream
+from operators.plate_band import Band
 from operators.records import PlateRead
 from operators.validate import ScopedValidator
 from tests.operators.builders import drawn_plate, make_track_read
@@ -100,3 +101,19 @@ def test_the_best_crop_s_band_makes_a_string_of_california_and_belgium_belgian()
     _, out = step(None, read)  # its crop does not decode: the band is unknown
     assert out.region == "US-CA"
     assert {b: bands(b) - before[b] for b in before} == {"present": 1, "unknown": 1}
+    provisional = replace(banded, read=replace(banded.read, provisional=True))
+    _, out = step(None, provisional)  # not looked at: its final read soon is
+    assert out.region == "US-CA"
+    assert {b: bands(b) - before[b] for b in before} == {"present": 1, "unknown": 1}
+
+
+def test_a_crop_is_looked_at_from_its_jpeg_at_any_size_and_a_broken_one_says_nothing():
+    crop = make_track_read("1ABC234").best_crop
+    for scale in (1, 3):  # 3: decoded at half size
+        image = cv2.resize(drawn_plate(), None, fx=scale, fy=scale)
+        ok, jpeg = cv2.imencode(".jpg", image)
+        assert ok
+        box = replace(crop.bbox, h=image.shape[0], w=image.shape[1])
+        assert band_of(replace(crop, image=jpeg.tobytes(), bbox=box)) is Band.PRESENT
+    assert band_of(replace(crop, image=b"\xff\xd8 not a jpeg")) is Band.UNKNOWN
+    assert look_for_band(drawn_plate(band=None, around=(50, 50, 160))) is Band.ABSENT
