@@ -112,12 +112,10 @@ class Normaliser:
         return f"{match.region or '?'} {shape}"
 
 
-class CropReader:
-    """OCR alone on labelled crops (``alpr eval crops``)."""
+class _Normalised:
+    """What a reader's :class:`Normaliser` knows of the folder, for the report."""
 
-    def __init__(self, engine: OcrEngine, normalise: Normaliser) -> None:
-        self._engine = engine
-        self._normalise = normalise
+    _normalise: Normaliser
 
     def format_of(self, label: str) -> str | None:
         """The enabled format a label fits (:meth:`Normaliser.format_of`)."""
@@ -133,6 +131,14 @@ class CropReader:
         """Plate reads by what their crop showed of a European band (:attr:`Normaliser.bands`)."""
         return self._normalise.bands
 
+
+class CropReader(_Normalised):
+    """OCR alone on labelled crops (``alpr eval crops``)."""
+
+    def __init__(self, engine: OcrEngine, normalise: Normaliser) -> None:
+        self._engine = engine
+        self._normalise = normalise
+
     def read(self, crops: Sequence[np.ndarray]) -> tuple[list[PlateText], float]:
         """Normalised reads of a batch of crops and the milliseconds per crop it took."""
         start = time.perf_counter()
@@ -142,7 +148,7 @@ class CropReader:
         return reads, ms
 
 
-class ImageReader:
+class ImageReader(_Normalised):
     """Detector -> padded crops -> OCR -> normalise on whole images (``alpr eval images``).
 
     Every detection is read (each would be its own event); ``best`` is the most confident read.
@@ -170,20 +176,6 @@ class ImageReader:
             settings.edge.crops.padding,
             load_detector(vehicles.detector) if vehicles.enabled else None,
         )
-
-    def format_of(self, label: str) -> str | None:
-        """The enabled format a label fits (:meth:`Normaliser.format_of`)."""
-        return self._normalise.format_of(label)
-
-    @property
-    def traffic(self) -> Traffic | None:
-        """The folder's learned mix of countries so far (:attr:`Normaliser.traffic`)."""
-        return self._normalise.traffic
-
-    @property
-    def bands(self) -> dict[str, int] | None:
-        """Plate reads by what their crop showed of a European band (:attr:`Normaliser.bands`)."""
-        return self._normalise.bands
 
     def read(self, frame: np.ndarray) -> ImageRead:
         """Read one BGR frame ``(h, w, 3)`` uint8."""
