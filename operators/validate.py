@@ -251,9 +251,9 @@ class PlateValidator:
 
     def band_matters(self, plate: str) -> bool:
         """Whether what a crop shows of a European band could change the region of ``plate``:
-        several countries' formats hold it, or only a catch-all does (a site's leading country
-        then names it, and the band weighs that). One country's formats alone: it cannot."""
-        return self._sees_band and len(self._prior.countries(plate)) != 1
+        several countries' formats hold it. One country's alone, or only a catch-all (named by
+        the site's mix alone), it cannot."""
+        return self._sees_band and len(self._prior.countries(plate)) > 1
 
     def match(self, text: str) -> PlateMatch | None:
         """The best format match of ``text`` (compacted first), or None when nothing fits."""
