@@ -21,6 +21,7 @@ from bytewax import operators as op
 from bytewax.dataflow import Stream
 
 from flows import metrics
+from flows.steps.ocr import decode_image
 from operators.plate_band import LOOK_HEIGHT, Band, find_band
 from operators.records import PlateCrop, PlateRead
 from operators.traffic_mix import Traffic, learn_region
@@ -45,11 +46,7 @@ def look_for_band(image: np.ndarray | None) -> Band:
 def band_of(crop: PlateCrop) -> Band:
     """What a crop's JPEG shows of a European band (UNKNOWN when it does not decode); a crop twice
     the height looked at or more is decoded at half size (JPEG's own scaling: cheaper)."""
-    if not crop.image:
-        return Band.UNKNOWN
-    flag = cv2.IMREAD_REDUCED_COLOR_2 if crop.bbox.h >= 2 * LOOK_HEIGHT else cv2.IMREAD_COLOR
-    image = cv2.imdecode(np.frombuffer(crop.image, dtype=np.uint8), flag)
-    return look_for_band(image if image is not None and image.size else None)
+    return look_for_band(decode_image(crop, half=crop.bbox.h >= 2 * LOOK_HEIGHT))
 
 
 class Region:
