@@ -290,7 +290,9 @@ class RegionPrior:
 
         ``scales`` (:meth:`scales` of a traffic mix) weigh each country's formats; a string only
         a catch-all holds is then of the catch-all's country where that country has at least
-        ``min_share`` of the mix (the generic US pattern at a site of mostly US plates).
+        ``min_share`` of the mix (the generic US pattern at a site of mostly US plates), and so
+        is one that other countries' formats hold too, unless ``evidence`` favours one of them
+        (:meth:`_site_country`).
         ``evidence``: factors of what this read's crop showed (:mod:`operators.plate_band`),
         weighing the formats that hold the plate, not the site's mix."""
         unscaled = self._scored(plate)
@@ -311,7 +313,11 @@ class RegionPrior:
         by_country = _by_country(scored)
         country, mass = max(by_country.items(), key=lambda kv: (kv[1], kv[0]))
         share = mass / total if total > 0 else 0.0
-        if share < self._min_share:
+        site = self._site_country(unscaled, scales, evidence)
+        if site is not None and (site[0] != country or share < self._min_share):
+            country, share = site  # a string its generic pattern holds, at a site of mostly its plates
+            mass = by_country[country]
+        elif share < self._min_share:
             top = _likeliest(scored)
             return RegionGuess(self._fallback(set(by_country)), top.name, top.classes, share)
         mine = [(m, h) for m, h in scored if country_of(h.region) == country]
@@ -337,6 +343,32 @@ class RegionPrior:
             for h in self._by_length.get(len(plate), ())
             if all(c in CLASS_CHARS[k] for c, k in zip(plate, h.classes, strict=True))
         )
+
+    def _site_country(
+        self,
+        scored: tuple[tuple[float, _Holder], ...],
+        scales: Mapping[str, float] | None,
+        evidence: Mapping[str, float] | None,
+    ) -> tuple[str, float] | None:
+        """The site's dominant country (:meth:`_dominant` under its mix ``scales``) and its share
+        of the traffic, where its catch-all holds ``scored``'s plate and what the crop showed
+        (``evidence``) favours no other country over it; None otherwise. A catch-all spreads its
+        country's vanity plates over every string of its lengths, so one string of it weighs next
+        to nothing against a foreign format's; but at a site of mostly American plates a string
+        that a foreign format holds and the generic US pattern too (``CCLVN3``, a German series
+        and a US plate of no listed series) is American far more often than a visitor. A site
+        that names its country (``default_region``) is not weighed so: its visitors keep the
+        regions of their own series, as documented for that setting."""
+        if not scales:
+            return None
+        dominant = self._dominant(scales)
+        if dominant is None or not any(h.catch_all and h.country == dominant[0] for _, h in scored):
+            return None
+        if evidence:
+            own = evidence.get(dominant[0], 1.0)
+            if any(evidence.get(h.country, 1.0) > own for _, h in scored):
+                return None
+        return dominant
 
     def _dominant(self, scales: Mapping[str, float]) -> tuple[str, float] | None:
         """The country with at least ``min_share`` of the traffic under ``scales``, and its share."""

@@ -167,3 +167,33 @@ def test_a_read_s_own_evidence_weighs_the_formats_that_hold_it_not_the_site_s_mi
     assert prior.guess("146FM", half).region is None
     assert prior.guess("146FM", half, against_eu).region is None
     assert prior.guess("146FM", prior.scales({"US": 0.9}), {"US": 0.01}).region == "US"
+
+
+def test_a_string_a_foreign_format_and_the_generic_us_pattern_hold_is_american_where_the_site_is():
+    world = prior()
+    # A Czech series, and an Idaho one (an openalpr-us photo's), whose state pattern weighs
+    # little beside the Czech one world-wide.
+    assert world.guess("8S16841").region == "CZ"
+    assert world.guess("8S16841", world.scales({"US": 0.3})).region in ("CZ", None)
+    site = world.scales({"US": 0.75})
+    american = world.guess("8S16841", site)
+    assert american is not None and american.region == "US-ID" and american.share >= 0.6
+    # Nor does the crop favour another country: no band seen (absent or not looked at).
+    no_band = {c: 0.4 for c in world.country_names} | {"US": 0.99, "BR": 0.99, "PK": 0.99}
+    assert world.guess("8S16841", site, no_band).region == "US-ID"
+    # Only the generic pattern among the US ones (a German series): the country alone.
+    assert world.guess("CCLVN3").region == "DE"
+    assert world.guess("CCLVN3", site, no_band).region == "US"
+    # A band, which Czech plates carry and American ones do not: the visitor's own country.
+    band = {c: 0.6 for c in world.country_names if c not in ("US", "BR", "PK")} | {"US": 0.01}
+    assert world.guess("8S16841", site, band).region == "CZ"
+    # A string US state formats hold keeps its state where they have its mass.
+    state = world.guess("7ABC123", site)
+    assert state is not None and state.region == "US-CA"
+
+
+def test_a_site_of_another_country_does_not_make_a_string_american():
+    world = prior()
+    assert world.guess("8S16841", world.scales({"CZ": 0.9})).region == "CZ"
+    # Only the catch-all's own country: a Dutch site's mix leaves a Czech series Czech.
+    assert world.guess("8S16841", world.scales({"NL": 0.9})).region in ("CZ", None)

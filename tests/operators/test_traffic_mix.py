@@ -135,3 +135,14 @@ def test_a_site_that_names_its_country_ignores_the_band():
     assert match is not None
     _, region, _ = learn_plate(validator, None, match.plate, match.region, match.format_name, Band.PRESENT)
     assert region == "US-CA"
+
+
+def test_a_site_of_us_plates_makes_a_foreign_series_the_generic_us_pattern_holds_american():
+    validators = scoped()
+    assert plate_read(validators, "CCLVN3").region == "DE"  # world-wide: a German series
+    _, reads = learn(validators, (*US_PLATES, "CCLVN3"))
+    assert reads[-1].region == "US"
+    # A band on its crop says it is a visitor.
+    traffic, _ = learn(validators, US_PLATES)
+    _, read = learn_region(validators, traffic, plate_read(validators, "CCLVN3"), Band.PRESENT)
+    assert read.region == "DE"
