@@ -15,7 +15,10 @@ temporary folder, then each stage is timed on its frames:
 - ``edge``: all of it per frame, as ``alpr edge`` runs it, without the vehicle stage;
 - ``edge_vehicles``: the same with the vehicle stage at its default settings (YOLOX-Nano every
   ``edge.vehicles.interval_s``, boxes carried between), frames spaced as a camera at the default
-  ``fps_cap`` delivers them (``fps_per_core_720p_vehicles``; ``vehicles_ratio_720p`` = with / without).
+  ``fps_cap`` delivers them (``fps_per_core_720p_vehicles``; ``vehicles_ratio_720p`` = with / without);
+  the look for plates inside vehicles with none (``edge.vehicles.plate_look``, on by default) is
+  part of it, and timed once more turned off: ``plate_look_ratio_720p`` = with / without,
+  ``plate_looks_720p`` = vehicles looked in.
 
 ``--recall`` adds detection recall on ../shared/data/openalpr-us (IoU > 0.4 with the labelled
 plate) and ms/frame. ``--ultralytics PY W`` times ``YOLO(W).predict`` of ultralytics on the same
@@ -45,6 +48,7 @@ sys.path.insert(0, str(REPO))
 from config.edge import CameraSettings, DetectorSettings, EdgeSettings  # noqa: E402
 from edge.camera import Frame  # noqa: E402
 from edge.detect import load_detector  # noqa: E402
+from edge.metrics import EdgeMetrics  # noqa: E402
 from edge.pipeline import CameraPipeline  # noqa: E402
 
 SAMPLE = REPO / "samples" / "alizahidraja_70.mp4"
@@ -182,11 +186,27 @@ def time_stages(path: Path, frames: list[np.ndarray], detector_settings: Detecto
     )
     vehicle_detector.detect(frames[0])  # warm-up
     gap = 1.0 / CameraSettings.model_fields["fps_cap"].default
-    pipe = CameraPipeline(camera, edge, site="bench", run_id="v", detector=detector, vehicle_detector=vehicle_detector)
+    metrics = EdgeMetrics()
+    pipe = CameraPipeline(
+        camera, edge, site="bench", run_id="v", detector=detector, vehicle_detector=vehicle_detector, metrics=metrics
+    )
     with_vehicles = time_pipeline(pipe, path, gap)
+    tracks = pipe.stats.tracks_started
+    looks = sum(
+        metrics.registry.get_sample_value("alpr_edge_plate_looks_total", {"camera": "bench", "result": r}) or 0.0
+        for r in ("found", "empty")
+    )
+    # The same without the look for plates inside vehicles (edge/plate_look.py): what it costs.
+    look_off = edge.vehicles.plate_look.model_copy(update={"enabled": False})
+    no_look = edge.vehicles.model_copy(update={"plate_look": look_off})
+    edge_no_look = edge.model_copy(update={"vehicles": no_look})
+    pipe = CameraPipeline(
+        camera, edge_no_look, site="bench", run_id="n", detector=detector, vehicle_detector=vehicle_detector
+    )
+    without_look = time_pipeline(pipe, path, gap)
     return {
         "detect": detect, "track": track, "edge": whole, "edge_vehicles": with_vehicles,
-        "tracks": pipe.stats.tracks_started,
+        "edge_vehicles_no_look": without_look, "tracks": tracks, "plate_looks": looks,
     }  # fmt: skip
 
 
@@ -289,12 +309,14 @@ def main() -> None:
             make_clip(SAMPLE, clip, size, n, start=55 if n < 120 else 0)
             decode_s, frames = time_decode(clip)
             stages = time_stages(clip, frames, det)
-            fps = {k: 1.0 / v for k, v in stages.items() if k != "tracks"}
+            fps = {k: 1.0 / v for k, v in stages.items() if k not in ("tracks", "plate_looks")}
             fps["decode"] = 1.0 / decode_s
             result["stages"][name] = {k: round(v, 2) for k, v in fps.items()}  # type: ignore[index]
             result[f"fps_per_core_{name}"] = round(fps["edge"], 2)
             result[f"fps_per_core_{name}_vehicles"] = round(fps["edge_vehicles"], 2)
             result[f"vehicles_ratio_{name}"] = round(fps["edge_vehicles"] / fps["edge"], 4)
+            result[f"plate_look_ratio_{name}"] = round(fps["edge_vehicles"] / fps["edge_vehicles_no_look"], 4)
+            result[f"plate_looks_{name}"] = int(stages["plate_looks"])
             result[f"ratio_vs_decode_{name}"] = round(fps["edge"] / fps["decode"], 4)
             result[f"tracks_{name}"] = stages["tracks"]
             if args.ultralytics:

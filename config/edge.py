@@ -182,6 +182,36 @@ def _vehicle_detector() -> DetectorSettings:
     )
 
 
+class PlateLookSettings(_Strict):
+    """A second look for plates inside each vehicle where the frame's pass found none (edge/plate_look.py)."""
+
+    enabled: bool = Field(
+        True,
+        description="Run the plate detector again on the box of each vehicle with no plate box inside, on "
+        "frames where the vehicle detector ran: small, distant plates are found at the vehicle's scale.",
+    )
+    min_width: int = Field(
+        128,
+        ge=16,
+        le=8192,
+        description="Vehicles narrower than this (pixels) are not looked in: their plate is too small to read.",
+    )
+    max_per_frame: int = Field(
+        2,
+        ge=1,
+        le=64,
+        description="Vehicles looked in per frame at most, the widest first (each costs one detector pass).",
+    )
+    margin: float = Field(0.05, ge=0, le=0.5, description="Part of the vehicle box added on each side before the look.")
+    backoff_s: float = Field(
+        0.5,
+        ge=0,
+        le=60,
+        description="After an empty look a vehicle track is not looked in for this long, doubled after each "
+        "further empty look up to 60 s (a parked car with no plate in view costs next to nothing).",
+    )
+
+
 class NoPlateSettings(_Strict):
     """Which vehicle tracks count as "passed without a plate" (cameras with ``no_plate_events``)."""
 
@@ -234,6 +264,7 @@ class VehicleSettings(_Strict):
     )
     make_model_path: Path | None = Field(None, description="Weights of the make/model classifier.")
     no_plate: NoPlateSettings = Field(default_factory=NoPlateSettings)
+    plate_look: PlateLookSettings = Field(default_factory=PlateLookSettings)
 
 
 class SpoolSettings(_Strict):

@@ -59,6 +59,12 @@ class EdgeMetrics:
         self.pipeline_errors = Counter(
             "alpr_edge_pipeline_errors", "Frames whose processing raised an error.", ["camera"], registry=r
         )
+        self.plate_looks = Counter(
+            "alpr_edge_plate_looks",
+            "Vehicles with no plate box looked in again for one (edge.vehicles.plate_look): plates found, looks empty.",
+            ["camera", "result"],
+            registry=r,
+        )
         if registry is None:  # a registry of its own: the process's figures go on it too
             add_process_collectors(r)
             build_info("edge", r)
@@ -78,6 +84,8 @@ class EdgeMetrics:
             self.pipeline_errors,
         ):
             counter.labels(camera)
+        for result in ("found", "empty"):
+            self.plate_looks.labels(camera, result)
 
     def init_topics(self, topics: Iterable[str]) -> None:
         """Create the per-topic series of the publisher at 0."""

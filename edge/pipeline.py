@@ -24,8 +24,9 @@ from edge.classify import VehicleClassifier
 from edge.crops import CropCandidate, CropSelector, encode_jpeg, pad_box, quality_score, sharpness
 from edge.detect import Detections, Detector
 from edge.metrics import EdgeMetrics
+from edge.plate_look import LookSchedule, look_in_vehicles, single_pass
 from edge.records import PlateCrop, TrackEvent, TrackEventKind, box_from_xyxy, plate_crop
-from edge.track import TrackState
+from edge.track import TrackedBox, TrackState
 from edge.vehicles import VehicleStage, VehicleTrack
 
 log = logging.getLogger(__name__)
@@ -73,6 +74,8 @@ class CameraPipeline:
         self._edge = edge
         self._site = site
         self._detector = detector
+        self._look_detector = single_pass(detector)
+        self._looks = LookSchedule(edge.vehicles.plate_look.backoff_s)
         self._clock = clock
         self._metrics = metrics
         self._tracker = PlateTracker(edge.tracker, f"{run_id}-{camera.id}")
@@ -102,8 +105,26 @@ class CameraPipeline:
         """Plate tracks currently open."""
         return len(self._open)
 
+    def _look(self, frame: Frame, plates: Detections, vehicles: tuple[TrackedBox, ...]) -> Detections:
+        """``plates`` and those found inside the due vehicles with none (edge/plate_look.py)."""
+        settings = self._edge.vehicles.plate_look
+        if not settings.enabled:
+            return plates
+        due = [v for v in vehicles if self._looks.due(v.track_id, frame.ts)]
+        looked = look_in_vehicles(self._look_detector, frame.image, plates, [v.xyxy for v in due], settings)
+        for i in looked.looked:
+            self._looks.looked(due[i].track_id, frame.ts, i in looked.held)
+        if looked.vehicles and self._metrics is not None:
+            m = self._metrics.plate_looks
+            m.labels(self.camera.id, "found").inc(looked.found)
+            m.labels(self.camera.id, "empty").inc(max(0, looked.vehicles - looked.found))
+        return self._kept(looked.plates) if looked.found else plates
+
     def _plates(self, frame: Frame) -> Detections:
-        dets = self._detector.detect(frame.image)
+        return self._kept(self._detector.detect(frame.image))
+
+    def _kept(self, dets: Detections) -> Detections:
+        """The boxes within the camera's region of interest and at least ``crops.min_width`` wide."""
         if len(dets) and self._roi is not None:
             centres = (dets.xyxy[:, :2] + dets.xyxy[:, 2:]) / 2
             dets = dets.select(in_polygon(centres, self._roi))
@@ -116,6 +137,10 @@ class CameraPipeline:
         t0 = time.perf_counter()
         plates = self._plates(frame)
         vehicles = self._vehicles.update(frame, len(plates) > 0) if self._vehicles is not None else None
+        if vehicles is not None and vehicles.detected:  # plates inside the vehicles where none was found
+            plates = self._look(frame, plates, vehicles.boxes)
+        if vehicles is not None and vehicles.ended:
+            self._looks.forget(v.track_id for v in vehicles.ended)
         t1 = time.perf_counter()
         update, attached = self._tracker.update(plates, frame.ts, vehicles.boxes if vehicles else ())
         t2 = time.perf_counter()

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from config.edge import PlateLookSettings
 from config.settings import Settings
 from flows.steps.region import look_for_band
 from ocr.base import OcrEngine, OcrResult
@@ -155,12 +156,21 @@ class ImageReader(_Normalised):
     ``alpr eval images`` scores the read of the labelled plate (:func:`evaluate.run.labelled_read`).
     """
 
-    def __init__(self, detector, engine: OcrEngine, normalise: Normaliser, padding: float, vehicles=None) -> None:  # noqa: ANN001
+    def __init__(  # noqa: PLR0913
+        self,
+        detector,  # noqa: ANN001
+        engine: OcrEngine,
+        normalise: Normaliser,
+        padding: float,
+        vehicles=None,  # noqa: ANN001
+        look: PlateLookSettings | None = None,
+    ) -> None:
         self._detector = detector
         self._engine = engine
         self._normalise = normalise
         self._padding = padding
         self._vehicles = vehicles  # the edge's vehicle detector, when its vehicle stage is on
+        self._look = look  # the edge's look for plates inside vehicles (with ``vehicles``)
 
     @classmethod
     def from_settings(cls, settings: Settings, fix_formats: bool = True) -> ImageReader:
@@ -175,15 +185,22 @@ class ImageReader(_Normalised):
             Normaliser.from_settings(settings, fix_formats),
             settings.edge.crops.padding,
             load_detector(vehicles.detector) if vehicles.enabled else None,
+            vehicles.plate_look,
         )
 
     def read(self, frame: np.ndarray) -> ImageRead:
         """Read one BGR frame ``(h, w, 3)`` uint8."""
         from edge.crops import pad_box
+        from edge.plate_look import look_in_vehicles, single_pass
 
         start = time.perf_counter()
         h, w = frame.shape[:2]
         dets = self._detector.detect(frame)
+        vehicles = None
+        looking = self._vehicles is not None and self._look is not None and self._look.enabled
+        if looking:  # as the edge: the vehicles first, then plates inside those with none (timed with the plates)
+            vehicles = tuple(tuple(float(v) for v in b) for b in self._vehicles.detect(frame).xyxy)
+            dets = look_in_vehicles(single_pass(self._detector), frame, dets, vehicles, self._look).plates
         crops, boxes = [], []
         for xyxy in dets.xyxy:
             x1, y1, x2, y2 = (float(v) for v in xyxy)
@@ -194,7 +211,6 @@ class ImageReader(_Normalised):
         reads = tuple(self._normalise(r, c) for r, c in zip(results, crops, strict=True))
         best = max(reads, key=lambda r: r.confidence if r.plate else -1.0, default=PlateText("", "", 0.0))
         ms = (time.perf_counter() - start) * 1000
-        vehicles = None
-        if self._vehicles is not None:  # timed apart: ms stays the plate reading path's
+        if self._vehicles is not None and vehicles is None:  # timed apart: ms stays the plate reading path's
             vehicles = tuple(tuple(float(v) for v in b) for b in self._vehicles.detect(frame).xyxy)
         return ImageRead(best, tuple(boxes), reads, ms, vehicles)  # type: ignore[arg-type]

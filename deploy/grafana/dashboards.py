@@ -267,6 +267,12 @@ EDGE = Dashboard(
                     "ops",
                     width=8,
                 ),
+                Panel(
+                    "Looks inside vehicles /s",
+                    (Q(rate("alpr_edge_plate_looks_total", "result", CAM), "{{result}}"),),
+                    "ops",
+                    width=8,
+                ),
             ),
         ),
         Row(

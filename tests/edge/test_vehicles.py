@@ -14,6 +14,7 @@ from config.edge import DEFAULT_VEHICLE_MODEL, CameraSettings, EdgeSettings, Tra
 from edge.camera import Frame
 from edge.classify import CLASSIFIERS, ClassifierError, MakeModel, load_classifier
 from edge.detect import Detections, DetectorError, load_detector
+from edge.metrics import EdgeMetrics
 from edge.pipeline import CameraPipeline
 from edge.records import PlateCrop
 from edge.vehicles import VehicleStage
@@ -178,3 +179,55 @@ def test_a_vehicle_without_a_plate_gives_one_no_plate_record_when_the_camera_ask
     assert cv2.imdecode(np.frombuffer(record.image, np.uint8), cv2.IMREAD_COLOR).shape[:2] == (200, 300)
     assert _run(False, range(0)) == [], "off by default"
     assert not [r for r in _run(True, range(5, 20)) if isinstance(r, PlateCrop) and r.no_plate], "plate seen"
+
+
+class _SmallPlate:
+    """A plate seen only inside a vehicle's box, at the vehicle's scale (a test double): nothing on
+    the whole frame, a box at the car's lower part on anything smaller."""
+
+    def detect(self, frame_bgr: np.ndarray) -> Detections:
+        if frame_bgr.shape[:2] == (480, 800):
+            return Detections.empty()
+        return Detections(np.array([[135, 160, 215, 180]], np.float32), np.array([0.8], np.float32),
+                          np.zeros(1, np.int32))  # fmt: skip
+
+
+@pytest.mark.parametrize("interval_s", [0.0, 0.25])
+def test_a_plate_found_inside_its_vehicle_is_tracked_and_cropped(interval_s: float) -> None:
+    camera = CameraSettings(id="cam", url="x.mp4", fps_cap=10)
+
+    metrics = EdgeMetrics()
+
+    def run(look: bool) -> list:
+        vehicles = VehicleSettings(interval_s=interval_s, plate_look={"enabled": look})
+        pipe = CameraPipeline(
+            camera, EdgeSettings(cameras=(camera,), vehicles=vehicles), site="s", run_id="r",
+            detector=_SmallPlate(), vehicle_detector=ScriptedVehicles(), clock=lambda: 5000.0, metrics=metrics,
+        )  # fmt: skip
+        out = []
+        for frame in _frames(30, 10.0):
+            out += pipe.process(frame)
+        return out + pipe.close(1003.0)
+
+    crops = [r for r in run(True) if isinstance(r, PlateCrop)]
+    found = metrics.registry.get_sample_value("alpr_edge_plate_looks_total", {"camera": "cam", "result": "found"})
+    # Frames where the vehicle detector ran (every 3rd at 10 fps), but the first: a vehicle track is
+    # confirmed on its second detection.
+    assert found == (30 if interval_s == 0 else 10) - 1
+    assert crops and not any(c.no_plate for c in crops)
+    assert len({c.track_id for c in crops}) == 1 and {c.vehicle_type for c in crops} == {"car"}
+    assert all(c.bbox.w == 80 and c.bbox.y == 250 for c in crops)  # in frame pixels
+    assert not [r for r in run(False) if isinstance(r, PlateCrop)]
+
+
+def test_a_vehicle_with_no_plate_in_view_is_looked_in_less_and_less() -> None:
+    camera = CameraSettings(id="cam", url="x.mp4", fps_cap=10)
+    metrics = EdgeMetrics()
+    pipe = CameraPipeline(
+        camera, EdgeSettings(cameras=(camera,), vehicles=VehicleSettings(interval_s=0.0)), site="s", run_id="r",
+        detector=_Plates(range(0)), vehicle_detector=ScriptedVehicles(), clock=lambda: 5000.0, metrics=metrics,
+    )  # fmt: skip
+    for frame in _frames(30, 10.0):  # 3 s, the vehicle detected on every frame
+        pipe.process(frame)
+    empty = metrics.registry.get_sample_value("alpr_edge_plate_looks_total", {"camera": "cam", "result": "empty"})
+    assert empty == 3  # at 0.1 s, then 0.5, 1 and 2 s later: 0.6, 1.6 (3.6 is past the clip)

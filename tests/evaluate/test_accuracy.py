@@ -19,9 +19,10 @@ from evaluate.pipeline import ImageReader
 from evaluate.run import eval_images
 from tests.shared_data import require_data
 
-# Measured 2026-12-06 on all 222 photos (detector int8 in 7 bits, models/quantize_int8.py): detection
+# Measured 2026-12-07 on all 222 photos (detector int8 in 7 bits, models/quantize_int8.py; with the
+# look for plates inside vehicles, edge/plate_look.py: 0.950 / 0.811 / 0.918 without): detection
 # recall, exact, char accuracy.
-MEASURED = {"detection_recall": 0.950, "exact_accuracy": 0.811, "char_accuracy": 0.918}
+MEASURED = {"detection_recall": 0.977, "exact_accuracy": 0.833, "char_accuracy": 0.943}
 MARGIN = {"detection_recall": 0.02, "exact_accuracy": 0.02, "char_accuracy": 0.01}
 
 
