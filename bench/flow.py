@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -73,6 +74,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # first: bench/edge.py must not shadow the edge package
 
 import cv2  # noqa: E402
+import numpy as np  # noqa: E402
 import psycopg  # noqa: E402
 from pydantic import SecretStr  # noqa: E402
 
@@ -262,6 +264,15 @@ def random_plate(rng: random.Random) -> str:
     )
 
 
+@functools.lru_cache(maxsize=4096)
+def edge_band(image: bytes) -> str:
+    """What an edge says of the European band in a crop it publishes (``PlateCrop.band``; the edge
+    looks before JPEG, here the JPEG is decoded once per distinct image)."""
+    from ocr.band import look_for_band
+
+    return look_for_band(cv2.imdecode(np.frombuffer(image, np.uint8), cv2.IMREAD_COLOR)).value
+
+
 def track_crops(
     plate: str, camera: str, track: str, start: datetime, images: Sequence[bytes], site: str = "bench"
 ) -> list[Any]:
@@ -287,6 +298,7 @@ def track_crops(
             sharpness=100.0,
             image=images[(offset + i) % len(images)],
             image_format="jpg",
+            band=edge_band(images[(offset + i) % len(images)]),
         )
         for i in range(CROPS_PER_TRACK)
     ]

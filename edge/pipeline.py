@@ -28,6 +28,7 @@ from edge.plate_look import LookSchedule, look_in_vehicles, single_pass
 from edge.records import PlateCrop, TrackEvent, TrackEventKind, box_from_xyxy, plate_crop
 from edge.track import TrackedBox, TrackState
 from edge.vehicles import VehicleStage, VehicleTrack
+from ocr.band import look_for_band
 
 log = logging.getLogger(__name__)
 
@@ -277,6 +278,7 @@ class CameraPipeline:
             vehicle_colour=vtrack.colour if vtrack else c.vehicle_colour,
             vehicle_make=made.make if made else None,
             vehicle_model=made.model if made else None,
+            band=look_for_band(c.image).value,  # the flow's country cue, seen before JPEG (ocr/band.py)
         )
 
     def _event(self, state: TrackState, kind: TrackEventKind, ts: float, confidence: float) -> TrackEvent:

@@ -19,7 +19,7 @@ import numpy as np
 
 from config.edge import PlateLookSettings
 from config.settings import Settings
-from flows.steps.region import look_for_band
+from ocr.band import look_for_band
 from ocr.base import OcrEngine, OcrResult
 from operators.normalise import compact
 from operators.plate_band import Band
@@ -85,7 +85,7 @@ class Normaliser:
 
     def __call__(self, result: OcrResult, crop: np.ndarray | None = None) -> PlateText:
         """The normalised plate of one engine result (``crop``: the image it read, for the band
-        of European plates, as the flow's region step looks: :func:`flows.steps.region.look_for_band`)."""
+        of European plates, as the edge looks: :func:`ocr.band.look_for_band`)."""
         plate = compact(result.text)
         if self._validator is not None and plate:
             match = self._validator.match(plate)

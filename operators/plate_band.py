@@ -96,6 +96,9 @@ _SRGB_TO_XYZ = np.array(
     [[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]], dtype=np.float32
 )
 _WHITE = np.array([0.9505, 1.0, 1.089], dtype=np.float32)
+#: Colours (CIE a*, b*) this close are the same to the eye (a car body at both sides of a plate;
+#: two columns of one run).
+_SAME_COLOUR = 20.0
 #: Least crop size (pixels) to judge at all.
 _MIN_SIZE = (12, 40)
 
@@ -142,32 +145,37 @@ def find_band(image: npt.NDArray[np.uint8] | None) -> Band:
         & (lm > 6)
     )
     share = coloured.mean(axis=0)
+    # Each column's colour (its coloured pixels' mean): a red car's body and a blue band beside it
+    # are two runs, not one too wide to be a band.
+    count = np.maximum(coloured.sum(axis=0), 1)
+    column = (np.where(coloured, rg, 0).sum(axis=0) / count, np.where(coloured, yb, 0).sum(axis=0) / count)
     wide = [
-        run for run in _runs(share, 0, int(width * 0.3)) if _MIN_WIDTH * height <= run[1] - run[0] <= _MAX_WIDTH * width
+        run
+        for run in _runs(share, 0, int(width * 0.3), column)
+        if _MIN_WIDTH * height <= run[1] - run[0] <= _MAX_WIDTH * width
     ]
-    if not wide:
-        return Band.ABSENT
-    start, end = max(wide, key=lambda run: run[1] - run[0])
-    if start > 0:  # the plate's own background just left of it: a character or graphic, not a band
-        near = slice(max(0, start - max(2, int(0.04 * width))), start)
-        plate_like = (np.hypot(rg[:, near] - bg_rg, yb[:, near] - bg_yb) < _COLOUR_DISTANCE) & (
-            lm[:, near] > bg_lum - 15
-        )
-        if float(plate_like.mean()) >= _PLATE_LEFT:
-            return Band.ABSENT
-    after = share[end : end + max(2, int(0.05 * width))]
-    if after.size == 0 or float(after.min()) > 0.3:  # no background right of it: not a band
-        return Band.ABSENT
-    inside = coloured[:, start:end]
-    colour = float(np.median(rg[:, start:end][inside])), float(np.median(yb[:, start:end][inside]))
-    right = [
-        (float(np.median(rg[:, r0:r1])), float(np.median(yb[:, r0:r1])))
-        for r0, r1 in _runs(share, int(width * 0.7), width)
-        if r1 - r0 >= 2
-    ]
-    if _near(colour, right):  # the same colour at the right too: a car body or frame around the plate
-        return Band.ABSENT
-    return Band.PRESENT
+    for start, end in sorted(wide, key=lambda run: run[0] - run[1]):  # the widest first
+        if start > 0:  # the plate's own background just left of it: a character or graphic, not a band
+            near = slice(max(0, start - max(2, int(0.04 * width))), start)
+            plate_like = (np.hypot(rg[:, near] - bg_rg, yb[:, near] - bg_yb) < _COLOUR_DISTANCE) & (
+                lm[:, near] > bg_lum - 15
+            )
+            if float(plate_like.mean()) >= _PLATE_LEFT:
+                continue
+        after = share[end : end + max(2, int(0.05 * width))]
+        if after.size == 0 or float(after.min()) > 0.3:  # no background right of it: not a band
+            continue
+        inside = coloured[:, start:end]
+        colour = float(np.median(rg[:, start:end][inside])), float(np.median(yb[:, start:end][inside]))
+        right = [
+            (float(np.median(rg[:, r0:r1])), float(np.median(yb[:, r0:r1])))
+            for r0, r1 in _runs(share, int(width * 0.7), width)
+            if r1 - r0 >= 2
+        ]
+        if _near(colour, right):  # the same colour at the right too: a car body or frame around the plate
+            continue
+        return Band.PRESENT
+    return Band.ABSENT
 
 
 def band_scales(band: Band, countries: Iterable[str]) -> dict[str, float]:
@@ -191,8 +199,17 @@ def _quantile(values: npt.NDArray[np.float32], q: float) -> float:
 
 
 def _near(colour: tuple[float, float], others: Iterable[tuple[float, float]]) -> bool:
-    """Whether any of ``others`` (a*, b*) is within 20 of ``colour``: the same colour to the eye."""
-    return any(np.hypot(a - colour[0], b - colour[1]) < 20 for a, b in others)
+    """Whether any of ``others`` (a*, b*) is within :data:`_SAME_COLOUR` of ``colour``: the same
+    colour to the eye."""
+    return any(np.hypot(a - colour[0], b - colour[1]) < _SAME_COLOUR for a, b in others)
+
+
+def _changes(colour: tuple[npt.NDArray[np.floating], npt.NDArray[np.floating]] | None, j: int) -> bool:
+    """Whether column ``j``'s colour differs from column ``j - 1``'s by :data:`_SAME_COLOUR` or more."""
+    if colour is None:
+        return False
+    rg, yb = colour
+    return bool(np.hypot(rg[j] - rg[j - 1], yb[j] - yb[j - 1]) >= _SAME_COLOUR)
 
 
 def _shrink(image: npt.NDArray[np.float32], height: int, width: int) -> npt.NDArray[np.float32]:
@@ -218,14 +235,21 @@ def _lab(bgr: npt.NDArray[np.float32]) -> tuple[npt.NDArray[np.float32], ...]:
     return lightness, 500 * (f[..., 0] - f[..., 1]), 200 * (f[..., 1] - f[..., 2])
 
 
-def _runs(share: npt.NDArray[np.floating], lo: int, hi: int) -> list[tuple[int, int]]:
+def _runs(
+    share: npt.NDArray[np.floating],
+    lo: int,
+    hi: int,
+    colour: tuple[npt.NDArray[np.floating], npt.NDArray[np.floating]] | None = None,
+) -> list[tuple[int, int]]:
     """``(start, end)`` of each run of columns in ``[lo, hi)`` (a run may go on past ``hi``)
-    whose share of band-coloured pixels is at least :data:`_COLUMN_SHARE`."""
+    whose share of band-coloured pixels is at least :data:`_COLUMN_SHARE`; with ``colour`` (each
+    column's a*, b*), a run also ends where the colour changes (by :data:`_SAME_COLOUR` or more
+    from one column to the next)."""
     runs, i, n = [], lo, len(share)
     while i < min(hi, n):
         if share[i] >= _COLUMN_SHARE:
-            j = i
-            while j < n and share[j] >= _COLUMN_SHARE:
+            j = i + 1
+            while j < n and share[j] >= _COLUMN_SHARE and not _changes(colour, j):
                 j += 1
             runs.append((i, j))
             i = j

@@ -26,6 +26,7 @@ from operators.regex import PatternError, compile_plate_regex
 
 __all__ = [
     "ALPR_NAMESPACE",
+    "BANDS",
     "Box",
     "DeadLetter",
     "MatchType",
@@ -201,6 +202,8 @@ class Box:
 
 
 _VEHICLE_TEXT = ("vehicle_type", "vehicle_colour", "vehicle_make", "vehicle_model")
+#: ``PlateCrop.band``: what the edge saw of a European band (:class:`operators.plate_band.Band`'s values).
+BANDS = ("present", "absent", "unknown")
 
 
 @dataclass(slots=True, frozen=True)
@@ -253,6 +256,8 @@ class PlateCrop:
     vehicle_model: str | None = None
     #: A vehicle on which no plate was seen: ``image`` is the vehicle, ``bbox`` its box.
     no_plate: bool = False
+    #: What the edge saw of a European band in the crop (:data:`BANDS`); None: not looked at.
+    band: str | None = None
 
     def __post_init__(self) -> None:
         o = "PlateCrop"
@@ -288,6 +293,8 @@ class PlateCrop:
             _opt_str(o, name, getattr(self, name))
         if not isinstance(self.no_plate, bool):
             raise RecordError(f"{o}.no_plate must be a bool, got {self.no_plate!r}")
+        if self.band is not None and self.band not in BANDS:
+            raise RecordError(f"{o}.band must be one of {', '.join(BANDS)} or null, got {self.band!r}")
 
     @property
     def vehicle(self) -> Vehicle | None:
@@ -339,6 +346,7 @@ class PlateCrop:
                 vehicle_make=d.get("vehicle_make"),
                 vehicle_model=d.get("vehicle_model"),
                 no_plate=d.get("no_plate", False),
+                band=d.get("band"),
             )
         except KeyError as exc:
             raise RecordError(f"{o}: missing field {exc.args[0]!r}") from None
@@ -358,7 +366,7 @@ class PlateCrop:
         shape (epoch-millis ints, tz offsets), is converted field by field and checked by the
         constructor (:meth:`_from_mapping`): the same record, or the same error, either way.
         """
-        if type(d) is not dict or len(d) != 22:
+        if type(d) is not dict or len(d) != 23:
             return cls._from_mapping(d)
         g = d.get
         camera_id, site, track_id, crop_id = g("camera_id"), g("site"), g("track_id"), g("crop_id")
@@ -367,7 +375,7 @@ class PlateCrop:
         det, quality, sharpness = g("det_confidence"), g("quality"), g("sharpness")
         image, image_format, vtrack, vbox = g("image"), g("image_format"), g("vehicle_track_id"), g("vehicle_bbox")
         vtype, vcolour, vmake, vmodel = g("vehicle_type"), g("vehicle_colour"), g("vehicle_make"), g("vehicle_model")
-        no_plate = g("no_plate")
+        no_plate, band = g("no_plate"), g("band")
         if not (
             type(camera_id) is str
             and camera_id
@@ -404,6 +412,7 @@ class PlateCrop:
             and vmake is None
             and vmodel is None
             and no_plate is False
+            and (band is None or band in BANDS)
         ):
             return cls._from_mapping(d)
         box = _fast_box(bbox)
@@ -433,6 +442,7 @@ class PlateCrop:
         s(crop, "vehicle_make", None)
         s(crop, "vehicle_model", None)
         s(crop, "no_plate", False)
+        s(crop, "band", band)
         return crop
 
     def to_avro(self) -> dict[str, Any]:
@@ -460,6 +470,7 @@ class PlateCrop:
             "vehicle_make": self.vehicle_make,
             "vehicle_model": self.vehicle_model,
             "no_plate": self.no_plate,
+            "band": self.band,
         }
 
 

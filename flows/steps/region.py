@@ -4,8 +4,8 @@ Keyed by site, :func:`operators.traffic_mix.learn_region` keeps a
 :class:`~operators.traffic_mix.Traffic` per site (the bytewax state: a few counts, snapshotted
 with the rest) and re-guesses each read's region with the countries the site's earlier reads
 showed and what the read's best crop shows of a European band at the plate's left
-(:func:`operators.plate_band.find_band`, about 0.2 ms a read with the JPEG decoding, where it
-could change the region). :func:`stream` wires it; the
+(``PlateCrop.band``, seen by the edge; from an older edge, :func:`ocr.band.look_for_band` on the
+decoded JPEG, about 0.2 ms a read, where it could change the region). :func:`stream` wires it; the
 flow leaves it out where nothing is learned (``flow.plates.learn_region: false``, or every scope
 names its ``default_region``).
 """
@@ -15,14 +15,13 @@ from __future__ import annotations
 import logging
 import threading
 
-import cv2
-import numpy as np
 from bytewax import operators as op
 from bytewax.dataflow import Stream
 
 from flows import metrics
 from flows.steps.ocr import decode_image
-from operators.plate_band import LOOK_HEIGHT, Band, find_band
+from ocr.band import look_for_band
+from operators.plate_band import LOOK_HEIGHT, Band
 from operators.records import PlateCrop, PlateRead
 from operators.traffic_mix import Traffic, learn_region
 from operators.validate import ScopedValidator
@@ -34,18 +33,12 @@ log = logging.getLogger(__name__)
 MAX_REPORTED_SITES = 1000
 
 
-def look_for_band(image: np.ndarray | None) -> Band:
-    """:func:`operators.plate_band.find_band` on a BGR crop, first reduced by cv2 to the height it
-    looks at (the same as its own averaging, about a third of the time)."""
-    if image is not None and image.ndim == 3 and image.shape[0] > LOOK_HEIGHT:
-        h, w = image.shape[:2]
-        image = cv2.resize(image, (max(1, round(w * LOOK_HEIGHT / h)), LOOK_HEIGHT), interpolation=cv2.INTER_AREA)
-    return find_band(image)
-
-
 def band_of(crop: PlateCrop) -> Band:
-    """What a crop's JPEG shows of a European band (UNKNOWN when it does not decode); a crop twice
-    the height looked at or more is decoded at half size (JPEG's own scaling: cheaper)."""
+    """What a crop shows of a European band: what the edge saw (``crop.band``), or, from an edge
+    that did not look, what its JPEG shows (UNKNOWN when it does not decode; a crop twice the
+    height looked at or more is decoded at half size, JPEG's own scaling: cheaper)."""
+    if crop.band is not None:
+        return Band(crop.band)
     return look_for_band(decode_image(crop, half=crop.bbox.h >= 2 * LOOK_HEIGHT))
 
 

@@ -112,3 +112,27 @@ def test_stage_latencies_and_tracks_reach_the_metrics() -> None:
     assert get("alpr_edge_stage_duration_seconds_count", {"camera": "cam", "stage": "detect"}) == 20
     assert get("alpr_edge_stage_duration_seconds_count", {"camera": "cam", "stage": "track"}) == 20
     assert get("alpr_edge_tracks_active", {"camera": "cam"}) == 1
+
+
+@pytest.mark.parametrize(("band", "seen"), [((200, 60, 20), "present"), (None, "absent")])
+def test_each_crop_says_what_it_shows_of_a_european_band(band, seen) -> None:
+    """The flow's country cue is looked for before JPEG, on the padded crop it publishes."""
+    from tests.operators.builders import drawn_plate
+
+    plate = drawn_plate(band=band, around=(50, 50, 160))  # 260 x 56 with 15% of it around, on a red car
+    frame = np.full((480, 800, 3), (50, 50, 160), np.uint8)
+    frame[100 : 100 + plate.shape[0], 100 : 100 + plate.shape[1]] = plate
+    px, py = round(260 * 0.15), round(56 * 0.15)
+    box = np.array([[100 + px, 100 + py, 100 + px + 260, 100 + py + 56]], np.float32)
+
+    class Still:
+        def detect(self, frame_bgr: np.ndarray) -> Detections:
+            return Detections(box, np.array([0.9], np.float32), np.zeros(1, np.int32))
+
+    camera = CameraSettings(id="cam", url="x.mp4", fps_cap=10)
+    pipe = CameraPipeline(camera, EdgeSettings(cameras=(camera,)), site="s", run_id="r", detector=Still())
+    out = []
+    for i in range(20):
+        out += pipe.process(Frame("cam", i, 1_000.0 + i / 10, frame))
+    crops = [r for r in out + pipe.close(1_002.0) if isinstance(r, PlateCrop)]
+    assert crops and {c.band for c in crops} == {seen}

@@ -24,6 +24,13 @@ def test_a_plate_without_a_band_has_none():
     assert find_band(plate(band=None, text=BLUE)) is Band.ABSENT  # blue characters are not a band
 
 
+@pytest.mark.parametrize("car", [(50, 50, 160), (60, 120, 60), (0, 200, 255)], ids=["red", "green", "yellow"])
+def test_a_band_beside_a_car_of_another_colour_is_found(car):
+    """The car's body left of the plate and the band are two runs of colour, not one too wide."""
+    assert find_band(plate(around=car)) is Band.PRESENT
+    assert find_band(plate(band=None, around=car)) is Band.ABSENT
+
+
 def test_a_car_of_the_band_s_colour_around_the_plate_is_not_a_band():
     assert find_band(plate(band=None, around=BLUE)) is Band.ABSENT
 

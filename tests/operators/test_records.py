@@ -13,7 +13,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from operators.plate_band import Band
 from operators.records import (
+    BANDS,
     Box,
     DeadLetter,
     OcrRead,
@@ -40,6 +42,7 @@ from tests.operators.builders import T0, make_crop, make_track_read
         ({"frame_index": True}, "PlateCrop.frame_index must be an int"),
         ({"bbox": (1, 2, 3, 4)}, "PlateCrop.bbox must be a Box"),
         ({"image": "not bytes"}, "PlateCrop.image must be bytes"),
+        ({"band": "blue"}, "PlateCrop.band must be one of present, absent, unknown or null, got 'blue'"),
     ],
 )
 def test_plate_crop_rejects_bad_values(changes, message):
@@ -62,6 +65,22 @@ def test_plate_crop_key_and_avro_round_trip():
     crop = replace(make_crop(3), vehicle_track_id="veh-9", vehicle_bbox=Box(0, 0, 300, 200))
     assert crop.key == "cam-1:run-1"
     assert PlateCrop.from_avro(crop.to_avro()) == crop
+
+
+@pytest.mark.parametrize("band", [None, *BANDS])
+def test_the_band_the_edge_saw_round_trips_on_both_decoding_paths(band):
+    crop = replace(make_crop(3), band=band)
+    assert PlateCrop.from_avro(crop.to_avro()).band == band  # the checked fast path
+    d = crop.to_avro()
+    d["frame_ts"] = to_millis(T0)  # another shape: field by field
+    assert PlateCrop.from_avro(d).band == band
+    old = crop.to_avro()
+    del old["band"]  # an older edge's record, as a mapping without the field
+    assert PlateCrop.from_avro(old).band is None
+    assert set(BANDS) == {b.value for b in Band}
+    bad = crop.to_avro() | {"band": "BLUE"}
+    with pytest.raises(RecordError, match="PlateCrop.band must be one of"):
+        PlateCrop.from_avro(bad)
 
 
 @pytest.mark.parametrize(

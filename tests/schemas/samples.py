@@ -31,6 +31,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "vehicle_make": None,
         "vehicle_model": None,
         "no_plate": False,
+        "band": "absent",
     },
     "track_event": {
         "camera_id": "cam-1",

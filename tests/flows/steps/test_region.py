@@ -117,3 +117,11 @@ def test_a_crop_is_looked_at_from_its_jpeg_at_any_size_and_a_broken_one_says_not
         assert band_of(replace(crop, image=jpeg.tobytes(), bbox=box)) is Band.PRESENT
     assert band_of(replace(crop, image=b"\xff\xd8 not a jpeg")) is Band.UNKNOWN
     assert look_for_band(drawn_plate(band=None, around=(50, 50, 160))) is Band.ABSENT
+
+
+def test_what_the_edge_saw_is_taken_and_the_jpeg_is_not_decoded():
+    crop = make_track_read("1ABC234").best_crop
+    not_a_jpeg = replace(crop, image=b"\xff\xd8 not a jpeg")
+    assert band_of(replace(not_a_jpeg, band="present")) is Band.PRESENT
+    assert band_of(replace(not_a_jpeg, band="absent")) is Band.ABSENT
+    assert band_of(not_a_jpeg) is Band.UNKNOWN  # an older edge: the flow looks, and cannot
