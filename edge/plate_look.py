@@ -77,7 +77,12 @@ def look_in_vehicles(
     empty = [
         i
         for i, v in enumerate(vehicles)
-        if v[2] - v[0] >= settings.min_width
+        if all(np.isfinite(v))  # a broken box from a detector is no place to look
+        and v[2] > 0
+        and v[3] > 0
+        and v[0] < w
+        and v[1] < h  # some of it in the frame
+        and v[2] - v[0] >= settings.min_width
         and not np.any(
             (centres[:, 0] >= v[0]) & (centres[:, 0] <= v[2]) & (centres[:, 1] >= v[1]) & (centres[:, 1] <= v[3])
         )

@@ -147,3 +147,14 @@ def test_a_vehicle_that_held_no_plate_waits_longer_after_each_look() -> None:
     no_wait = LookSchedule(0.0)
     no_wait.looked("v1", 1.0, held=False)
     assert no_wait.due("v1", 1.0)
+
+
+def test_boxes_partly_or_wholly_outside_the_frame_or_not_finite_are_looked_in_safely() -> None:
+    detector = Recording()
+    vehicles = [
+        (float("nan"), 0.0, 300.0, 200.0),
+        (-500.0, -500.0, -200.0, -100.0),  # wholly outside: nothing to crop
+        (1200.0, 600.0, 1500.0, 900.0),  # partly outside: clipped to the frame
+    ]
+    looked = look_in_vehicles(detector, FRAME, Detections.empty(), vehicles, PlateLookSettings(margin=0.0))
+    assert detector.shapes == [(120, 80, 3)] and looked.looked == (2,)
