@@ -61,7 +61,7 @@ class EdgeMetrics:
         )
         self.plate_looks = Counter(
             "alpr_edge_plate_looks",
-            "Vehicles with no plate box looked in again for one (edge.vehicles.plate_look): plates found, looks empty.",
+            "Vehicles with no plate box looked in again for one (edge.vehicles.plate_look): plates added, empty looks.",
             ["camera", "result"],
             registry=r,
         )

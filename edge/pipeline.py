@@ -118,7 +118,7 @@ class CameraPipeline:
         if looked.vehicles and self._metrics is not None:
             m = self._metrics.plate_looks
             m.labels(self.camera.id, "found").inc(looked.found)
-            m.labels(self.camera.id, "empty").inc(max(0, looked.vehicles - looked.found))
+            m.labels(self.camera.id, "empty").inc(looked.vehicles - len(looked.held))
         return self._kept(looked.plates) if looked.found else plates
 
     def _plates(self, frame: Frame) -> Detections:

@@ -68,8 +68,9 @@ def look_in_vehicles(
     frame pixels) that hold no plate box's centre, are at least ``settings.min_width`` wide, and are
     among the ``settings.max_per_frame`` widest such; each box is enlarged by ``settings.margin`` of
     its size on every side (a plate at a bumper's edge) and clipped to the frame. Found boxes come
-    back in frame pixels; one found twice (overlapping vehicles) is kept once, at its best
-    confidence. ``plates`` unchanged when the look is off or finds nothing."""
+    back in frame pixels, each plate once (:func:`_once`: a plate the frame's pass found already,
+    or one two overlapping vehicles show, is not added again). ``plates`` unchanged when the look
+    is off or adds nothing."""
     if not settings.enabled or not vehicles or image.ndim != 3:
         return Looked(plates)
     h, w = image.shape[:2]
