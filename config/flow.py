@@ -96,7 +96,7 @@ class WatchlistSettings(_Strict):
     reload_s: float = Field(5.0, gt=0, le=3600, description="How often the tables are checked for changes.")
 
 
-_TEMPLATE_RE = re.compile(r"(?:[LNCA](?:\{\d+(?:,\d+)?\})?)+")
+_TEMPLATE_RE = re.compile(r"(?:[LNCAKD](?:\{\d+(?:,\d+)?\})?)+")
 
 
 class BestShotSettings(_Strict):
@@ -134,7 +134,7 @@ class PlateFormat(_Strict):
                 raise ValueError(msg) from exc
         if self.template is not None and _TEMPLATE_RE.fullmatch(self.template) is None:
             raise ValueError(
-                f"plate format {self.name!r}: template {self.template!r} must be class letters L, N, C, A "
+                f"plate format {self.name!r}: template {self.template!r} must be class letters L, N, C, A, K, D "
                 "each optionally followed by {m} or {m,n}"
             )
         return self

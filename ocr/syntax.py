@@ -47,7 +47,7 @@ from rapidfuzz.distance import Levenshtein
 
 from ocr.base import OcrEngine, OcrResult
 from ocr.lattice import BLANK, CHARS, Lattice
-from operators.normalise import CLASS_CHARS, compact
+from operators.normalise import CLASS_CHARS, READ_AS, compact
 from operators.plate_formats import FormatSpec, expand_template, preset_formats
 from operators.plate_scopes import Scoped
 
@@ -59,7 +59,15 @@ WILDCARD = "?"
 #: Prior bonus (nats) of a site's own formats (``flow.plates.custom_formats``): they win over presets.
 CUSTOM_BONUS = 5.0
 #: Format classes, in the order of the decoder's class tables.
-CLASSES = "LNCA"
+CLASSES = "LNCAKD"
+#: In texts scored by :func:`string_costs`: a written character that its class also reads from a
+#: look-alike letter (``operators.normalise.READ_AS``: a British 1 read as I), as ``(written,
+#: read)``; such a position costs the cheaper of the two. Encoded by :meth:`FormatTable.read_as`.
+READ_AS_PAIRS: tuple[tuple[str, str], ...] = tuple(
+    sorted({(w, r) for rules in READ_AS.values() for r, w in rules.items()})
+)
+_READ_AS_MARK = {pair: chr(0x2460 + i) for i, pair in enumerate(READ_AS_PAIRS)}  # circled digits: never in a read
+_READ_AS_LETTER = {mark: read for (_, read), mark in _READ_AS_MARK.items()}
 _INF = np.float32(1e9)
 _N_CHARS = len(CHARS)
 
@@ -124,8 +132,14 @@ class FormatTable:
         for i, shape in enumerate(self.shapes):
             self.classes[i, : len(shape)] = [CLASSES.index(k) for k in shape]
         # member[c, k]: character c (lattice column - 1) belongs to class k.
-        self.member = np.array([[c in CLASS_CHARS[k] for k in CLASSES] for c in CHARS], dtype=bool)
-        self._member_or_wildcard = np.vstack([self.member, np.ones((1, len(CLASSES)), dtype=bool)])  # wildcard: any
+        # member[c, k]: class k reads character c (as itself, or as the character it stands for);
+        # written: texts (decoded strings) hold only the characters a class writes.
+        self.member = np.array(
+            [[c in CLASS_CHARS[k] or c in READ_AS.get(k, {}) for k in CLASSES] for c in CHARS], dtype=bool
+        )
+        written = np.array([[c in CLASS_CHARS[k] for k in CLASSES] for c in CHARS], dtype=bool)
+        self._member_or_wildcard = np.vstack([written, np.ones((1, len(CLASSES)), dtype=bool)])  # wildcard: any
+        self.reads_as = np.array([any(k in READ_AS for k in shape) for shape in self.shapes], dtype=bool)
         self._by_length: dict[int, np.ndarray] = {
             n: np.flatnonzero(self.lengths == n) for n in np.unique(self.lengths).tolist()
         }
@@ -135,15 +149,32 @@ class FormatTable:
 
     def best_prior(self, text: str) -> tuple[float, str | None]:
         """The highest prior of a shape that ``text`` (compact) fits, and that shape's format."""
+        prior, i = self.best_shape(text)
+        return prior, (None if i is None else self.names[i])
+
+    def best_shape(self, text: str, reads_as: bool = False) -> tuple[float, int | None]:
+        """The highest prior of a shape that ``text`` (compact) fits, and that shape (its row);
+        ``reads_as``: among the shapes with a class that reads look-alike letters only."""
         rows = self._by_length.get(len(text))
         if rows is None or not text or any(c not in CHARS and c != WILDCARD for c in text):
             return -np.inf, None
+        if reads_as:
+            rows = rows[self.reads_as[rows]]
         ids = [_N_CHARS if c == WILDCARD else CHARS.index(c) for c in text]
         fits = self._member_or_wildcard[ids][np.arange(len(ids)), self.classes[rows, : len(ids)]].all(axis=1)
         if not fits.any():
             return -np.inf, None
-        i = rows[fits][int(np.argmax(self.priors[rows[fits]]))]
-        return float(self.priors[i]), self.names[i]
+        i = int(rows[fits][int(np.argmax(self.priors[rows[fits]]))])
+        return float(self.priors[i]), i
+
+    def read_as(self, text: str, row: int) -> str:
+        """``text`` (which shape ``row`` holds) for :func:`string_costs`: each character that its
+        class also reads from a look-alike letter marked, so that either costs what the cheaper does."""
+        out = []
+        for c, k in zip(text, self.shapes[row], strict=True):
+            read = [r for r, w in READ_AS.get(k, {}).items() if w == c]
+            out.append(_READ_AS_MARK[(c, read[0])] if read else c)
+        return "".join(out)
 
 
 def expand_template_all(spec: FormatSpec) -> tuple[str, ...]:
@@ -202,6 +233,11 @@ def slots(frames: np.ndarray) -> Slots:
     return Slots(np.maximum(emit, 0.0), np.maximum(drop, 0.0), np.maximum(insert, 0.0))
 
 
+def _written(char: str, k: int) -> str:
+    """The character class ``CLASSES[k]`` writes for ``char`` read (a British I at a digit: 1)."""
+    return READ_AS.get(CLASSES[k], {}).get(char, char)
+
+
 def _class_costs(costs: np.ndarray, member: np.ndarray) -> tuple[np.ndarray, list[list[str]]]:
     """Per slot, the cheapest character of each class (a masked slot counts for every class):
     ``(slots, classes + 1)`` costs (last column: inf, the padding class), and that character
@@ -212,7 +248,7 @@ def _class_costs(costs: np.ndarray, member: np.ndarray) -> tuple[np.ndarray, lis
     which = table.argmin(axis=1)
     best = table.min(axis=1)
     chars = [
-        [WILDCARD if mk < b else CHARS[w] for w, b in zip(ws, bs, strict=True)]
+        [WILDCARD if mk < b else _written(CHARS[w], k) for k, (w, b) in enumerate(zip(ws, bs, strict=True))]
         for ws, bs, mk in zip(which.tolist(), best.tolist(), masked.tolist(), strict=True)
     ]
     cost = np.minimum(best, masked[:, None])
@@ -298,18 +334,21 @@ def string_costs(s: Slots, texts: Sequence[str], extra: tuple[float, float]) -> 
     """Cost of reading each of ``texts`` (compact ``0-9A-Z``, and :data:`WILDCARD`) from the slots.
 
     A wildcard is any one character (a run read as its cheapest character, or a gap's cheapest
-    missed character) or nothing."""
+    missed character) or nothing. A character marked by :meth:`FormatTable.read_as` costs the
+    cheaper of itself and the look-alike letter its class reads it from."""
     width = max((len(t) for t in texts), default=0)
     wild, pad = _N_CHARS, _N_CHARS + 1
+    marks = {mark: pad + 1 + j for j, mark in enumerate(_READ_AS_MARK.values())}
     symbols = np.full((len(texts), width), pad, dtype=np.intp)
     for i, t in enumerate(texts):
-        symbols[i, : len(t)] = [wild if c == WILDCARD else CHARS.index(c) for c in t]
+        symbols[i, : len(t)] = [wild if c == WILDCARD else marks[c] if c in marks else CHARS.index(c) for c in t]
     lengths = np.array([len(t) for t in texts], dtype=np.intp)
 
     def table(costs: np.ndarray) -> np.ndarray:
         # A masked slot may be any character: the cost of a character is its own or the mask's.
         real = np.minimum(costs[:, :_N_CHARS], costs[:, _N_CHARS:])
-        return np.concatenate([real, real.min(axis=1, keepdims=True), np.full((len(costs), 1), _INF)], 1)
+        either = [np.minimum(real[:, CHARS.index(w)], real[:, CHARS.index(r)])[:, None] for w, r in _READ_AS_MARK]
+        return np.concatenate([real, real.min(axis=1, keepdims=True), np.full((len(costs), 1), _INF), *either], 1)
 
     if not (symbols == wild).any():
         return align(s, symbols, lengths, table(s.emit), table(s.insert), extra)
@@ -380,35 +419,48 @@ class SyntaxDecoder:
         texts = list(dict.fromkeys([*fits, *([raw] if raw else [])]))
         if not texts:
             return None
+        # A text that a shape reading look-alikes holds (a British 10 read IO) is also scored as
+        # read there: its marked characters cost the cheaper of themselves and their look-alikes.
+        read_as: dict[str, tuple[float, int, str]] = {}
+        for text in texts:
+            prior, row = self.table.best_shape(text, reads_as=True)
+            if row is not None and (marked := self.table.read_as(text, row)) != text:
+                read_as[text] = (prior, row, marked)
+        encodings = list(dict.fromkeys([*texts, *(marked for _, _, marked in read_as.values())]))
         if len(reduced) == 1:  # one engine, one layout: the fits' own costs
             lattice, s = reduced[0]
-            others = [t for t in texts if t not in fits]
+            others = [t for t in encodings if t not in fits]
             extra = p.extra(lattice.source)
             known = dict(zip(others, string_costs(s, others, extra).tolist(), strict=True)) if others else {}
             scale = p.scale_of(lattice.source)
-            total = [-scale * (fits[t].cost if t in fits else known[t]) for t in texts]
+            total = {t: -scale * (fits[t].cost if t in fits else known[t]) for t in encodings}
         else:  # every engine's cheapest layout for each candidate, summed over engines
             by_source: dict[str, list[Slots]] = {}
             for lattice, s in reduced:
                 by_source.setdefault(lattice.source, []).append(s)
-            sums = np.zeros(len(texts), dtype=np.float64)
+            sums = np.zeros(len(encodings), dtype=np.float64)
             for source, layouts in by_source.items():
                 extra = p.extra(source, len(by_source))
-                sums -= p.scale_of(source) * np.min([string_costs(s, texts, extra) for s in layouts], axis=0)
-            total = sums.tolist()
+                sums -= p.scale_of(source) * np.min([string_costs(s, encodings, extra) for s in layouts], axis=0)
+            total = dict(zip(encodings, sums.tolist(), strict=True))
         best_fit: Fit | None = None
-        for text, score in zip(texts, total, strict=True):
-            if not near(text, raw, p.max_edits):
-                continue
+        for text in texts:
             prior, name = self.table.best_prior(text)
             if text == raw:  # the raw read may also be a plate of no enabled format
                 unknown = -len(text.replace(WILDCARD, "")) * p.unknown_char_cost - p.unknown_penalty
                 if unknown > prior:
                     prior, name = unknown, None
-            if prior == -np.inf:
-                continue
-            if best_fit is None or score + prior > best_fit.score:
-                best_fit = Fit(text, name, score + prior, -score)
+            options = [(total[text], prior, name, near(text, raw, p.max_edits))]
+            if text in read_as:
+                prior_read, row, marked = read_as[text]
+                as_read = "".join(_READ_AS_LETTER.get(c, c) for c in marked)
+                close = near(text, raw, p.max_edits) or near(as_read, raw, p.max_edits)
+                options.append((total[marked], prior_read, self.table.names[row], close))
+            for score, prior, name, close in options:
+                if not close or prior == -np.inf:
+                    continue
+                if best_fit is None or score + prior > best_fit.score:
+                    best_fit = Fit(text, name, score + prior, -score)
         return best_fit
 
 

@@ -24,6 +24,7 @@ from rapidfuzz.distance import Levenshtein
 
 __all__ = [
     "CLASS_CHARS",
+    "READ_AS",
     "Confusions",
     "compact",
     "fold_confusions",
@@ -32,13 +33,20 @@ __all__ = [
 
 LETTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 DIGITS = frozenset("0123456789")
-#: The characters each format class accepts.
+#: The characters each format class accepts (as written). ``K``: a letter other than I and Q
+#: (British plates issue neither); ``D``: a digit of a font that draws 1 and 0 like the letters
+#: I and O (the British one), so that a reader's I or O there is read as 1 or 0
+#: (:data:`READ_AS`, used by the decoder ``ocr.syntax``).
 CLASS_CHARS: dict[str, frozenset[str]] = {
     "L": LETTERS,
     "C": frozenset("BCDFGHJKLMNPRSTVWXYZ"),
     "N": DIGITS,
     "A": LETTERS | DIGITS,
+    "K": LETTERS - {"I", "Q"},
+    "D": DIGITS,
 }
+#: Per class, letters a reader may see for one of its characters, and the character written.
+READ_AS: dict[str, dict[str, str]] = {"D": {"I": "1", "O": "0"}}
 
 # Cyrillic and Greek capitals that look like Latin ones (OCR models trained on several
 # scripts return them for Latin plates).
@@ -112,7 +120,7 @@ class Confusions:
             allowed = CLASS_CHARS[k]
             if c in allowed:
                 continue
-            repl = (self.to_digit if k == "N" else self.to_letter).get(c)
+            repl = (self.to_digit if k in ("N", "D") else self.to_letter).get(c)
             if repl is None or repl not in allowed:
                 return None
             fixes += 1

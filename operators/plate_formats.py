@@ -1,7 +1,8 @@
 """Plate format presets: per-region templates of character classes.
 
 A template is one class letter per character (``L`` letter, ``N`` digit, ``C`` consonant
-as on Spanish plates, ``A`` either), each optionally repeated ``{m}`` or ``{m,n}``:
+as on Spanish plates, ``A`` either, ``K`` a letter other than I and Q and ``D`` a digit that the
+plate's font draws like I or O for 1 and 0, as on British plates), each optionally repeated ``{m}`` or ``{m,n}``:
 ``LLLN{3,4}`` is three letters then three or four digits. Plates are compared in
 compact form (``A-Z0-9`` only): separators, spaces and region stickers are not part of a
 template. Formats are the common passenger-car ones; when a read fits none of a
@@ -21,8 +22,8 @@ from dataclasses import dataclass
 
 __all__ = ["PRESETS", "FormatSpec", "expand_template", "preset_formats"]
 
-_TOKEN_RE = re.compile(r"([LNCA])(?:\{(\d+)(?:,(\d+))?\})?")
-_TEMPLATE_RE = re.compile(r"(?:[LNCA](?:\{\d+(?:,\d+)?\})?)+")
+_TOKEN_RE = re.compile(r"([LNCAKD])(?:\{(\d+)(?:,(\d+))?\})?")
+_TEMPLATE_RE = re.compile(r"(?:[LNCAKD](?:\{\d+(?:,\d+)?\})?)+")
 
 
 @dataclass(slots=True, frozen=True)
@@ -50,7 +51,9 @@ def expand_template(template: str, max_len: int | None = None) -> tuple[str, ...
     ('LN', 'LNN')
     """
     if _TEMPLATE_RE.fullmatch(template) is None:
-        raise ValueError(f"plate template {template!r}: use L, N, C, A, each optionally followed by {{m}} or {{m,n}}")
+        raise ValueError(
+            f"plate template {template!r}: use L, N, C, A, K, D, each optionally followed by {{m}} or {{m,n}}"
+        )
     options: list[list[str]] = []
     for m in _TOKEN_RE.finditer(template):
         cls, lo, hi = m.group(1), m.group(2), m.group(3)
@@ -176,10 +179,13 @@ _EUROPE: dict[str, tuple[FormatSpec, ...]] = {
     ),  # fmt: skip
     # Current (2001-): AB12 CDE; prefix (1983-2001): A123 BCD; suffix (1963-1983): ABC 123D;
     # Northern Ireland: ABC 1234.
+    # British letters leave out I and Q (K), and the British font draws 1 and 0 like I and O: in
+    # the two long formats a reader's I or O at a digit is that digit (D). Not in the short ones,
+    # which a word with an I or O would fit, nor in Northern Irish codes, which hold I (L).
     "GB": (
-        FormatSpec("GB", "GB", ("LLNNLLL",), share=0.82),
-        FormatSpec("GB-prefix", "GB", ("LN{1,3}LLL",), share=0.1),
-        FormatSpec("GB-suffix", "GB", ("LLLN{1,3}L",), share=0.02),
+        FormatSpec("GB", "GB", ("KKDDKKK",), share=0.82),
+        FormatSpec("GB-prefix", "GB", ("KDDDKKK", "KN{1,2}KKK"), share=0.1),
+        FormatSpec("GB-suffix", "GB", ("KKKN{1,3}K",), share=0.02),
         FormatSpec("GB-NIR", "GB", ("LLLN{1,4}",), share=0.06),
     ),
     # County code (2-3 letters) then 4-5 letters or digits.

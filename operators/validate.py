@@ -49,7 +49,7 @@ if TYPE_CHECKING:
 
 __all__ = ["PlateMatch", "PlateValidator", "ScopedValidator"]
 
-_CLASS_WEIGHT = {"L": 1.0, "N": 1.0, "C": 1.25, "A": 0.0}
+_CLASS_WEIGHT = {"L": 1.0, "N": 1.0, "C": 1.25, "A": 0.0, "K": 1.0, "D": 1.0}
 _FIX_PENALTY = 2.0
 _CUSTOM_BONUS = 100.0
 
@@ -68,8 +68,8 @@ class PlateMatch:
 class _Shape:
     """One class string and the formats it belongs to (all share its length).
 
-    ``letters`` has bit i set where the class of character i is a letter class (``L``
-    or ``C``); ``loose`` shapes contain ``A`` and skip the bit-mask prefilter.
+    ``letters`` has bit i set where the class of character i is a letter class (``L``,
+    ``C`` or ``K``); ``loose`` shapes contain ``A`` and skip the bit-mask prefilter.
     """
 
     classes: str
@@ -161,7 +161,7 @@ class PlateValidator:
             # split so each keeps its own score.
             for score in sorted(set(per.values()), reverse=True):
                 fmts = tuple(sorted(k for k, v in per.items() if v == score))
-                letters = sum(1 << i for i, k in enumerate(classes) if k in "LC")
+                letters = sum(1 << i for i, k in enumerate(classes) if k in "LCK")
                 shape = _Shape(classes, score, fmts, letters, "A" in classes)
                 by_length.setdefault(len(classes), []).append(shape)
         self._by_length = {n: tuple(sorted(v, key=lambda s: -s.score)) for n, v in by_length.items()}

@@ -153,7 +153,7 @@ def _font(rng: np.random.Generator, size: int) -> ImageFont.FreeTypeFont | Image
 # the reader decodes under): US plates the US states', EU plates Europe's, the rest any country's.
 WORLD_SHARE = 0.5
 WORLD_PRESETS = {"us": "US", "eu": "EU", "br": "BR", "generic": "ALL"}
-_PATTERN_OF_CLASS = {"L": "L", "C": "L", "N": "D", "A": "A"}
+_PATTERN_OF_CLASS = {"L": "L", "C": "L", "N": "D", "A": "A", "K": "L", "D": "D"}
 
 
 @lru_cache(maxsize=8)
@@ -173,7 +173,7 @@ def world_pattern(rng: np.random.Generator, preset: str) -> str:
     out = []
     sep = " -"[int(rng.integers(2))] if rng.random() < 0.5 else ""
     for i, k in enumerate(shape):
-        if i and sep and (k == "N") != (shape[i - 1] == "N"):
+        if i and sep and (k in "ND") != (shape[i - 1] in "ND"):
             out.append(sep)
         out.append(_PATTERN_OF_CLASS[k])
     return "".join(out)

@@ -63,6 +63,30 @@ def test_a_look_alike_is_read_as_the_format_wants():
     assert decoder("US").best([lattice], "LYTD483").format_name == "US-CA"
 
 
+def test_a_british_one_and_zero_read_as_letters_are_digits():
+    # The British font draws 1 and 0 like I and O: both recognisers were sure of FVIOUHP and
+    # XI43CFJ (openimages crops). In the two long British formats the digits read them as 1 and 0.
+    sure = Lattice("band", (frames("F", "V", "I", "O", "U", "H", "P"),), source="a")
+    also = Lattice("band", (frames("F", "V", "I", "O", "U", "H", "P"),), source="b")
+    assert read(decoder("EU"), sure, raw="FVIOUHP") == "FV10UHP"
+    fit = decoder("US", "EU", "BR", "PK").best([sure, also], "FVIOUHP")
+    assert fit is not None and (fit.text, fit.format_name) == ("FV10UHP", "GB")
+    prefix = Lattice("band", (frames("X", "I", "4", "3", "C", "F", "J"),), source="a")
+    assert read(decoder("US", "EU", "BR", "PK"), prefix, raw="XI43CFJ") == "X143CFJ"
+    # Elsewhere a sure I stays a letter: no British letter is an I, so XI43CFJ is not British as
+    # read, and a format without look-alike digits does not take it as 1 for free.
+    assert decoder("EU").table.best_prior("XI43CFJ")[1] != "GB"
+    pk = Lattice("band", (frames("L", "Z", "W", "9", "7", "I", "5"),), source="a")
+    assert read(decoder("PK"), pk, raw="LZW97I5") == "LZW97I5"
+
+
+def test_a_word_is_not_bent_into_a_short_british_format():
+    # Only the long British formats read look-alikes: TIKUX would fit the short prefix format
+    # T1 KUX for free otherwise (it did, on an openimages crop, in a first version).
+    lattice = Lattice("band", (frames("T", "I", "K", "U", "X"),))
+    assert read(decoder("US", "EU", "BR", "PK"), lattice, raw="TIKUX") == "TIKUX"
+
+
 def test_a_confident_character_is_not_bent_to_a_format():
     # GR8BUNZ (a vanity plate) is one 8->B away from a British format: the 8 is certain.
     lattice = Lattice("band", (frames("G", "R", "8", "B", "U", "N", "Z"),))

@@ -30,6 +30,7 @@ def validator(*presets: str, **rules) -> PlateValidator:
         ("L{2}N", None, ("LLN",)),
         ("L{1,2}L{1,2}", None, ("LL", "LLL", "LLLL")),
         ("L{1,3}N{1,4}", 3, ("LN", "LLN", "LNN")),
+        ("KKD{2}K", None, ("KKDDK",)),
     ],
 )
 def test_expand_template(template, max_len, expected):
@@ -117,6 +118,8 @@ def test_match(presets, text, plate, region, format_name):
         (("ES",), "ABCDEFG"),
         (("FR",), "AB123C"),
         (("GB",), "12345"),
+        (("GB",), "AB12CDQ"),  # British letters leave out I and Q
+        (("GB",), "AB12QDE"),
         (("BR",), "AB1234"),
         (("US",), "X"),
         (("US",), "ABCDEFGHI"),  # generic US is 2..8 characters
@@ -154,6 +157,12 @@ def test_custom_formats_rank_first():
     assert v.match("12A834").plate == "12AB34"  # templates fix confusions too
     m = v.match("staff-07")
     assert (m.plate, m.region, m.format_name) == ("STAFF07", None, "staff")
+
+
+def test_custom_templates_take_the_british_classes():
+    v = validator("US", custom_formats=(PlateFormat(name="fleet", region="GB", template="KKDDKKK"),))
+    assert v.match("AB12CDE").format_name == "fleet"
+    assert v.match("AI12CDE").format_name != "fleet"  # K: no I
 
 
 @pytest.mark.parametrize(
