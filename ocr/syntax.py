@@ -131,8 +131,8 @@ class FormatTable:
         self.classes = np.full((len(self.shapes), width), len(CLASSES), dtype=np.intp)
         for i, shape in enumerate(self.shapes):
             self.classes[i, : len(shape)] = [CLASSES.index(k) for k in shape]
-        # member[c, k]: character c (lattice column - 1) belongs to class k.
-        # member[c, k]: class k reads character c (as itself, or as the character it stands for);
+        # member[c, k]: class k reads character c (lattice column - 1), as itself or as the
+        # character it stands for (operators.normalise.READ_AS);
         # written: texts (decoded strings) hold only the characters a class writes.
         self.member = np.array(
             [[c in CLASS_CHARS[k] or c in READ_AS.get(k, {}) for k in CLASSES] for c in CHARS], dtype=bool
