@@ -63,10 +63,10 @@ CLASSES = "LNCAKD"
 #: In texts scored by :func:`string_costs`: a written character that its class also reads from a
 #: look-alike letter (``operators.normalise.READ_AS``: a British 1 read as I), as ``(written,
 #: read)``; such a position costs the cheaper of the two. Encoded by :meth:`FormatTable.read_as`.
-READ_AS_PAIRS: tuple[tuple[str, str], ...] = tuple(
+_READ_AS_PAIRS: tuple[tuple[str, str], ...] = tuple(
     sorted({(w, r) for rules in READ_AS.values() for r, w in rules.items()})
 )
-_READ_AS_MARK = {pair: chr(0x2460 + i) for i, pair in enumerate(READ_AS_PAIRS)}  # circled digits: never in a read
+_READ_AS_MARK = {pair: chr(0x2460 + i) for i, pair in enumerate(_READ_AS_PAIRS)}  # circled digits: never in a read
 _READ_AS_LETTER = {mark: read for (_, read), mark in _READ_AS_MARK.items()}
 _INF = np.float32(1e9)
 _N_CHARS = len(CHARS)
@@ -450,12 +450,14 @@ class SyntaxDecoder:
                 unknown = -len(text.replace(WILDCARD, "")) * p.unknown_char_cost - p.unknown_penalty
                 if unknown > prior:
                     prior, name = unknown, None
-            options = [(total[text], prior, name, near(text, raw, p.max_edits))]
-            if text in read_as:
+            close = near(text, raw, p.max_edits)
+            options = [(total[text], prior, name, close)]
+            if text in read_as:  # a correction as read too: the raw read with its look-alike letters
                 prior_read, row, marked = read_as[text]
                 as_read = "".join(_READ_AS_LETTER.get(c, c) for c in marked)
-                close = near(text, raw, p.max_edits) or near(as_read, raw, p.max_edits)
-                options.append((total[marked], prior_read, self.table.names[row], close))
+                options.append(
+                    (total[marked], prior_read, self.table.names[row], close or near(as_read, raw, p.max_edits))
+                )
             for score, prior, name, close in options:
                 if not close or prior == -np.inf:
                     continue
